@@ -1,0 +1,434 @@
+/**
+ * The bridge driver: a Linux bridge per network, a veth pair per endpoint, the gateway on
+ * the bridge, optional masquerade, and isolation from other berth bridge networks.
+ */
+import { createHash } from 'node:crypto';
+import { AlreadyExistsError, CheckFailedError, InvalidConfigError, NotFoundError, asBerthError } from '../../core/errors.js';
+import { IpPrefix, type IpWithPrefix } from '../../core/ip.js';
+import type { AssignedAddress, Route } from '../../core/model.js';
+import type { Netlink, LinkInfo } from '../../dataplane/linux/ports.js';
+import type { Driver, DriverCapabilities, EndpointInfo, EndpointRef, EndpointSpec, NetworkSpec } from '../driver.js';
+import { Rollback } from '../rollback.js';
+import type { BridgeHost } from './bridge-host.js';
+import type { BridgeOptions } from './bridge-options.js';
+import {
+  TABLE,
+  bridgeTableEmpty,
+  deleteInetTable,
+  ensureNetworkRules,
+  ensureSpoofCheck,
+  networkChainCount,
+  parseTableListing,
+  spoofCheckPresent,
+  teardownNetworkRules,
+  teardownSpoofCheck,
+} from './bridge-rules.js';
+
+/** Host-side veth names: `bv` + 12 hex of the attachment key, so DEL and GC find them without state. */
+const HOST_VETH_PREFIX = 'bv';
+
+export function hostVethName(network: string, containerId: string, ifname: string): string {
+  return HOST_VETH_PREFIX + createHash('sha256').update(`${network}\0${containerId}\0${ifname}`).digest('hex').slice(0, 12);
+}
+
+type BridgeNetwork = NetworkSpec<BridgeOptions>;
+
+export class BridgeDriver implements Driver<BridgeOptions> {
+  readonly name = 'bridge' as const;
+  readonly capabilities: DriverCapabilities = { needsClusterStore: false, portMappings: false, ipv6: true };
+
+  constructor(private readonly host: BridgeHost) {}
+
+  async createNetwork(net: BridgeNetwork): Promise<void> {
+    const nl = this.host.hostNetlink();
+    this.host.withLock(lockName(net), () => this.ensureBridge(nl, net));
+  }
+
+  async deleteNetwork(net: BridgeNetwork): Promise<void> {
+    const nl = this.host.hostNetlink();
+    this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: false }));
+  }
+
+  async createEndpoint(net: BridgeNetwork, ep: EndpointSpec): Promise<EndpointInfo> {
+    const o = net.options;
+    const nl = this.host.hostNetlink();
+    const hostVeth = hostVethName(net.name, ep.containerId, ep.ifname);
+    return new Rollback().run(async (rb) => {
+      const fd = this.host.openNetnsFd(ep.sandbox);
+      let bridge: LinkInfo;
+      try {
+        // Under the network lock: the last DEL cannot remove the bridge between our check and
+        // our veth joining it.
+        bridge = this.host.withLock(lockName(net), () => {
+          const br = net.followsEndpoints ? this.ensureBridge(nl, net) : this.requireBridge(nl, net);
+          // A veth of this attachment can only be left over from an ADD that was killed.
+          const stale = nl.getLink(hostVeth);
+          if (stale) deleteIgnoringAbsent(nl, stale.index);
+          try {
+            nl.addLink({
+              kind: 'veth',
+              name: hostVeth,
+              master: br.index,
+              up: true,
+              ...(o.mtu ? { mtu: o.mtu } : {}),
+              peer: { name: ep.ifname, netnsFd: fd, ...(o.mtu ? { mtu: o.mtu } : {}), ...(ep.mac ? { mac: ep.mac } : {}) },
+            });
+          } catch (err) {
+            if (err instanceof AlreadyExistsError) {
+              throw new AlreadyExistsError(`Interface "${ep.ifname}" already exists in ${ep.sandbox}`, { field: 'CNI_IFNAME', value: ep.ifname, operation: err.fields.operation });
+            }
+            throw err;
+          }
+          return br;
+        });
+      } finally {
+        this.host.closeFd(fd);
+      }
+      rb.push(`remove veth ${hostVeth}`, () => {
+        const l = nl.getLink(hostVeth);
+        if (l) deleteIgnoringAbsent(nl, l.index);
+        if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
+      });
+
+      const hv = mustGet(nl, hostVeth);
+      if (o.hairpinMode || o.portIsolation) nl.setBridgePort(hv.index, { hairpin: o.hairpinMode, isolated: o.portIsolation });
+
+      const sandbox = this.configureSandbox(net, ep);
+
+      if (o.macSpoofCheck && sandbox.mac) {
+        const nft = this.host.nftables();
+        nft.run(
+          ensureSpoofCheck({
+            port: hostVeth,
+            mac: sandbox.mac,
+            ipv4: ep.addresses.filter((a) => a.address.address.family === 4).map((a) => a.address.address.toString()),
+            ipv6: ep.addresses.filter((a) => a.address.address.family === 6).map((a) => a.address.address.toString()),
+          }),
+        );
+        rb.push(`remove spoof check of ${hostVeth}`, () => this.removeSpoofCheck(hostVeth));
+      }
+
+      return {
+        interfaces: [
+          { name: bridge.name, ...(bridge.mac ? { mac: bridge.mac } : {}) },
+          { name: hostVeth, ...(hv.mac ? { mac: hv.mac } : {}), mtu: hv.mtu },
+          { name: ep.ifname, ...(sandbox.mac ? { mac: sandbox.mac } : {}), mtu: sandbox.mtu, sandbox: ep.sandbox },
+        ],
+        sandboxInterface: 2,
+        addresses: o.disableContainerInterface ? [] : ep.addresses,
+        routes: sandbox.routes,
+      };
+    });
+  }
+
+  async deleteEndpoint(net: BridgeNetwork, ep: EndpointRef): Promise<void> {
+    const nl = this.host.hostNetlink();
+    const hostVeth = hostVethName(net.name, ep.containerId, ep.ifname);
+    if (ep.sandbox && this.host.netnsExists(ep.sandbox)) {
+      try {
+        const snl = this.host.sandboxNetlink(ep.sandbox);
+        try {
+          const l = snl.getLink(ep.ifname);
+          // Only a veth whose peer is our host end is ours to delete.
+          if (l && l.kind === 'veth') deleteIgnoringAbsent(snl, l.index);
+        } finally {
+          snl.close();
+        }
+      } catch (err) {
+        if (asBerthError(err).code !== 'netns-not-found') throw err;
+      }
+    }
+    const hv = nl.getLink(hostVeth);
+    if (hv) deleteIgnoringAbsent(nl, hv.index);
+    if (net.options.macSpoofCheck) this.removeSpoofCheck(hostVeth);
+    if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
+  }
+
+  async check(net: BridgeNetwork, ep: EndpointSpec): Promise<void> {
+    const o = net.options;
+    const nl = this.host.hostNetlink();
+    const br = nl.getLink(o.bridge);
+    if (!br) throw new CheckFailedError(`bridge ${o.bridge} does not exist`);
+    if (br.kind !== 'bridge') throw new CheckFailedError(`${o.bridge} is a ${br.kind}, not a bridge`);
+    if (o.isGateway) {
+      const have = new Set(nl.listAddresses({ index: br.index }).map((a) => `${a.address.address}/${a.address.length}`));
+      for (const s of gatewayAddresses(net)) {
+        if (!have.has(`${s.address}/${s.length}`)) throw new CheckFailedError(`bridge ${o.bridge} lacks its gateway address ${s.address}/${s.length}`);
+      }
+    }
+    const hostVeth = hostVethName(net.name, ep.containerId, ep.ifname);
+    const hv = nl.getLink(hostVeth);
+    if (!hv) throw new CheckFailedError(`host interface ${hostVeth} of the endpoint does not exist`);
+    if (hv.master !== br.index) throw new CheckFailedError(`host interface ${hostVeth} is not a port of bridge ${o.bridge}`);
+
+    const snl = this.host.sandboxNetlink(ep.sandbox);
+    try {
+      const l = snl.getLink(ep.ifname);
+      if (!l) throw new CheckFailedError(`interface ${ep.ifname} does not exist in ${ep.sandbox}`);
+      if (ep.mac && l.mac !== ep.mac.toLowerCase()) throw new CheckFailedError(`interface ${ep.ifname} has MAC ${l.mac}, expected ${ep.mac}`);
+      if (o.disableContainerInterface) return;
+      const have = new Set(snl.listAddresses({ index: l.index }).map((a) => `${a.address.address}/${a.address.length}`));
+      for (const a of ep.addresses) {
+        const want = `${a.address.address}/${a.address.length}`;
+        if (!have.has(want)) throw new CheckFailedError(`interface ${ep.ifname} in ${ep.sandbox} lacks address ${want}`);
+      }
+      const routes = snl.listRoutes({});
+      for (const r of this.sandboxRoutes(net, ep)) {
+        const found = routes.some((x) => x.dst.toString() === r.dst.toString() && (!r.gw || x.gw?.toString() === r.gw.toString()));
+        if (!found) throw new CheckFailedError(`route to ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing in ${ep.sandbox}`);
+      }
+    } finally {
+      snl.close();
+    }
+    if (o.ipMasq || o.isolateFromOtherNetworks) {
+      const t = parseTableListing(this.listTable('inet'));
+      if (o.isolateFromOtherNetworks && !t.isolation.has(o.bridge)) throw new CheckFailedError(`the isolation rules of bridge ${o.bridge} are missing from table inet ${TABLE}`);
+      if (o.ipMasq) {
+        for (const s of net.subnets) {
+          const map = s.subnet.family === 4 ? t.masq4 : t.masq6;
+          if (!map.has(s.subnet.toString())) throw new CheckFailedError(`the masquerade rule for ${s.subnet} is missing from table inet ${TABLE}`);
+        }
+      }
+    }
+    if (o.macSpoofCheck) {
+      const p = spoofCheckPresent(this.listTable('bridge'), hostVeth);
+      if (!p.chain || !p.element) throw new CheckFailedError(`the spoof check of ${hostVeth} is missing from table bridge ${TABLE}`);
+    }
+  }
+
+  async gc(net: BridgeNetwork, valid: readonly EndpointRef[]): Promise<void> {
+    const nl = this.host.hostNetlink();
+    const keep = new Set(valid.map((v) => hostVethName(net.name, v.containerId, v.ifname)));
+    const br = nl.getLink(net.options.bridge);
+    const errors: string[] = [];
+    if (br && br.kind === 'bridge') {
+      for (const port of nl.listLinks({ master: br.index })) {
+        if (!port.name.startsWith(HOST_VETH_PREFIX) || keep.has(port.name)) continue;
+        try {
+          deleteIgnoringAbsent(nl, port.index);
+          if (net.options.macSpoofCheck) this.removeSpoofCheck(port.name);
+        } catch (err) {
+          errors.push(`${port.name}: ${asBerthError(err).message}`);
+        }
+      }
+    }
+    if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
+    if (errors.length) throw new CheckFailedError(`GC of network ${net.name} could not remove: ${errors.join('; ')}`);
+  }
+
+  // --- network level ---
+
+  /** Creates or verifies the bridge, its gateway addresses and the network's rules. */
+  private ensureBridge(nl: Netlink, net: BridgeNetwork): LinkInfo {
+    const o = net.options;
+    let br = nl.getLink(o.bridge);
+    if (!br) {
+      try {
+        nl.addLink({ kind: 'bridge', name: o.bridge, up: true, ...(o.mtu ? { mtu: o.mtu } : {}) });
+      } catch (err) {
+        if (!(err instanceof AlreadyExistsError)) throw err;
+      }
+      br = mustGet(nl, o.bridge);
+      // A bridge takes the lowest MAC of its ports unless one is set; pin it so the gateway's
+      // MAC does not change as pods come and go.
+      if (br.mac) nl.setLink(br.index, { mac: br.mac });
+    } else if (br.kind !== 'bridge') {
+      throw new InvalidConfigError(`"${o.bridge}" exists and is not a bridge (it is a ${br.kind} link)`, { field: 'bridge', value: o.bridge });
+    }
+    if (!br.up) nl.setLink(br.index, { up: true });
+    if (o.promiscMode && !br.promisc) nl.setLink(br.index, { promisc: true });
+    if (o.isGateway) this.ensureGateway(nl, br, net);
+
+    // The alias records which rule set was installed with this very bridge: a new bridge (new
+    // ifindex, no alias) or a changed configuration gets its rules (re)installed, an
+    // unchanged one costs nothing.
+    const marker = `berth:${rulesDigest(net)}`;
+    if (br.alias !== marker) {
+      if (o.ipMasq || o.isolateFromOtherNetworks) {
+        this.host.nftables().run(
+          ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, isolate: o.isolateFromOtherNetworks }),
+        );
+      }
+      nl.setLink(br.index, { alias: marker });
+    }
+    return mustGet(nl, o.bridge);
+  }
+
+  private requireBridge(nl: Netlink, net: BridgeNetwork): LinkInfo {
+    const br = nl.getLink(net.options.bridge);
+    if (!br || br.kind !== 'bridge') throw new NotFoundError(`network ${net.name} is not set up: bridge ${net.options.bridge} does not exist`);
+    return br;
+  }
+
+  private ensureGateway(nl: Netlink, br: LinkInfo, net: BridgeNetwork): void {
+    const o = net.options;
+    const existing = nl.listAddresses({ index: br.index });
+    for (const gw of gatewayAddresses(net)) {
+      const same = existing.find((a) => a.address.address.equals(gw.address) && a.address.length === gw.length);
+      if (same) continue;
+      if (gw.address.family === 4) {
+        const other = existing.filter((a) => a.address.address.family === 4);
+        if (other.length) {
+          if (!o.forceAddress) {
+            const shown = other.map((a) => `${a.address.address}/${a.address.length}`).join(', ');
+            throw new InvalidConfigError(`bridge ${o.bridge} already has IP address ${shown}, different from the gateway ${gw.address}/${gw.length} (set forceAddress to replace it)`, { field: 'bridge', value: o.bridge });
+          }
+          for (const a of other) deleteAddressIgnoringAbsent(nl, br.index, a.address);
+        }
+      }
+      try {
+        nl.addAddress(br.index, gw, { noDad: true });
+      } catch (err) {
+        if (!(err instanceof AlreadyExistsError)) throw err;
+      }
+    }
+    const families = new Set(gatewayAddresses(net).map((g) => g.address.family));
+    if (families.has(4)) this.ensureSysctl('net.ipv4.ip_forward', '1');
+    if (families.has(6)) this.ensureSysctl('net.ipv6.conf.all.forwarding', '1');
+  }
+
+  private ensureSysctl(key: string, value: string): void {
+    if (this.host.sysctl.read(key).trim() !== value) this.host.sysctl.write(key, value);
+  }
+
+  /** Removes the bridge and its rules (only when no port is left, if so asked). Caller holds the lock. */
+  private removeNetwork(nl: Netlink, net: BridgeNetwork, opts: { onlyIfUnused: boolean }): void {
+    const o = net.options;
+    const br = nl.getLink(o.bridge);
+    if (br && br.kind === 'bridge') {
+      if (opts.onlyIfUnused && nl.listLinks({ master: br.index }).length > 0) return;
+      deleteIgnoringAbsent(nl, br.index);
+    }
+    if (!o.ipMasq && !o.isolateFromOtherNetworks) return;
+    const nft = this.host.nftables();
+    this.host.withLock('nft-inet-berth', () => {
+      const table = parseTableListing(this.listTable('inet'));
+      if (!table.exists) return;
+      const cmds = teardownNetworkRules(o.bridge, table);
+      if (cmds.length) nft.run(cmds);
+      const after = parseTableListing(this.listTable('inet'));
+      if (after.exists && networkChainCount(after) === 0) nft.run(deleteInetTable());
+    });
+  }
+
+  private removeSpoofCheck(port: string): void {
+    const nft = this.host.nftables();
+    this.host.withLock('nft-bridge-berth', () => {
+      const items = this.listTable('bridge');
+      if (items.length === 0) return;
+      const cmds = teardownSpoofCheck(port, spoofCheckPresent(items, port));
+      if (cmds.length) nft.run(cmds);
+      if (bridgeTableEmpty(this.listTable('bridge'))) nft.run([{ delete: { table: { family: 'bridge', name: TABLE } } }]);
+    });
+  }
+
+  /** The table's listing, or nothing when it does not exist. */
+  private listTable(family: 'inet' | 'bridge'): object[] {
+    try {
+      return this.host.nftables().list(`table ${family} ${TABLE}`);
+    } catch (err) {
+      if (asBerthError(err).code === 'kernel' || asBerthError(err).code === 'not-found') return [];
+      throw err;
+    }
+  }
+
+  // --- sandbox side ---
+
+  private configureSandbox(net: BridgeNetwork, ep: EndpointSpec): { mac?: string; mtu: number; routes: Route[] } {
+    const o = net.options;
+    const snl = this.host.sandboxNetlink(ep.sandbox);
+    try {
+      const link = mustGet(snl, ep.ifname);
+      if (o.disableContainerInterface) return { ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, routes: [] };
+      const hasV6 = ep.addresses.some((a) => a.address.address.family === 6);
+      // Sysctls under /proc/sys/net resolve in the namespace of the thread that opens them.
+      this.host.inNetns(ep.sandbox, () => {
+        if (hasV6) {
+          this.host.sysctl.write(`net/ipv6/conf/${ep.ifname}/disable_ipv6`, '0');
+          // IPAM guarantees uniqueness; waiting for DAD would cost seconds per pod.
+          if (!o.enableDad) this.host.sysctl.write(`net/ipv6/conf/${ep.ifname}/accept_dad`, '0');
+        }
+        this.host.sysctl.write(`net/ipv4/conf/${ep.ifname}/arp_notify`, '1');
+      });
+      for (const a of ep.addresses) {
+        try {
+          snl.addAddress(link.index, a.address, { noDad: !o.enableDad });
+        } catch (err) {
+          if (!(err instanceof AlreadyExistsError)) throw err;
+        }
+      }
+      snl.setLink(link.index, { up: true });
+      const routes = this.sandboxRoutes(net, ep);
+      for (const r of routes) {
+        const spec = { dst: r.dst, oif: link.index, ...(r.gw ? { gw: r.gw } : {}), ...(r.priority !== undefined ? { priority: r.priority } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.scope !== undefined ? { scope: r.scope } : {}), ...(r.mtu !== undefined ? { mtu: r.mtu } : {}), ...(r.advmss !== undefined ? { advmss: r.advmss } : {}) };
+        try {
+          snl.addRoute(spec);
+        } catch (err) {
+          if (!(err instanceof AlreadyExistsError)) throw err;
+        }
+      }
+      const after = mustGet(snl, ep.ifname);
+      return { ...(after.mac ? { mac: after.mac } : {}), mtu: after.mtu, routes };
+    } finally {
+      snl.close();
+    }
+  }
+
+  /** The routes an endpoint gets: the requested ones (gateway defaulted per family) and the default route. */
+  private sandboxRoutes(net: BridgeNetwork, ep: EndpointSpec): Route[] {
+    const gwOf = (family: 4 | 6) => ep.addresses.find((a) => a.address.address.family === family && a.gateway)?.gateway;
+    const routes: Route[] = [];
+    for (const r of ep.routes) {
+      const gw = r.gw ?? gwOf(r.dst.family);
+      routes.push({ ...r, ...(gw ? { gw } : {}) });
+    }
+    if (net.options.isDefaultGateway) {
+      for (const fam of [4, 6] as const) {
+        const gw = gwOf(fam);
+        if (!gw) continue;
+        const dst = IpPrefix.parse(fam === 4 ? '0.0.0.0/0' : '::/0');
+        if (routes.some((r) => r.dst.family === fam && r.dst.length === 0)) continue;
+        routes.push({ dst, gw });
+      }
+    }
+    return routes;
+  }
+}
+
+function lockName(net: BridgeNetwork): string {
+  return `bridge-${net.options.bridge}`;
+}
+
+function gatewayAddresses(net: BridgeNetwork): IpWithPrefix[] {
+  return net.subnets.filter((s) => s.gateway).map((s) => ({ address: s.gateway!, length: s.subnet.length }));
+}
+
+function rulesDigest(net: BridgeNetwork): string {
+  const o = net.options;
+  const key = JSON.stringify([o.ipMasq, o.isolateFromOtherNetworks, net.subnets.map((s) => s.subnet.toString())]);
+  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+}
+
+function mustGet(nl: Netlink, name: string): LinkInfo {
+  const l = nl.getLink(name);
+  if (!l) throw new NotFoundError(`link ${name} vanished while being configured`, { operation: `ip link show ${name}` });
+  return l;
+}
+
+function deleteIgnoringAbsent(nl: Netlink, index: number): void {
+  try {
+    nl.deleteLink(index);
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+}
+
+function deleteAddressIgnoringAbsent(nl: Netlink, index: number, a: IpWithPrefix): void {
+  try {
+    nl.deleteAddress(index, a);
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+}
+
+export type { AssignedAddress };

@@ -1,0 +1,249 @@
+/**
+ * The nftables rules a bridge network means, as libnftables JSON commands.
+ *
+ * Layout: one berth-owned `inet berth` table. Base chains only dispatch, through verdict maps
+ * keyed by input bridge (isolation) and by source prefix (masquerade), to per-network chains.
+ * So the per-packet cost is one map lookup whatever the number of networks, and adding or
+ * removing a network is a handful of element and chain commands in one transaction, with no
+ * rule handles to look up. Bridged frames reach the inet forward hook through br_netfilter.
+ *
+ * Order inside a batch matters to the kernel: a chain must be added before a verdict map
+ * element that jumps to it is added in the same batch (else ENOENT), so chains come first.
+ */
+import type { IpPrefix } from '../../core/ip.js';
+
+export const TABLE = 'berth';
+const INET = { family: 'inet', table: TABLE } as const;
+const BRIDGE_FAMILY = { family: 'bridge', table: TABLE } as const;
+
+const fwdChain = (bridge: string) => `fwd-${bridge}`;
+const masqChain = (bridge: string) => `masq-${bridge}`;
+const portChain = (port: string) => `port-${port}`;
+
+function prefixExpr(p: IpPrefix): object {
+  return { prefix: { addr: p.network.toString(), len: p.length } };
+}
+
+function daddr(family: 4 | 6): object {
+  return { payload: { protocol: family === 4 ? 'ip' : 'ip6', field: 'daddr' } };
+}
+
+/** Table, maps and dispatching base chains; safe to repeat (base chains are rewritten whole). */
+function tableSkeleton(): object[] {
+  return [
+    { add: { table: { family: 'inet', name: TABLE } } },
+    { add: { chain: { ...INET, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } },
+    { add: { chain: { ...INET, name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
+  ];
+}
+
+function tableMaps(): object[] {
+  return [
+    { add: { set: { ...INET, name: 'bridges', type: 'ifname' } } },
+    { add: { map: { ...INET, name: 'isolation', type: 'ifname', map: 'verdict' } } },
+    { add: { map: { ...INET, name: 'masq4', type: 'ipv4_addr', map: 'verdict', flags: ['interval'] } } },
+    { add: { map: { ...INET, name: 'masq6', type: 'ipv6_addr', map: 'verdict', flags: ['interval'] } } },
+    { flush: { chain: { ...INET, name: 'forward' } } },
+    { add: { rule: { ...INET, chain: 'forward', expr: [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@isolation' } }] } } },
+    { flush: { chain: { ...INET, name: 'postrouting' } } },
+    { add: { rule: { ...INET, chain: 'postrouting', expr: [{ vmap: { key: { payload: { protocol: 'ip', field: 'saddr' } }, data: '@masq4' } }] } } },
+    { add: { rule: { ...INET, chain: 'postrouting', expr: [{ vmap: { key: { payload: { protocol: 'ip6', field: 'saddr' } }, data: '@masq6' } }] } } },
+  ];
+}
+
+export interface NetworkRules {
+  readonly bridge: string;
+  readonly subnets: readonly IpPrefix[];
+  readonly ipMasq: boolean;
+  readonly isolate: boolean;
+}
+
+/** One transaction that creates or refreshes the rules of one network. */
+export function ensureNetworkRules(n: NetworkRules): object[] {
+  const chains: object[] = [];
+  const elements: object[] = [];
+  // Every berth bridge is a member, so other networks' isolation chains see this one.
+  elements.push({ add: { element: { ...INET, name: 'bridges', elem: [n.bridge] } } });
+  if (n.isolate) {
+    chains.push(
+      { add: { chain: { ...INET, name: fwdChain(n.bridge) } } },
+      { flush: { chain: { ...INET, name: fwdChain(n.bridge) } } },
+      {
+        add: {
+          rule: {
+            ...INET,
+            chain: fwdChain(n.bridge),
+            comment: 'isolate from other berth networks',
+            expr: [
+              { match: { op: '!=', left: { meta: { key: 'oifname' } }, right: n.bridge } },
+              { match: { op: '==', left: { meta: { key: 'oifname' } }, right: '@bridges' } },
+              { drop: null },
+            ],
+          },
+        },
+      },
+    );
+    elements.push({ add: { element: { ...INET, name: 'isolation', elem: [[n.bridge, { jump: { target: fwdChain(n.bridge) } }]] } } });
+  }
+  if (n.ipMasq && n.subnets.length) {
+    chains.push({ add: { chain: { ...INET, name: masqChain(n.bridge) } } }, { flush: { chain: { ...INET, name: masqChain(n.bridge) } } });
+    for (const s of n.subnets) {
+      const multicast = s.family === 4 ? { prefix: { addr: '224.0.0.0', len: 4 } } : { prefix: { addr: 'ff00::', len: 8 } };
+      chains.push({
+        add: {
+          rule: {
+            ...INET,
+            chain: masqChain(n.bridge),
+            comment: `masquerade ${s} leaving it`,
+            expr: [
+              { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: s.family === 4 ? 'ipv4' : 'ipv6' } },
+              { match: { op: '!=', left: daddr(s.family), right: prefixExpr(s) } },
+              { match: { op: '!=', left: daddr(s.family), right: multicast } },
+              { masquerade: null },
+            ],
+          },
+        },
+      });
+      elements.push({ add: { element: { ...INET, name: s.family === 4 ? 'masq4' : 'masq6', elem: [[prefixExpr(s), { jump: { target: masqChain(n.bridge) } }]] } } });
+    }
+  }
+  return [...tableSkeleton(), ...chains, ...tableMaps(), ...elements];
+}
+
+/**
+ * Removes one network's rules, given what a listing of the table showed to exist
+ * (libnftables 1.0.6 has no `destroy`, and deleting something absent fails the batch).
+ * Map elements are found by the chain they jump to, so no subnet needs to be known.
+ */
+export function teardownNetworkRules(bridge: string, present: TableContents): object[] {
+  const mine = new Set([fwdChain(bridge), masqChain(bridge)]);
+  const cmds: object[] = [];
+  for (const map of ['isolation', 'masq4', 'masq6'] as const) {
+    for (const [key, target] of present[map]) {
+      if (mine.has(target)) cmds.push({ delete: { element: { ...INET, name: map, elem: [keyExpr(key)] } } });
+    }
+  }
+  if (present.bridges.has(bridge)) cmds.push({ delete: { element: { ...INET, name: 'bridges', elem: [bridge] } } });
+  for (const c of mine) {
+    if (present.chains.has(c)) cmds.push({ delete: { chain: { ...INET, name: c } } });
+  }
+  return cmds;
+}
+
+function keyExpr(key: string): unknown {
+  const slash = key.indexOf('/');
+  if (slash < 0) return key;
+  return { prefix: { addr: key.slice(0, slash), len: Number(key.slice(slash + 1)) } };
+}
+
+/** What a `list table inet berth` showed: chains, the bridges set, and each map's key → jump target. */
+export interface TableContents {
+  readonly exists: boolean;
+  readonly chains: ReadonlySet<string>;
+  readonly bridges: ReadonlySet<string>;
+  readonly isolation: ReadonlyMap<string, string>;
+  readonly masq4: ReadonlyMap<string, string>;
+  readonly masq6: ReadonlyMap<string, string>;
+}
+
+/** Reads the JSON listing of the table into TableContents. */
+export function parseTableListing(items: readonly object[]): TableContents {
+  const chains = new Set<string>();
+  const bridges = new Set<string>();
+  const maps: Record<string, Map<string, string>> = { isolation: new Map(), masq4: new Map(), masq6: new Map() };
+  let exists = false;
+  for (const item of items as Record<string, Record<string, unknown>>[]) {
+    if (item.table) exists = true;
+    if (item.chain && typeof item.chain.name === 'string') chains.add(item.chain.name);
+    if (item.set?.name === 'bridges' && Array.isArray(item.set.elem)) for (const e of item.set.elem as unknown[]) bridges.add(elementKey(e));
+    const m = item.map;
+    if (m && typeof m.name === 'string' && maps[m.name] && Array.isArray(m.elem)) {
+      for (const e of m.elem as unknown[]) {
+        if (!Array.isArray(e)) continue;
+        const target = (e[1] as { jump?: { target?: string } } | undefined)?.jump?.target ?? '';
+        maps[m.name]!.set(elementKey(e[0]), target);
+      }
+    }
+  }
+  return { exists, chains, bridges, isolation: maps.isolation!, masq4: maps.masq4!, masq6: maps.masq6! };
+}
+
+function elementKey(k: unknown): string {
+  if (typeof k === 'string') return k;
+  const p = (k as { prefix?: { addr: string; len: number } }).prefix;
+  if (p) return `${p.addr}/${p.len}`;
+  return JSON.stringify(k);
+}
+
+/** The per-network chains that remain in the table (to know whether it can go). */
+export function networkChainCount(t: TableContents): number {
+  return [...t.chains].filter((c) => c.startsWith('fwd-') || c.startsWith('masq-')).length + t.bridges.size;
+}
+
+export function deleteInetTable(): object[] {
+  return [{ delete: { table: { family: 'inet', name: TABLE } } }];
+}
+
+// --- MAC/IP spoof check, in the bridge family (frames, before any routing decision) ---
+
+export interface SpoofCheck {
+  readonly port: string;
+  readonly mac: string;
+  readonly ipv4: readonly string[];
+  readonly ipv6: readonly string[];
+}
+
+/** Per-port chain: frames from the pod must carry its MAC, and packets its addresses. */
+export function ensureSpoofCheck(s: SpoofCheck): object[] {
+  const chain = portChain(s.port);
+  const rule = (expr: object[], comment: string) => ({ add: { rule: { ...BRIDGE_FAMILY, chain, comment, expr: [...expr, { drop: null }] } } });
+  const proto = (p: string) => ({ match: { op: '==', left: { meta: { key: 'protocol' } }, right: p } });
+  const cmds: object[] = [
+    { add: { table: { family: 'bridge', name: TABLE } } },
+    { add: { chain: { ...BRIDGE_FAMILY, name: 'prerouting', type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } },
+    { add: { chain: { ...BRIDGE_FAMILY, name: chain } } },
+    { flush: { chain: { ...BRIDGE_FAMILY, name: chain } } },
+    rule([{ match: { op: '!=', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: s.mac } }], 'source MAC is not the pod\'s'),
+  ];
+  if (s.ipv4.length) {
+    const set = { set: [...s.ipv4] };
+    cmds.push(rule([proto('ip'), { match: { op: '!=', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: set } }], 'source IPv4 is not the pod\'s'));
+    cmds.push(rule([proto('arp'), { match: { op: '!=', left: { payload: { protocol: 'arp', field: 'saddr ip' } }, right: set } }], 'ARP sender is not the pod\'s'));
+    cmds.push(rule([proto('arp'), { match: { op: '!=', left: { payload: { protocol: 'arp', field: 'saddr ether' } }, right: s.mac } }], 'ARP sender MAC is not the pod\'s'));
+  }
+  if (s.ipv6.length) {
+    // Link-local and the unspecified address are needed for neighbour discovery and DAD.
+    const set = { set: [...s.ipv6, { prefix: { addr: 'fe80::', len: 10 } }, '::'] };
+    cmds.push(rule([proto('ip6'), { match: { op: '!=', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: set } }], 'source IPv6 is not the pod\'s'));
+  }
+  cmds.push(
+    { add: { map: { ...BRIDGE_FAMILY, name: 'ports', type: 'ifname', map: 'verdict' } } },
+    { flush: { chain: { ...BRIDGE_FAMILY, name: 'prerouting' } } },
+    { add: { rule: { ...BRIDGE_FAMILY, chain: 'prerouting', expr: [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@ports' } }] } } },
+    { add: { element: { ...BRIDGE_FAMILY, name: 'ports', elem: [[s.port, { jump: { target: chain } }]] } } },
+  );
+  return cmds;
+}
+
+export function spoofCheckPresent(items: readonly object[], port: string): { chain: boolean; element: boolean } {
+  let chain = false;
+  let element = false;
+  for (const item of items as Record<string, Record<string, unknown>>[]) {
+    if (item.chain?.name === portChain(port)) chain = true;
+    const m = item.map;
+    if (m?.name === 'ports' && Array.isArray(m.elem)) element = (m.elem as unknown[]).some((e) => Array.isArray(e) && e[0] === port);
+  }
+  return { chain, element };
+}
+
+export function teardownSpoofCheck(port: string, present: { chain: boolean; element: boolean }): object[] {
+  const cmds: object[] = [];
+  if (present.element) cmds.push({ delete: { element: { ...BRIDGE_FAMILY, name: 'ports', elem: [port] } } });
+  if (present.chain) cmds.push({ delete: { chain: { ...BRIDGE_FAMILY, name: portChain(port) } } });
+  return cmds;
+}
+
+/** The bridge-family table can go when no port chain is left. */
+export function bridgeTableEmpty(items: readonly object[]): boolean {
+  return !(items as Record<string, Record<string, unknown>>[]).some((i) => typeof i.chain?.name === 'string' && (i.chain.name as string).startsWith('port-'));
+}

@@ -1,0 +1,42 @@
+/**
+ * The bridge driver's public surface, and its wiring to the Linux dataplane and the
+ * embedded store's locks.
+ */
+import { join } from 'node:path';
+import { closeFd, inNetns, netnsExists, openNetlink, openNetnsFd, openNftables, sysctl } from '../../dataplane/linux/index.js';
+import type { Netlink } from '../../dataplane/linux/ports.js';
+import { lockFileSync } from '../../store/file/file-lock.js';
+import { BridgeDriver } from './bridge-driver.js';
+import type { BridgeHost } from './bridge-host.js';
+
+export { BridgeDriver, hostVethName } from './bridge-driver.js';
+export type { BridgeHost } from './bridge-host.js';
+export { defaultBridgeName, makeBridgeOptions, type BridgeOptions } from './bridge-options.js';
+export type { NetworkSpec, EndpointSpec, EndpointRef, EndpointInfo } from '../driver.js';
+
+/** The Linux host: netlink of this process's namespace, sandboxes by path, locks under `lockDir`. */
+export function linuxBridgeHost(opts: { lockDir: string }): BridgeHost {
+  let host: Netlink | undefined;
+  return {
+    hostNetlink: () => (host ??= openNetlink()),
+    sandboxNetlink: (path) => openNetlink(path),
+    openNetnsFd,
+    closeFd,
+    netnsExists,
+    inNetns,
+    sysctl,
+    nftables: () => openNftables(),
+    withLock: (name, fn) => {
+      const lock = lockFileSync(join(opts.lockDir, `${name}.lock`));
+      try {
+        return fn();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+export function createLinuxBridgeDriver(opts: { lockDir: string }): BridgeDriver {
+  return new BridgeDriver(linuxBridgeHost(opts));
+}

@@ -1,0 +1,103 @@
+/**
+ * The one interface every berth driver implements (bridge, nat, transparent, overlay,
+ * l2bridge, l2tunnel). Protocol adapters (cni/, daemon/) translate a request into calls
+ * on it; the driver decides what a network and an endpoint mean; dataplane/ executes.
+ *
+ * Guarantees every implementation gives:
+ * - Idempotent: repeating an operation, or deleting what is already gone, succeeds.
+ * - All or nothing: a failed create leaves nothing behind (undone in reverse order).
+ * - Errors are core/errors classes; a driver never formats protocol errors.
+ */
+import type { AssignedAddress, DriverName, IpRange, PodIdentity, PortMapping, Route } from '../core/model.js';
+
+/** A network as a driver receives it; `options` are the driver's own validated options. */
+export interface NetworkSpec<Options> {
+  readonly id: string;
+  readonly name: string;
+  readonly subnets: readonly IpRange[];
+  readonly options: Options;
+  /**
+   * True when the network lives only as long as it has endpoints (CNI: created by the
+   * first ADD, removed with the last DEL). False when it is created and deleted by explicit
+   * calls (Docker's CreateNetwork / DeleteNetwork, `berth network create`).
+   */
+  readonly followsEndpoints: boolean;
+}
+
+/** Identifies an endpoint: the attachment key of CNI, the endpoint of Docker. */
+export interface EndpointRef {
+  readonly containerId: string;
+  /** Interface name inside the sandbox. */
+  readonly ifname: string;
+  /** Network namespace path of the sandbox; empty when unknown or gone. */
+  readonly sandbox: string;
+}
+
+export interface EndpointSpec extends EndpointRef {
+  readonly addresses: readonly AssignedAddress[];
+  /** Routes to install in the sandbox besides the driver's own (default route etc.). */
+  readonly routes: readonly Route[];
+  /** Requested MAC of the sandbox interface. */
+  readonly mac?: string;
+  readonly portMappings?: readonly PortMapping[];
+  readonly pod?: PodIdentity;
+}
+
+/** One interface an endpoint consists of, host side or sandbox side. */
+export interface EndpointInterface {
+  readonly name: string;
+  readonly mac?: string;
+  readonly mtu?: number;
+  /** Set for interfaces inside the sandbox. */
+  readonly sandbox?: string;
+}
+
+export interface EndpointInfo {
+  /** All interfaces, host side included, in a stable order. */
+  readonly interfaces: readonly EndpointInterface[];
+  /** Index into `interfaces` of the sandbox interface that holds the addresses. */
+  readonly sandboxInterface: number;
+  readonly addresses: readonly AssignedAddress[];
+  /** Routes installed in the sandbox. */
+  readonly routes: readonly Route[];
+}
+
+export interface DriverCapabilities {
+  /** Networks of this driver span hosts and need the cluster store. */
+  readonly needsClusterStore: boolean;
+  readonly portMappings: boolean;
+  readonly ipv6: boolean;
+}
+
+export interface Driver<Options> {
+  readonly name: DriverName;
+  readonly capabilities: DriverCapabilities;
+
+  /** Creates (or verifies) the network's host objects. Idempotent. */
+  createNetwork(net: NetworkSpec<Options>): Promise<void>;
+
+  /** Removes the network's host objects. Succeeds when they are already gone. */
+  deleteNetwork(net: NetworkSpec<Options>): Promise<void>;
+
+  /**
+   * Creates the endpoint's links and, when `ep.sandbox` is set, configures the sandbox side
+   * (addresses, routes). Addresses come allocated (IPAM runs before). Creates the network
+   * first when it follows its endpoints. On failure, everything made here is undone.
+   */
+  createEndpoint(net: NetworkSpec<Options>, ep: EndpointSpec): Promise<EndpointInfo>;
+
+  /**
+   * Removes everything the endpoint made. Succeeds when the sandbox or the links are gone.
+   * Removes the network too when it follows its endpoints and this was the last one.
+   */
+  deleteEndpoint(net: NetworkSpec<Options>, ep: EndpointRef): Promise<void>;
+
+  /** Verifies that the endpoint and its network are as configured; throws CheckFailedError. */
+  check(net: NetworkSpec<Options>, ep: EndpointSpec): Promise<void>;
+
+  /**
+   * Removes endpoints of this network that are not in `valid` (for example after a reboot
+   * or a runtime that lost track). Keeps going past errors and reports them together.
+   */
+  gc(net: NetworkSpec<Options>, valid: readonly EndpointRef[]): Promise<void>;
+}

@@ -1,0 +1,41 @@
+// Build: type-check and compile everything into dist/ (tests run from there), then bundle
+// each executable into one file in dist/bin/. A CNI plugin is a new process per pod: one
+// CommonJS file with no module resolution is the cheapest thing Node can start.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+
+const entries = {
+  'berth-bridge': 'cni/bin/berth-bridge.ts',
+  'berth-ipam': 'cni/bin/berth-ipam.ts',
+  berth: 'cli/bin/berth.ts',
+};
+
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
+
+mkdirSync('dist/bin', { recursive: true });
+// The bundles are CommonJS; this keeps Node from reading them as ES modules.
+writeFileSync('dist/bin/package.json', '{"type":"commonjs"}\n');
+await Promise.all(
+  Object.entries(entries).map(async ([name, entry]) => {
+    const outfile = `dist/bin/${name}`;
+    await build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      // koffi's native module and winston are loaded at run time from berth's node_modules
+      // (winston only on the error/log path), never bundled.
+      external: ['koffi', 'winston', '@grpc/grpc-js', '@grpc/proto-loader'],
+      define: { 'import.meta.url': '__berthModuleUrl' },
+      banner: { js: "#!/usr/bin/env node\nvar __berthModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+      legalComments: 'none',
+      sourcemap: false,
+      logLevel: 'warning',
+    });
+    chmodSync(outfile, 0o755);
+  }),
+);
+console.log(`built dist/ and dist/bin/{${Object.keys(entries).join(',')}}`);

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything berth needs on a fresh Debian 12 machine (as root), builds it, and
+# then runs what was asked for:
+#   scripts/setup.sh               install + build only
+#   scripts/setup.sh --quickstart  ... then the quickstart (two pods on a berth-bridge network)
+#   scripts/setup.sh --test        ... then the full test suite
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "setup: Node.js 20 or later is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+echo "setup: npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+echo "setup: build"
+npm run --silent build
+
+# cniclient: a container runtime built on the reference libcni, used by the tests and the benchmark.
+if [ ! -x .tools/cniclient ]; then
+  src=""
+  for d in ../shared/tools/cniclient ../../shared/tools/cniclient; do [ -f "$d/main.go" ] && src=$d && break; done
+  if [ -n "$src" ]; then
+    mkdir -p .tools
+    bash "$src/build.sh" "$PWD/.tools/cniclient" >/dev/null
+    echo "setup: built .tools/cniclient"
+  else
+    echo "setup: ../shared/tools/cniclient not found; runtime tests will be skipped" >&2
+  fi
+fi
+
+case "${1:-}" in
+  --quickstart) exec bash scripts/quickstart.sh ;;
+  --test) exec bash scripts/test.sh ;;
+  "") ;;
+  *) echo "setup: unknown option $1 (use --quickstart or --test)" >&2; exit 2 ;;
+esac

@@ -218,23 +218,44 @@ export class BridgeDriver implements Driver<BridgeOptions> {
 
   // --- network level ---
 
-  /** Creates or verifies the bridge, its gateway addresses and the network's rules. */
+  /**
+   * Creates or verifies the bridge, its gateway addresses and the network's rules. A bridge
+   * created here is removed again (with its rules) when a later step fails.
+   */
   private ensureBridge(nl: Netlink, net: BridgeNetwork): LinkInfo {
     const o = net.options;
     let br = nl.getLink(o.bridge);
+    let created = false;
     if (!br) {
       try {
         nl.addLink({ kind: 'bridge', name: o.bridge, up: true, ...(o.mtu ? { mtu: o.mtu } : {}) });
+        created = true;
       } catch (err) {
         if (!(err instanceof AlreadyExistsError)) throw err;
       }
       br = mustGet(nl, o.bridge);
-      // A bridge takes the lowest MAC of its ports unless one is set; pin it so the gateway's
-      // MAC does not change as pods come and go.
-      if (br.mac) nl.setLink(br.index, { mac: br.mac });
     } else if (br.kind !== 'bridge') {
       throw new InvalidConfigError(`"${o.bridge}" exists and is not a bridge (it is a ${br.kind} link)`, { field: 'bridge', value: o.bridge });
     }
+    try {
+      return this.configureBridge(nl, br, net, created);
+    } catch (err) {
+      if (created) {
+        try {
+          this.removeNetwork(nl, net, { onlyIfUnused: false });
+        } catch {
+          // The original error matters more; a leftover empty bridge is removed by the next DEL or GC.
+        }
+      }
+      throw err;
+    }
+  }
+
+  private configureBridge(nl: Netlink, br: LinkInfo, net: BridgeNetwork, created: boolean): LinkInfo {
+    const o = net.options;
+    // A bridge takes the lowest MAC of its ports unless one is set; pin it so the gateway's
+    // MAC does not change as pods come and go.
+    if (created && br.mac) nl.setLink(br.index, { mac: br.mac });
     if (!br.up) nl.setLink(br.index, { up: true });
     if (o.promiscMode && !br.promisc) nl.setLink(br.index, { promisc: true });
     if (o.isGateway) this.ensureGateway(nl, br, net);

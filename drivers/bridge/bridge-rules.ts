@@ -7,8 +7,9 @@
  * removing a network is a handful of element and chain commands in one transaction, with no
  * rule handles to look up. Bridged frames reach the inet forward hook through br_netfilter.
  *
- * Order inside a batch matters to the kernel: a chain must be added before a verdict map
- * element that jumps to it is added in the same batch (else ENOENT), so chains come first.
+ * Order inside a batch matters (else ENOENT): chains before the maps whose elements jump to
+ * them, sets and maps before the rules that name them, so a batch is built as: table and
+ * chains, then sets and maps, then rules, then elements.
  */
 import type { IpPrefix } from '../../core/ip.js';
 
@@ -43,6 +44,11 @@ function tableMaps(): object[] {
     { add: { map: { ...INET, name: 'isolation', type: 'ifname', map: 'verdict' } } },
     { add: { map: { ...INET, name: 'masq4', type: 'ipv4_addr', map: 'verdict', flags: ['interval'] } } },
     { add: { map: { ...INET, name: 'masq6', type: 'ipv6_addr', map: 'verdict', flags: ['interval'] } } },
+  ];
+}
+
+function baseRules(): object[] {
+  return [
     { flush: { chain: { ...INET, name: 'forward' } } },
     { add: { rule: { ...INET, chain: 'forward', expr: [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@isolation' } }] } } },
     { flush: { chain: { ...INET, name: 'postrouting' } } },
@@ -61,13 +67,13 @@ export interface NetworkRules {
 /** One transaction that creates or refreshes the rules of one network. */
 export function ensureNetworkRules(n: NetworkRules): object[] {
   const chains: object[] = [];
+  const rules: object[] = [];
   const elements: object[] = [];
   // Every berth bridge is a member, so other networks' isolation chains see this one.
   elements.push({ add: { element: { ...INET, name: 'bridges', elem: [n.bridge] } } });
   if (n.isolate) {
-    chains.push(
-      { add: { chain: { ...INET, name: fwdChain(n.bridge) } } },
-      { flush: { chain: { ...INET, name: fwdChain(n.bridge) } } },
+    chains.push({ add: { chain: { ...INET, name: fwdChain(n.bridge) } } }, { flush: { chain: { ...INET, name: fwdChain(n.bridge) } } });
+    rules.push(
       {
         add: {
           rule: {
@@ -89,7 +95,7 @@ export function ensureNetworkRules(n: NetworkRules): object[] {
     chains.push({ add: { chain: { ...INET, name: masqChain(n.bridge) } } }, { flush: { chain: { ...INET, name: masqChain(n.bridge) } } });
     for (const s of n.subnets) {
       const multicast = s.family === 4 ? { prefix: { addr: '224.0.0.0', len: 4 } } : { prefix: { addr: 'ff00::', len: 8 } };
-      chains.push({
+      rules.push({
         add: {
           rule: {
             ...INET,
@@ -107,7 +113,7 @@ export function ensureNetworkRules(n: NetworkRules): object[] {
       elements.push({ add: { element: { ...INET, name: s.family === 4 ? 'masq4' : 'masq6', elem: [[prefixExpr(s), { jump: { target: masqChain(n.bridge) } }]] } } });
     }
   }
-  return [...tableSkeleton(), ...chains, ...tableMaps(), ...elements];
+  return [...tableSkeleton(), ...chains, ...tableMaps(), ...baseRules(), ...rules, ...elements];
 }
 
 /**

@@ -8,7 +8,10 @@
  * (the VXLAN port) are written with their own helper.
  */
 import { InvalidConfigError, KernelError } from '../../../core/errors.js';
+import type { IpFamily } from '../../../core/ip.js';
 import {
+  AF_INET,
+  AF_INET6,
   NLA_HDRLEN,
   NLA_TYPE_MASK,
   NLM_F_ACK_TLVS,
@@ -154,53 +157,79 @@ export function decodeMessages(buf: Buffer, length: number): NlMessage[] {
   return out;
 }
 
-/** Attributes by type (flag bits masked off); for a repeated type the last one wins. */
-export type AttrMap = ReadonlyMap<number, Buffer>;
+/**
+ * Attributes by type (flag bits masked off); for a repeated type the last one wins.
+ * Only offsets are kept: a link reply has dozens of attributes and a decoder reads a few,
+ * so values are read in place and sub-buffers are made only when asked for.
+ */
+export class AttrMap {
+  readonly #buf: Buffer;
+  /** Offset of each attribute's header in #buf. */
+  readonly #at = new Map<number, number>();
+
+  /** Parses the attributes in `buf` from `offset` (after a fixed header) to its end. */
+  constructor(buf: Buffer, offset = 0) {
+    this.#buf = buf;
+    let at = offset;
+    while (at + NLA_HDRLEN <= buf.length) {
+      const len = buf.readUInt16LE(at);
+      if (len < NLA_HDRLEN || at + len > buf.length) throw malformed(`attribute length ${len} at offset ${at} of ${buf.length}`);
+      this.#at.set(buf.readUInt16LE(at + 2) & NLA_TYPE_MASK, at);
+      at += align4(len);
+    }
+  }
+
+  has(type: number): boolean {
+    return this.#at.has(type);
+  }
+
+  /** The attribute's payload length, or -1 when absent. */
+  #length(type: number): number {
+    const at = this.#at.get(type);
+    return at === undefined ? -1 : this.#buf.readUInt16LE(at) - NLA_HDRLEN;
+  }
+
+  /** The payload as a view into the received buffer: copy what must outlive decoding. */
+  get(type: number): Buffer | undefined {
+    const at = this.#at.get(type);
+    if (at === undefined) return undefined;
+    return this.#buf.subarray(at + NLA_HDRLEN, at + this.#buf.readUInt16LE(at));
+  }
+
+  u8(type: number): number | undefined {
+    return this.#length(type) >= 1 ? this.#buf.readUInt8((this.#at.get(type) as number) + NLA_HDRLEN) : undefined;
+  }
+
+  u16(type: number): number | undefined {
+    return this.#length(type) >= 2 ? this.#buf.readUInt16LE((this.#at.get(type) as number) + NLA_HDRLEN) : undefined;
+  }
+
+  /** A 16-bit value in network byte order. */
+  be16(type: number): number | undefined {
+    return this.#length(type) >= 2 ? this.#buf.readUInt16BE((this.#at.get(type) as number) + NLA_HDRLEN) : undefined;
+  }
+
+  u32(type: number): number | undefined {
+    return this.#length(type) >= 4 ? this.#buf.readUInt32LE((this.#at.get(type) as number) + NLA_HDRLEN) : undefined;
+  }
+
+  /** A string attribute, without the trailing NUL. */
+  string(type: number): string | undefined {
+    const v = this.get(type);
+    if (!v) return undefined;
+    const nul = v.indexOf(0);
+    return v.toString('utf8', 0, nul < 0 ? v.length : nul);
+  }
+
+  nested(type: number): AttrMap | undefined {
+    const v = this.get(type);
+    return v ? new AttrMap(v) : undefined;
+  }
+}
 
 /** Parses the attributes in `buf` starting at `offset` (after a fixed header). */
 export function parseAttrs(buf: Buffer, offset = 0): AttrMap {
-  const map = new Map<number, Buffer>();
-  let at = offset;
-  while (at + NLA_HDRLEN <= buf.length) {
-    const len = buf.readUInt16LE(at);
-    if (len < NLA_HDRLEN || at + len > buf.length) throw malformed(`attribute length ${len} at offset ${at} of ${buf.length}`);
-    map.set(buf.readUInt16LE(at + 2) & NLA_TYPE_MASK, buf.subarray(at + NLA_HDRLEN, at + len));
-    at += align4(len);
-  }
-  return map;
-}
-
-export function getU8(attrs: AttrMap, type: number): number | undefined {
-  const v = attrs.get(type);
-  return v && v.length >= 1 ? v.readUInt8(0) : undefined;
-}
-
-export function getU16(attrs: AttrMap, type: number): number | undefined {
-  const v = attrs.get(type);
-  return v && v.length >= 2 ? v.readUInt16LE(0) : undefined;
-}
-
-export function getBe16(attrs: AttrMap, type: number): number | undefined {
-  const v = attrs.get(type);
-  return v && v.length >= 2 ? v.readUInt16BE(0) : undefined;
-}
-
-export function getU32(attrs: AttrMap, type: number): number | undefined {
-  const v = attrs.get(type);
-  return v && v.length >= 4 ? v.readUInt32LE(0) : undefined;
-}
-
-/** A string attribute, without the trailing NUL. */
-export function getString(attrs: AttrMap, type: number): string | undefined {
-  const v = attrs.get(type);
-  if (!v) return undefined;
-  const nul = v.indexOf(0);
-  return v.toString('utf8', 0, nul < 0 ? v.length : nul);
-}
-
-export function getNested(attrs: AttrMap, type: number): AttrMap | undefined {
-  const v = attrs.get(type);
-  return v ? parseAttrs(v) : undefined;
+  return new AttrMap(buf, offset);
 }
 
 // ---- fixed family headers ----
@@ -362,7 +391,7 @@ export interface Ack {
 export function decodeError(msg: NlMessage): Ack {
   const p = msg.payload;
   if (p.length < 4) throw malformed(`error message of ${p.length} bytes`);
-  const errno = -p.readInt32LE(0);
+  const errno = errnoOf(p);
   if (!(msg.flags & NLM_F_ACK_TLVS) || p.length < 4 + NLMSG_HDRLEN) return { errno };
   const echoed = msg.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : p.readUInt32LE(4);
   return withExtAck(errno, p, 4 + align4(echoed));
@@ -372,18 +401,34 @@ export function decodeError(msg: NlMessage): Ack {
 export function decodeDone(msg: NlMessage): Ack {
   const p = msg.payload;
   if (p.length < 4) return { errno: 0 };
-  const errno = -p.readInt32LE(0);
+  const errno = errnoOf(p);
   if (!(msg.flags & NLM_F_ACK_TLVS)) return { errno };
   return withExtAck(errno, p, 4);
 }
 
+/** The kernel sends `-errno` as an int; 0 stays 0 (not -0). */
+function errnoOf(p: Buffer): number {
+  const v = p.readInt32LE(0);
+  return v < 0 ? -v : v;
+}
+
 function withExtAck(errno: number, p: Buffer, offset: number): Ack {
   if (offset >= p.length) return { errno };
-  const message = getString(parseAttrs(p, offset), NLMSGERR_ATTR_MSG);
+  const message = parseAttrs(p, offset).string(NLMSGERR_ATTR_MSG);
   return message ? { errno, message } : { errno };
 }
 
-// ---- link-layer addresses ----
+// ---- address families and link-layer addresses ----
+
+/** The address family number of an IP family. */
+export function afOf(family: IpFamily): number {
+  return family === 4 ? AF_INET : AF_INET6;
+}
+
+/** The IP family of an address family number, or undefined for any other family. */
+export function ipFamilyOf(af: number): IpFamily | undefined {
+  return af === AF_INET ? 4 : af === AF_INET6 ? 6 : undefined;
+}
 
 /** Parses `aa:bb:cc:dd:ee:ff` (also with `-`) into 6 bytes; InvalidConfigError otherwise. */
 export function parseMac(text: string): Buffer {

@@ -76,15 +76,11 @@ export const IFLA_PROTINFO = 12;
 export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
-export const IFLA_EXT_MASK = 29;
 
 export const IFLA_INFO_KIND = 1;
 export const IFLA_INFO_DATA = 2;
 export const IFLA_INFO_SLAVE_KIND = 4;
 export const IFLA_INFO_SLAVE_DATA = 5;
-
-/** Leave the statistics out of link replies: berth never reads them and they are most of the bytes. */
-export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 
 // linux/veth.h
 export const VETH_INFO_PEER = 1;

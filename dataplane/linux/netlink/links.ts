@@ -20,11 +20,6 @@ import {
   decodeIfinfomsg,
   encodeIfinfomsg,
   formatMac,
-  getBe16,
-  getNested,
-  getString,
-  getU32,
-  getU8,
   IFINFOMSG_LEN,
   parseAttrs,
   parseMac,
@@ -40,7 +35,6 @@ import {
   IFLA_BRPORT_LEARNING,
   IFLA_BRPORT_MODE,
   IFLA_BRPORT_NEIGH_SUPPRESS,
-  IFLA_EXT_MASK,
   IFLA_IFNAME,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
@@ -63,7 +57,6 @@ import {
   NLA_F_NESTED,
   NLM_F_CREATE,
   NLM_F_EXCL,
-  RTEXT_FILTER_SKIP_STATS,
   RTM_DELLINK,
   RTM_GETLINK,
   RTM_NEWLINK,
@@ -169,21 +162,17 @@ export function describeAddLink(spec: LinkSpec, nameOf: NameOf): Operation {
 
 /** `ip link show NAME` or by index: a non-dump RTM_GETLINK. */
 export function getLinkRequest(key: { readonly name: string } | { readonly index: number }): Request {
-  const attrs = [attrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)];
-  if ('name' in key) attrs.push(attrString(IFLA_IFNAME, key.name));
-  return { type: RTM_GETLINK, header: encodeIfinfomsg({ index: 'index' in key ? key.index : 0 }), attrs };
+  if ('name' in key) return { type: RTM_GETLINK, header: encodeIfinfomsg({}), attrs: [attrString(IFLA_IFNAME, key.name)] };
+  return { type: RTM_GETLINK, header: encodeIfinfomsg({ index: key.index }) };
 }
 
 /** `ip link show [master M]`: a dump, filtered by the kernel under NETLINK_GET_STRICT_CHK. */
 export function listLinksRequest(filter: { readonly master?: number } = {}): Request {
-  const attrs = [attrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)];
-  if (filter.master !== undefined) attrs.push(attrU32(IFLA_MASTER, filter.master));
-  return { type: RTM_GETLINK, header: encodeIfinfomsg({}), attrs };
-}
-
-/** `bridge link show`: the AF_BRIDGE dump, whose replies carry IFLA_PROTINFO for each port. */
-export function listBridgePortsRequest(): Request {
-  return { type: RTM_GETLINK, header: encodeIfinfomsg({ family: AF_BRIDGE }), attrs: [attrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)] };
+  return {
+    type: RTM_GETLINK,
+    header: encodeIfinfomsg({}),
+    attrs: filter.master !== undefined ? [attrU32(IFLA_MASTER, filter.master)] : [],
+  };
 }
 
 export function deleteLinkRequest(index: number): Request {
@@ -252,7 +241,7 @@ export function describeSetBridgePort(dev: string, flags: BridgePortFlags): Oper
 export function decodeBridgePort(port: AttrMap): BridgePortFlags {
   const out: Writable<BridgePortFlags> = {};
   const flag = (type: number) => {
-    const v = getU8(port, type);
+    const v = port.u8(type);
     return v === undefined ? undefined : v !== 0;
   };
   const hairpin = flag(IFLA_BRPORT_MODE);
@@ -269,27 +258,27 @@ export function decodeBridgePort(port: AttrMap): BridgePortFlags {
 function decodeKindData(info: Writable<LinkInfo>, kind: string, data: AttrMap | undefined, attrs: AttrMap): void {
   switch (kind) {
     case 'veth': {
-      const peer = getU32(attrs, IFLA_LINK);
+      const peer = attrs.u32(IFLA_LINK);
       if (peer) info.peerIndex = peer;
       break;
     }
     case 'macvlan': {
-      const parent = getU32(attrs, IFLA_LINK);
+      const parent = attrs.u32(IFLA_LINK);
       if (parent) info.parentIndex = parent;
-      const mode = data && getU32(data, IFLA_MACVLAN_MODE);
+      const mode = data && data.u32(IFLA_MACVLAN_MODE);
       const name = (Object.keys(MACVLAN_MODES) as MacvlanMode[]).find((m) => MACVLAN_MODES[m] === mode);
       if (name) info.macvlanMode = name;
       break;
     }
     case 'vxlan': {
       if (!data) break;
-      const parent = getU32(data, IFLA_VXLAN_LINK);
+      const parent = data.u32(IFLA_VXLAN_LINK);
       if (parent) info.parentIndex = parent;
       const local = data.get(IFLA_VXLAN_LOCAL) ?? data.get(IFLA_VXLAN_LOCAL6);
-      const port = getBe16(data, IFLA_VXLAN_PORT);
-      const learning = getU8(data, IFLA_VXLAN_LEARNING);
+      const port = data.be16(IFLA_VXLAN_PORT);
+      const learning = data.u8(IFLA_VXLAN_LEARNING);
       info.vxlan = {
-        vni: getU32(data, IFLA_VXLAN_ID) ?? 0,
+        vni: data.u32(IFLA_VXLAN_ID) ?? 0,
         ...(port !== undefined ? { port } : {}),
         ...(local && (local.length === 4 || local.length === 16) && local.some((b) => b !== 0) ? { local: IpAddress.fromBytes(local) } : {}),
         ...(learning !== undefined ? { learning: learning !== 0 } : {}),
@@ -307,27 +296,27 @@ export function decodeLink(msg: NlMessage): LinkInfo | undefined {
   if (msg.type !== RTM_NEWLINK) return undefined;
   const hdr = decodeIfinfomsg(msg.payload);
   const attrs = parseAttrs(msg.payload, IFINFOMSG_LEN);
-  const linkinfo = getNested(attrs, IFLA_LINKINFO);
-  const kind = (linkinfo && getString(linkinfo, IFLA_INFO_KIND)) || 'device';
+  const linkinfo = attrs.nested(IFLA_LINKINFO);
+  const kind = (linkinfo && linkinfo.string(IFLA_INFO_KIND)) || 'device';
   const info: Writable<LinkInfo> = {
     index: hdr.index,
-    name: getString(attrs, IFLA_IFNAME) ?? '',
+    name: attrs.string(IFLA_IFNAME) ?? '',
     kind,
-    mtu: getU32(attrs, IFLA_MTU) ?? 0,
+    mtu: attrs.u32(IFLA_MTU) ?? 0,
     up: (hdr.flags & IFF_UP) !== 0,
-    operState: OPER_STATES[getU8(attrs, IFLA_OPERSTATE) ?? 0] ?? 'unknown',
+    operState: OPER_STATES[attrs.u8(IFLA_OPERSTATE) ?? 0] ?? 'unknown',
     promisc: (hdr.flags & IFF_PROMISC) !== 0,
   };
   const mac = attrs.get(IFLA_ADDRESS);
   if (mac && mac.length > 0) info.mac = formatMac(mac);
-  const master = getU32(attrs, IFLA_MASTER);
+  const master = attrs.u32(IFLA_MASTER);
   if (master) info.master = master;
-  decodeKindData(info, kind, linkinfo && getNested(linkinfo, IFLA_INFO_DATA), attrs);
-  if (linkinfo && getString(linkinfo, IFLA_INFO_SLAVE_KIND) === 'bridge') {
-    const port = getNested(linkinfo, IFLA_INFO_SLAVE_DATA);
+  decodeKindData(info, kind, linkinfo && linkinfo.nested(IFLA_INFO_DATA), attrs);
+  if (linkinfo && linkinfo.string(IFLA_INFO_SLAVE_KIND) === 'bridge') {
+    const port = linkinfo.nested(IFLA_INFO_SLAVE_DATA);
     if (port) info.bridgePort = decodeBridgePort(port);
   } else if (hdr.family === AF_BRIDGE) {
-    const port = getNested(attrs, IFLA_PROTINFO);
+    const port = attrs.nested(IFLA_PROTINFO);
     if (port) info.bridgePort = decodeBridgePort(port);
   }
   return info;

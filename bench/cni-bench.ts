@@ -55,9 +55,15 @@ for (let i = 0; i < PODS; i++) {
   namespaces.push(name);
 }
 
+const confFiles = new Map<Impl, string>();
+impls.forEach((impl, i) => {
+  const file = join(work, `impl-${i}.conflist`);
+  writeFileSync(file, JSON.stringify(impl.conf));
+  confFiles.set(impl, file);
+});
+
 function run(op: string, impl: Impl, ns: string): Promise<number> {
-  const confFile = join(work, `${impl.conf === impls[0]!.conf ? 'ref' : 'berth'}.conflist`);
-  writeFileSync(confFile, JSON.stringify(impl.conf));
+  const confFile = confFiles.get(impl)!;
   const env = { ...baseEnv, CNI_CACHE: join(work, 'cache') };
   return new Promise((res, rej) => {
     const start = process.hrtime.bigint();

@@ -3,7 +3,6 @@
  * delegation works: same environment, identical stdin, its result or error passed on.
  * berth's own IPAM never goes through here: it runs in-process (see ipam-source.ts).
  */
-import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { BerthError, EnvError, InvalidConfigError, type ErrorCode } from '../core/errors.js';
@@ -29,14 +28,16 @@ export function findPlugin(type: string, path: readonly string[]): string {
  * Executes a delegate with `command`; returns its parsed stdout (undefined when empty).
  * A delegate's CNI error becomes a BerthError carrying the delegate's message.
  */
-export function execDelegate(opts: {
+export async function execDelegate(opts: {
   type: string;
   command: string;
   path: readonly string[];
   env: Readonly<Record<string, string | undefined>>;
   stdin: Buffer;
-}): unknown {
+}): Promise<unknown> {
   const bin = findPlugin(opts.type, opts.path);
+  // Loaded only when delegating: most pods never need it, and it costs milliseconds to load.
+  const { spawnSync } = await import('node:child_process');
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
   env.CNI_COMMAND = opts.command;

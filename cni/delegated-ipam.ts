@@ -14,7 +14,7 @@ export class DelegatedIpam implements AddressSource {
   constructor(private readonly type: string) {}
 
   async add(req: CniRequest): Promise<IpamOutcome> {
-    const raw = this.exec(req, 'ADD');
+    const raw = await this.exec(req, 'ADD');
     const r = parseResult(raw ?? {}, `result of IPAM plugin ${this.type}`);
     return {
       ips: (r.ips ?? []).map((ip) => ({ address: parseIpWithPrefix(ip.address), ...(ip.gateway ? { gateway: IpAddress.parse(ip.gateway) } : {}) })),
@@ -24,27 +24,27 @@ export class DelegatedIpam implements AddressSource {
   }
 
   async del(req: CniRequest): Promise<void> {
-    this.exec(req, 'DEL');
+    await this.exec(req, 'DEL');
   }
 
   async check(req: CniRequest, _expected: readonly IpamAddress[]): Promise<void> {
     if (!atLeast(req.cniVersion, '0.4.0')) throw new CheckFailedError('CHECK needs cniVersion 0.4.0 or later');
-    this.exec(req, 'CHECK');
+    await this.exec(req, 'CHECK');
   }
 
   async gc(req: CniRequest): Promise<void> {
-    this.exec(req, 'GC');
+    await this.exec(req, 'GC');
   }
 
   async status(req: CniRequest): Promise<void> {
-    this.exec(req, 'STATUS');
+    await this.exec(req, 'STATUS');
   }
 
   subnets(): readonly { subnet: IpPrefix; gateway?: IpAddress }[] {
     return [];
   }
 
-  private exec(req: CniRequest, command: string): unknown {
+  private exec(req: CniRequest, command: string): Promise<unknown> {
     return execDelegate({ type: this.type, command, path: req.path, env: req.env, stdin: req.stdin });
   }
 }

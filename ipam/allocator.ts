@@ -93,6 +93,12 @@ export class IpamSync {
     checkNetwork(network);
     return usageOf(this.store.getSync(poolKey(network))?.value, network, rangeSets);
   }
+
+  /** Every allocation of the network, IPv4 first, by address; for tools and tests, which should not read the pool document. */
+  list(network: string): Allocation[] {
+    checkNetwork(network);
+    return listIn(this.store.getSync(poolKey(network))?.value, network);
+  }
 }
 
 /** IPAM over any `Store`, for berthd. Same operations and guarantees as `IpamSync`. */
@@ -128,6 +134,12 @@ export class Ipam {
     checkNetwork(network);
     return usageOf((await this.store.get(poolKey(network)))?.value, network, rangeSets);
   }
+
+  /** {@inheritDoc IpamSync.list} */
+  async list(network: string): Promise<Allocation[]> {
+    checkNetwork(network);
+    return listIn((await this.store.get(poolKey(network)))?.value, network);
+  }
 }
 
 // ---- the operations, as pure functions of the stored document ----
@@ -136,7 +148,7 @@ function allocateIn(current: JsonValue | undefined, request: AllocateRequest): U
   const { network, containerId, ifname, rangeSets } = request;
   const pool = Pool.decode(current, network);
   const wanted = requestedPerSet(rangeSets, request.requested ?? []);
-  const held = pool.heldBy(containerId, ifname).map((h) => ({ ip: IpAddress.parse(h.address), holding: h.holding }));
+  const held = pool.heldBy(containerId, ifname).map((holding) => ({ ip: IpAddress.parse(holding.address), holding }));
   const result: AssignedAddress[] = [];
   let changed = false;
 
@@ -156,8 +168,14 @@ function allocateIn(current: JsonValue | undefined, request: AllocateRequest): U
     }
     const setId = rangeSetId(set);
     const pick = want ? takeRequested(pool, want, set) : nextFree(pool, set, setId);
-    const holding: Holding = { containerId, ifname, prefixLength: pick.range.subnet.length, ...(pick.range.gateway ? { gateway: String(pick.range.gateway) } : {}) };
-    pool.reserve(String(pick.ip), holding, setId);
+    const holding: Holding = {
+      address: String(pick.ip),
+      containerId,
+      ifname,
+      prefixLength: pick.range.subnet.length,
+      ...(pick.range.gateway ? { gateway: String(pick.range.gateway) } : {}),
+    };
+    pool.reserve(holding, setId);
     result.push(assigned(pick.ip, holding));
     changed = true;
   });
@@ -169,33 +187,37 @@ function releaseIn(current: JsonValue | undefined, network: string, who: Attachm
   const released = pool.releaseOwner(who.containerId, who.ifname);
   return {
     value: released.length > 0 ? pool.encode() : current,
-    result: released.map((h) => assigned(IpAddress.parse(h.address), h.holding)),
+    result: released.map(assignedOf),
   };
 }
 
 function heldIn(current: JsonValue | undefined, network: string, who: Attachment): AssignedAddress[] {
   return Pool.decode(current, network)
     .heldBy(who.containerId, who.ifname)
-    .map((h) => assigned(IpAddress.parse(h.address), h.holding));
+    .map(assignedOf);
 }
 
 function gcIn(current: JsonValue | undefined, network: string, valid: readonly Attachment[]): UpdateDecision<Allocation[]> {
   const pool = Pool.decode(current, network);
-  const keep = new Set(valid.map((a) => `${a.containerId}/${a.ifname}`));
-  const released: Allocation[] = [];
-  for (const { containerId, ifname } of [...pool.attachments()]) {
-    if (keep.has(`${containerId}/${ifname}`)) continue;
-    for (const h of pool.releaseOwner(containerId, ifname)) {
-      released.push({ containerId, ifname, address: assigned(IpAddress.parse(h.address), h.holding) });
-    }
-  }
-  return { value: released.length > 0 ? pool.encode() : current, result: released };
+  // Keyed by both parts joined with a space, which neither may contain.
+  const keep = new Set(valid.map((a) => `${a.containerId} ${a.ifname}`));
+  const released = pool.releaseUnless((h) => keep.has(`${h.containerId} ${h.ifname}`));
+  return {
+    value: released.length > 0 ? pool.encode() : current,
+    result: released.map((h) => ({ containerId: h.containerId, ifname: h.ifname, address: assignedOf(h) })),
+  };
+}
+
+function listIn(current: JsonValue | undefined, network: string): Allocation[] {
+  return [...Pool.decode(current, network).holdings()]
+    .map((h) => ({ containerId: h.containerId, ifname: h.ifname, address: assignedOf(h) }))
+    .sort((a, b) => a.address.address.address.compare(b.address.address.address));
 }
 
 function usageOf(current: JsonValue | undefined, network: string, rangeSets: readonly RangeSet[]): PoolUsage {
   const pool = Pool.decode(current, network);
   const perSet = rangeSets.map((set) => ({ used: 0, capacity: capacityOf(set) }));
-  for (const { address } of pool.entries()) {
+  for (const { address } of pool.holdings()) {
     const ip = IpAddress.parse(address);
     const i = rangeSets.findIndex((set) => rangeFor(set, ip));
     const slot = perSet[i];
@@ -264,6 +286,10 @@ function nextFree(pool: Pool, set: RangeSet, setId: string): Pick {
   });
 }
 
+function assignedOf(holding: Holding): AssignedAddress {
+  return assigned(IpAddress.parse(holding.address), holding);
+}
+
 function assigned(ip: IpAddress, holding: Holding): AssignedAddress {
   return {
     address: { address: ip, length: holding.prefixLength },
@@ -279,10 +305,18 @@ function checkNetwork(network: string): void {
 
 function checkAttachment(network: string, who: Attachment): void {
   checkNetwork(network);
-  if (who.containerId === '') throw new InvalidConfigError('The container id must not be empty', { field: 'containerId', value: '' });
-  // `/` would make two attachments share an owner key in the pool document.
-  if (who.ifname === '' || who.ifname.includes('/')) {
-    throw new InvalidConfigError(`The interface name ${JSON.stringify(who.ifname)} is not valid`, { field: 'ifname', value: who.ifname });
+  // The pool document separates fields with spaces; CNI forbids whitespace in both anyway.
+  if (who.containerId === '' || /\s/.test(who.containerId)) {
+    throw new InvalidConfigError(`The container id ${JSON.stringify(who.containerId)} is not valid: it must be non-empty, without whitespace`, {
+      field: 'containerId',
+      value: who.containerId,
+    });
+  }
+  if (who.ifname === '' || /\s/.test(who.ifname)) {
+    throw new InvalidConfigError(`The interface name ${JSON.stringify(who.ifname)} is not valid: it must be non-empty, without whitespace`, {
+      field: 'ifname',
+      value: who.ifname,
+    });
   }
 }
 

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 [ -d dist ] || npm run --silent build
 
 echo "== lint"
-npx eslint .
+node node_modules/eslint/bin/eslint.js .
 echo "== unit tests"
-npx ava --timeout=120s 'dist/test/unit/**/*.test.js'
+node node_modules/ava/entrypoints/cli.mjs --timeout=120s 'dist/test/unit/**/*.test.js'
 echo "== network tests (private namespaces)"
-exec unshare --net --mount --propagation private -- bash scripts/in-private-netns.sh npx ava --serial --timeout=300s 'dist/test/netns/**/*.test.js'
+exec unshare --net --mount --propagation private -- bash scripts/in-private-netns.sh node node_modules/ava/entrypoints/cli.mjs --serial --concurrency=1 --timeout=300s 'dist/test/netns/**/*.test.js'

@@ -13,6 +13,7 @@ export const SOCK_CLOEXEC = 0o2000000;
 export const CLONE_NEWNET = 0x40000000;
 export const MSG_PEEK = 0x02;
 export const MSG_TRUNC = 0x20;
+export const MSG_DONTWAIT = 0x40;
 export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
 

@@ -157,6 +157,8 @@ export function inNetns<T>(path: string, fn: () => T): T {
   return withNetnsPath(path, () => {
     const result = fn();
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      // Its outcome is unusable either way; keep a later rejection from crashing the process.
+      (result as unknown as Promise<unknown>).then(undefined, () => undefined);
       throw new TypeError(`inNetns("${path}") was given an async function: only synchronous work may run while the thread is switched`);
     }
     return result;

@@ -67,12 +67,15 @@ export function summarizeCommands(commands: readonly object[]): string {
   return `${words.join(', ')}${more}`;
 }
 
-/** nft's error text, minus the location prefix libnftables puts on JSON input ("internal:0:0-0: "). */
+/**
+ * nft's error text on one line, without what only repeats the input: the location prefix
+ * on JSON input ("internal:0:0-0: "), the echoed JSON document and the caret line under it.
+ */
 function nftErrorText(text: string): string {
   return text
     .split('\n')
     .map((l) => l.replace(/^internal:\d+:\d+-\d+: /, '').trim())
-    .filter((l) => l !== '')
+    .filter((l) => l !== '' && !l.startsWith('{') && !/^[\^~ ]+$/.test(l))
     .join('; ');
 }
 

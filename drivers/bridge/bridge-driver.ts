@@ -2,7 +2,7 @@
  * The bridge driver: a Linux bridge per network, a veth pair per endpoint, the gateway on
  * the bridge, optional masquerade, and isolation from other berth bridge networks.
  */
-import { createHash } from 'node:crypto';
+import { stableHash } from '../../core/stable-hash.js';
 import { AlreadyExistsError, CheckFailedError, InvalidConfigError, NotFoundError, asBerthError } from '../../core/errors.js';
 import { IpPrefix, type IpWithPrefix } from '../../core/ip.js';
 import type { AssignedAddress, Route } from '../../core/model.js';
@@ -28,7 +28,7 @@ import {
 const HOST_VETH_PREFIX = 'bv';
 
 export function hostVethName(network: string, containerId: string, ifname: string): string {
-  return HOST_VETH_PREFIX + createHash('sha256').update(`${network}\0${containerId}\0${ifname}`).digest('hex').slice(0, 12);
+  return HOST_VETH_PREFIX + stableHash(`${network}\0${containerId}\0${ifname}`, 12);
 }
 
 type BridgeNetwork = NetworkSpec<BridgeOptions>;
@@ -61,19 +61,28 @@ export class BridgeDriver implements Driver<BridgeOptions> {
         // our veth joining it.
         bridge = this.host.withLock(lockName(net), () => {
           const br = net.followsEndpoints ? this.ensureBridge(nl, net) : this.requireBridge(nl, net);
-          // A veth of this attachment can only be left over from an ADD that was killed.
-          const stale = nl.getLink(hostVeth);
-          if (stale) deleteIgnoringAbsent(nl, stale.index);
+          const veth = {
+            kind: 'veth' as const,
+            name: hostVeth,
+            master: br.index,
+            up: true,
+            ...(o.mtu ? { mtu: o.mtu } : {}),
+            peer: { name: ep.ifname, netnsFd: fd, ...(o.mtu ? { mtu: o.mtu } : {}), ...(ep.mac ? { mac: ep.mac } : {}) },
+          };
           try {
-            nl.addLink({
-              kind: 'veth',
-              name: hostVeth,
-              master: br.index,
-              up: true,
-              ...(o.mtu ? { mtu: o.mtu } : {}),
-              peer: { name: ep.ifname, netnsFd: fd, ...(o.mtu ? { mtu: o.mtu } : {}), ...(ep.mac ? { mac: ep.mac } : {}) },
-            });
+            try {
+              nl.addLink(veth);
+            } catch (err) {
+              // A host veth of this very attachment can only be left over from an ADD that was
+              // killed; replace it. Otherwise the name clash is in the sandbox.
+              const stale = err instanceof AlreadyExistsError ? nl.getLink(hostVeth) : undefined;
+              if (!stale) throw err;
+              deleteIgnoringAbsent(nl, stale.index);
+              nl.addLink(veth);
+            }
           } catch (err) {
+            // Nothing of this endpoint exists yet; a bridge made just for it must go again.
+            if (net.followsEndpoints) this.removeNetwork(nl, net, { onlyIfUnused: true });
             if (err instanceof AlreadyExistsError) {
               throw new AlreadyExistsError(`Interface "${ep.ifname}" already exists in ${ep.sandbox}`, { field: 'CNI_IFNAME', value: ep.ifname, operation: err.fields.operation });
             }
@@ -225,6 +234,10 @@ export class BridgeDriver implements Driver<BridgeOptions> {
   private ensureBridge(nl: Netlink, net: BridgeNetwork): LinkInfo {
     const o = net.options;
     let br = nl.getLink(o.bridge);
+    // The alias marks a bridge that this configuration set up completely (addresses, sysctls,
+    // rules): the common case of a pod joining a running network costs one netlink call.
+    // CHECK verifies the real state.
+    if (br && br.kind === 'bridge' && br.up && br.alias === bridgeMarker(net)) return br;
     let created = false;
     if (!br) {
       try {
@@ -260,19 +273,14 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     if (o.promiscMode && !br.promisc) nl.setLink(br.index, { promisc: true });
     if (o.isGateway) this.ensureGateway(nl, br, net);
 
-    // The alias records which rule set was installed with this very bridge: a new bridge (new
-    // ifindex, no alias) or a changed configuration gets its rules (re)installed, an
-    // unchanged one costs nothing.
-    const marker = `berth:${rulesDigest(net)}`;
-    if (br.alias !== marker) {
-      if (o.ipMasq || o.isolateFromOtherNetworks) {
-        this.host.nftables().run(
-          ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, isolate: o.isolateFromOtherNetworks }),
-        );
-      }
-      nl.setLink(br.index, { alias: marker });
+    // The rules are (re)written whole: a new bridge or a changed configuration gets them.
+    if (o.ipMasq || o.isolateFromOtherNetworks) {
+      this.host.nftables().run(
+        ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, isolate: o.isolateFromOtherNetworks }),
+      );
     }
-    return mustGet(nl, o.bridge);
+    nl.setLink(br.index, { alias: bridgeMarker(net) });
+    return br;
   }
 
   private requireBridge(nl: Netlink, net: BridgeNetwork): LinkInfo {
@@ -388,8 +396,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
           if (!(err instanceof AlreadyExistsError)) throw err;
         }
       }
-      const after = mustGet(snl, ep.ifname);
-      return { ...(after.mac ? { mac: after.mac } : {}), mtu: after.mtu, routes };
+      return { ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, routes };
     } finally {
       snl.close();
     }
@@ -424,10 +431,11 @@ function gatewayAddresses(net: BridgeNetwork): IpWithPrefix[] {
   return net.subnets.filter((s) => s.gateway).map((s) => ({ address: s.gateway!, length: s.subnet.length }));
 }
 
-function rulesDigest(net: BridgeNetwork): string {
+/** What the bridge's alias says once this configuration has been applied to it in full. */
+function bridgeMarker(net: BridgeNetwork): string {
   const o = net.options;
-  const key = JSON.stringify([o.ipMasq, o.isolateFromOtherNetworks, net.subnets.map((s) => s.subnet.toString())]);
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
+  const key = JSON.stringify([o.ipMasq, o.isolateFromOtherNetworks, o.isGateway, o.promiscMode, o.mtu, net.subnets.map((s) => `${s.subnet}/${s.gateway}`)]);
+  return `berth:${stableHash(key)}`;
 }
 
 function mustGet(nl: Netlink, name: string): LinkInfo {

@@ -2,8 +2,8 @@
  * Options of the bridge driver: what a bridge network means. Protocol adapters translate
  * their own keys (CNI config, Docker `-o`) into this shape; defaults live here only.
  */
-import { createHash } from 'node:crypto';
 import { InvalidConfigError } from '../../core/errors.js';
+import { stableHash } from '../../core/stable-hash.js';
 
 export interface BridgeOptions {
   /** Name of the Linux bridge. Default: derived from the network name (`bn-<name>` or a hash). */
@@ -40,7 +40,7 @@ const IFNAME_RE = /^[^/:\s]{1,15}$/;
 export function defaultBridgeName(network: string): string {
   const readable = `bn-${network}`;
   if (readable.length <= 15 && IFNAME_RE.test(readable)) return readable;
-  return `bn-${createHash('sha256').update(network).digest('hex').slice(0, 12)}`;
+  return `bn-${stableHash(network, 12)}`;
 }
 
 /** Fills defaults and checks combinations; `field` names are the caller's own keys. */

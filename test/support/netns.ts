@@ -107,6 +107,8 @@ export function hostLinks(): string[] {
 }
 
 export function nftTables(): string[] {
-  const out = JSON.parse(sh('nft', ['-j', 'list', 'tables'])) as { nftables: { table?: { family: string; name: string } }[] };
+  const text = sh('/usr/sbin/nft', ['-j', 'list', 'tables']).trim();
+  if (!text) return [];
+  const out = JSON.parse(text) as { nftables: { table?: { family: string; name: string } }[] };
   return out.nftables.filter((x) => x.table).map((x) => `${x.table!.family} ${x.table!.name}`);
 }

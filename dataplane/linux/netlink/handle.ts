@@ -28,6 +28,7 @@ import {
   describeSetBridgePort,
   describeSetLink,
   getLinkRequest,
+  isValidLinkName,
   listLinksRequest,
   setBridgePortRequest,
   setLinkRequest,
@@ -86,8 +87,9 @@ export class NetlinkHandle implements Netlink {
     return this.#sock.strictDumps ? list : list.filter(keep);
   }
 
-  /** `ip link show NAME`; undefined when there is no such link. */
+  /** `ip link show NAME`; undefined when there is no such link (or the name could not be one). */
   getLink(name: string): LinkInfo | undefined {
+    if (!isValidLinkName(name)) return undefined;
     try {
       return this.#sock.get(getLinkRequest({ name }), () => ({ action: `get link "${name}"`, command: `ip link show ${name}` }), decodeLink);
     } catch (err) {
@@ -98,6 +100,7 @@ export class NetlinkHandle implements Netlink {
 
   /** `ip link show` of one ifindex; undefined when there is no such link. */
   getLinkByIndex(index: number): LinkInfo | undefined {
+    if (!Number.isInteger(index) || index <= 0) return undefined;
     try {
       return this.#sock.get(getLinkRequest({ index }), () => ({ action: `get link #${index}`, command: `ip link show index ${index}` }), decodeLink);
     } catch (err) {
@@ -234,7 +237,11 @@ export class NetlinkHandle implements Netlink {
     this.#sock.execute(appendFdbRequest(entry), () => describeFdb('append', this.#nameOf(entry.index), entry));
   }
 
-  /** `bridge fdb del MAC dev DEV [dst IP] self|master`; NotFoundError when absent. */
+  /**
+   * `bridge fdb del MAC dev DEV [dst IP] self|master`; NotFoundError when absent. One kernel
+   * quirk: for a VXLAN device whose MAC entry exists, removing a `dst` it does not have
+   * succeeds silently (vxlan_fdb_delete returns 0).
+   */
   deleteFdb(entry: FdbSpec): void {
     this.#sock.execute(deleteFdbRequest(entry), () => describeFdb('del', this.#nameOf(entry.index), entry));
   }

@@ -77,6 +77,24 @@ const MACVLAN_MODES: Readonly<Record<MacvlanMode, number>> = { private: 1, vepa:
 
 const OPER_STATES = ['unknown', 'notpresent', 'down', 'lowerlayerdown', 'testing', 'dormant', 'up'];
 
+/** IFNAMSIZ is 16 with the NUL, so a name has at most 15 bytes. */
+const MAX_NAME_BYTES = 15;
+
+/** Whether the kernel could accept `name` as an interface name (dev_valid_name). */
+export function isValidLinkName(name: string): boolean {
+  const bytes = Buffer.byteLength(name);
+  return bytes > 0 && bytes <= MAX_NAME_BYTES && name !== '.' && name !== '..' && !/[/:\s]/.test(name);
+}
+
+function checkName(name: string, action: string, field: string): void {
+  if (!isValidLinkName(name)) {
+    throw new InvalidConfigError(`Cannot ${action}: ${JSON.stringify(name)} is not a valid interface name (1 to ${MAX_NAME_BYTES} bytes, no '/', ':' or whitespace)`, {
+      field,
+      value: name,
+    });
+  }
+}
+
 function commonAttrs(c: { readonly mtu?: number; readonly mac?: string; readonly netnsFd?: number }): Attr[] {
   const attrs: Attr[] = [];
   if (c.mtu !== undefined) attrs.push(attrU32(IFLA_MTU, c.mtu));
@@ -106,7 +124,7 @@ function kindData(spec: LinkSpec): Attr[] {
       return data;
     }
     case 'macvlan': {
-      const mode = MACVLAN_MODES[spec.mode];
+      const mode = Object.hasOwn(MACVLAN_MODES, spec.mode) ? MACVLAN_MODES[spec.mode] : undefined;
       if (mode === undefined) throw new InvalidConfigError(`Cannot add link "${spec.name}": unknown macvlan mode ${JSON.stringify(spec.mode)}`, { field: 'mode', value: String(spec.mode) });
       return [attrU32(IFLA_MACVLAN_MODE, mode)];
     }
@@ -119,6 +137,8 @@ function kindData(spec: LinkSpec): Attr[] {
 
 /** `ip link add NAME ... type KIND ...` as RTM_NEWLINK with NLM_F_CREATE|NLM_F_EXCL. */
 export function addLinkRequest(spec: LinkSpec): Request {
+  checkName(spec.name, `add link "${spec.name}"`, 'name');
+  if (spec.kind === 'veth') checkName(spec.peer.name, `add link "${spec.name}"`, 'peer.name');
   const attrs: Attr[] = [attrString(IFLA_IFNAME, spec.name), ...commonAttrs(spec)];
   if (spec.master !== undefined) attrs.push(attrU32(IFLA_MASTER, spec.master));
   if (spec.kind === 'macvlan') attrs.push(attrU32(IFLA_LINK, spec.parent));
@@ -181,6 +201,7 @@ export function deleteLinkRequest(index: number): Request {
 
 /** `ip link set DEV ...` in one RTM_SETLINK, so the changes apply together. */
 export function setLinkRequest(index: number, change: LinkChange): Request {
+  if (change.name !== undefined) checkName(change.name, `rename link #${index}`, 'name');
   let flags = 0;
   let mask = 0;
   if (change.up !== undefined) {

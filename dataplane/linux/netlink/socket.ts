@@ -10,7 +10,7 @@ import { endianness } from 'node:os';
 import { KernelError, TryAgainError } from '../../../core/errors.js';
 import { errorFromErrno } from '../kernel-error.js';
 import type { Operation } from '../kernel-error.js';
-import { EAGAIN, EINTR, libc, MSG_PEEK, MSG_TRUNC, SO_RCVTIMEO, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET } from '../libc.js';
+import { EAGAIN, EINTR, libc, MSG_DONTWAIT, MSG_PEEK, MSG_TRUNC, SO_RCVTIMEO, SOCK_CLOEXEC, SOCK_RAW, SOL_SOCKET } from '../libc.js';
 import { decodeDone, decodeError, decodeMessages, encodeMessage } from './codec.js';
 import type { Attr, NlMessage } from './codec.js';
 import {
@@ -162,35 +162,55 @@ export class NetlinkSocket {
     }
     const items: T[] = [];
     let interrupted = false;
-    for (;;) {
-      const { buf, length } = this.#receive(describe);
-      for (const m of decodeMessages(buf, length)) {
-        // A reply to an earlier request that was abandoned (a timeout or an exception).
-        if (m.seq !== seq) continue;
-        if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
-        if (m.type === NLMSG_ERROR) {
-          const ack = decodeError(m);
-          if (ack.errno) throw errorFromErrno(ack.errno, describe(), ack.message);
-          return { items, interrupted };
+    let finished = false;
+    try {
+      for (;;) {
+        const { buf, length } = this.#receive(describe);
+        for (const m of decodeMessages(buf, length)) {
+          // A reply to an earlier request that was abandoned (a timeout or an exception).
+          if (m.seq !== seq) continue;
+          if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
+          if (m.type === NLMSG_ERROR || m.type === NLMSG_DONE) {
+            finished = true;
+            const ack = m.type === NLMSG_ERROR ? decodeError(m) : decodeDone(m);
+            if (ack.errno) throw errorFromErrno(ack.errno, describe(), ack.message);
+            return { items, interrupted };
+          }
+          if (m.type < NLMSG_MIN_TYPE) continue; // NLMSG_NOOP, NLMSG_OVERRUN
+          const v = decode?.(m);
+          if (v !== undefined) items.push(v);
         }
-        if (m.type === NLMSG_DONE) {
-          const ack = decodeDone(m);
-          if (ack.errno) throw errorFromErrno(ack.errno, describe(), ack.message);
-          return { items, interrupted };
-        }
-        if (m.type < NLMSG_MIN_TYPE) continue; // NLMSG_NOOP, NLMSG_OVERRUN
-        const v = decode?.(m);
-        if (v !== undefined) items.push(v);
       }
+    } catch (err) {
+      // The kernel refuses a new dump while one is still running on the socket (EBUSY),
+      // so a dump abandoned half-way is read to its end before the error goes up.
+      if (dump && !finished) this.#drain(seq);
+      throw err;
+    }
+  }
+
+  /** Reads and drops the rest of dump `seq`; gives up quietly on any error. */
+  #drain(seq: number): void {
+    try {
+      for (;;) {
+        // Non-blocking: the kernel queues the next part of a dump as the previous one is
+        // read, so an empty queue means the dump is over (or a nested request read it).
+        const { buf, length } = this.#receive(() => ({ action: 'drain a netlink dump', command: 'recv' }), MSG_DONTWAIT);
+        for (const m of decodeMessages(buf, length)) {
+          if (m.seq === seq && (m.type === NLMSG_DONE || m.type === NLMSG_ERROR)) return;
+        }
+      }
+    } catch {
+      // The socket is unusable for dumps only if the kernel still has one running; nothing more to do.
     }
   }
 
   /** Reads one datagram whole, growing the shared buffer when it would be truncated. */
-  #receive(describe: Describe): { buf: Buffer; length: number } {
+  #receive(describe: Describe, flags = 0): { buf: Buffer; length: number } {
     const c = libc();
     let buf = (recvBuffer ??= Buffer.allocUnsafe(64 * 1024));
     for (;;) {
-      const size = Number(c.recv(this.#fd, buf, buf.length, MSG_PEEK | MSG_TRUNC));
+      const size = Number(c.recv(this.#fd, buf, buf.length, MSG_PEEK | MSG_TRUNC | flags));
       if (size < 0) {
         const errno = c.errno();
         if (errno === EINTR) continue;
@@ -200,7 +220,7 @@ export class NetlinkSocket {
         buf = recvBuffer = Buffer.allocUnsafe((size + 4095) & ~4095);
         continue;
       }
-      const length = Number(c.recv(this.#fd, buf, buf.length, 0));
+      const length = Number(c.recv(this.#fd, buf, buf.length, flags));
       if (length < 0) {
         const errno = c.errno();
         if (errno === EINTR) continue;

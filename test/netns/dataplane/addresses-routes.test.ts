@@ -85,3 +85,22 @@ test('replaceRoute() changes a route; deleteRoute() removes it and then throws N
   t.throws(() => ns.nl.deleteRoute({ dst: IpPrefix.parse('fd00:67::/64') }), { instanceOf: NotFoundError });
   t.false(ns.nl.listRoutes({ table: 0 }).some((r) => ['10.66.0.0/16', '0.0.0.0/0', 'fd00:67::/64'].includes(r.dst.toString())));
 });
+
+test('listRoutes() reads a dump that spans many datagrams', (t) => {
+  const { ns, e0 } = withLink(t);
+  ns.nl.addAddress(e0, parseIpWithPrefix('10.68.0.1/24'));
+  const gw = IpAddress.parse('10.68.0.2');
+  const count = 3000;
+  const base = IpAddress.parse('10.128.0.0');
+  for (let i = 0; i < count; i++) ns.nl.addRoute({ dst: IpPrefix.of(base.plus(BigInt(i) * 256n), 24), gw, table: 100 });
+  const listed = ns.nl.listRoutes({ table: 100, family: 4 });
+  t.is(listed.length, count);
+  t.is(new Set(listed.map((r) => r.dst.toString())).size, count);
+});
+
+test('getLink() of a name no link can have is undefined, not an error', (t) => {
+  const [ns] = namespaces(t);
+  if (!ns) return t.fail();
+  t.is(ns.nl.getLink('name-longer-than-15'), undefined);
+  t.is(ns.nl.getLink('absent0'), undefined);
+});

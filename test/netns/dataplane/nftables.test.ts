@@ -6,9 +6,15 @@ import { inNs, namespaces } from './helpers/ip.js';
 type Obj = Record<string, Record<string, unknown>>;
 
 const table = { family: 'inet', name: 'berth-test' };
+/** The table reference that chains, sets, elements and rules carry. */
+const inTable = { family: 'inet', table: 'berth-test' };
 
+/**
+ * `nft list tables` in a namespace. The absolute path matters: under npx, node_modules/.bin
+ * comes first on PATH and holds @vercel/nft's unrelated `nft` command.
+ */
 function tablesIn(ns: string): string {
-  return inNs(ns, 'nft', 'list', 'tables');
+  return inNs(ns, '/usr/sbin/nft', 'list', 'tables');
 }
 
 test('run() applies a batch and list() returns its objects as JSON; delete removes the table', (t) => {
@@ -18,13 +24,13 @@ test('run() applies a batch and list() returns its objects as JSON; delete remov
   t.teardown(() => nft.close());
   nft.run([
     { add: { table } },
-    { add: { chain: { ...table, name: 'fwd', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } },
-    { add: { set: { ...table, name: 'pods', type: 'ipv4_addr', flags: ['interval'] } } },
-    { add: { element: { ...table, name: 'pods', elem: [{ prefix: { addr: '10.80.0.0', len: 24 } }] } } },
+    { add: { chain: { ...inTable, name: 'fwd', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } },
+    { add: { set: { ...inTable, name: 'pods', type: 'ipv4_addr', flags: ['interval'] } } },
+    { add: { element: { ...inTable, name: 'pods', elem: [{ prefix: { addr: '10.80.0.0', len: 24 } }] } } },
     {
       add: {
         rule: {
-          ...table,
+          ...inTable,
           chain: 'fwd',
           expr: [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '@pods' } }, { counter: null }, { accept: null }],
         },
@@ -50,8 +56,8 @@ test('an invalid batch throws KernelError with nft\'s text and changes nothing',
     () =>
       nft.run([
         { add: { table } },
-        { add: { chain: { ...table, name: 'fwd' } } },
-        { add: { rule: { ...table, chain: 'missing', expr: [{ accept: null }] } } },
+        { add: { chain: { ...inTable, name: 'fwd' } } },
+        { add: { rule: { ...inTable, chain: 'missing', expr: [{ accept: null }] } } },
       ]),
     { instanceOf: KernelError },
   );
@@ -60,14 +66,15 @@ test('an invalid batch throws KernelError with nft\'s text and changes nothing',
   t.is(tablesIn(ns.name).trim(), '', 'the table of the failed batch was not created');
   t.throws(() => nft.list('table inet berth-test'), { instanceOf: KernelError });
   t.throws(() => nft.list('ruleset; flush ruleset'), { instanceOf: InvalidConfigError });
-  t.throws(() => nft.run([{ add: { tabel: table } }]), { instanceOf: KernelError });
+  const bad = t.throws(() => nft.run([{ add: { tabel: table } }]), { instanceOf: KernelError });
+  t.false(bad?.message.includes('{"nftables"'), 'the echoed input is left out of the message');
 });
 
 test('openNftables() without a path is one shared context for the process namespace', (t) => {
   const nft = openNftables();
   t.is(openNftables(), nft);
   const mine = { family: 'ip', name: `berth-test-${process.pid}` };
-  nft.run([{ add: { table: mine } }, { add: { chain: { ...mine, name: 'post', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } }]);
+  nft.run([{ add: { table: mine } }, { add: { chain: { family: 'ip', table: mine.name, name: 'post', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } }]);
   t.teardown(() => nft.run([{ delete: { table: mine } }]));
   const names = (nft.list('tables') as Obj[]).filter((o) => o.table).map((o) => o.table?.name);
   t.true(names.includes(mine.name));

@@ -11,6 +11,7 @@ import {
   describeSetBridgePort,
   describeSetLink,
   getLinkRequest,
+  isValidLinkName,
   listLinksRequest,
   setBridgePortRequest,
   setLinkRequest,
@@ -77,6 +78,17 @@ test('addLinkRequest() refuses kinds and modes it does not know', (t) => {
   t.throws(() => addLinkRequest({ kind: 'dummy', name: 'd0' } as never), { instanceOf: InvalidConfigError });
   t.throws(() => addLinkRequest({ kind: 'macvlan', name: 'm', parent: 1, mode: 'sideways' as never }), { instanceOf: InvalidConfigError });
   t.throws(() => addLinkRequest({ kind: 'bridge', name: 'b', mac: 'nope' }), { instanceOf: InvalidConfigError });
+});
+
+test('addLinkRequest() and setLinkRequest() refuse names the kernel would refuse', (t) => {
+  for (const bad of ['', 'a-name-of-16-chr', 'a/b', 'a:b', 'a b', '.', '..']) {
+    t.throws(() => addLinkRequest({ kind: 'bridge', name: bad }), { instanceOf: InvalidConfigError }, bad);
+    t.false(isValidLinkName(bad), bad);
+  }
+  t.throws(() => addLinkRequest({ kind: 'veth', name: 'ok', peer: { name: 'x'.repeat(16) } }), { instanceOf: InvalidConfigError });
+  t.throws(() => setLinkRequest(3, { name: 'eth0:1' }), { instanceOf: InvalidConfigError });
+  t.true(isValidLinkName('a-name-of-15-ch'));
+  t.true(isValidLinkName('eth0.100'));
 });
 
 test('describeAddLink() reads like the ip command', (t) => {

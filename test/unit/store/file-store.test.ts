@@ -1,0 +1,212 @@
+import test, { type ExecutionContext } from 'ava';
+import { fork } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BerthError, IoError } from '../../../core/errors.js';
+import { FileStore } from '../../../store/file/file-store.js';
+import { lockFileSync, tryLockFile } from '../../../store/file/file-lock.js';
+import type { WatchEvent } from '../../../store/store.js';
+
+function tempStore(t: ExecutionContext, options: { watchIntervalMs?: number } = {}): { store: FileStore; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-store-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return { store: new FileStore({ dataDir: dir, fsync: false, ...options }), dir };
+}
+
+const holder = new URL('./fixtures/lock-holder.js', import.meta.url);
+
+/** Forks lock-holder.js and resolves once it holds its lock. */
+async function holdInChild(t: ExecutionContext, dir: string, mode: 'named' | 'key', name: string, holdMs: number) {
+  const marker = join(dir, `marker-${mode}`);
+  const child = fork(holder, [dir, mode, name, marker, String(holdMs)], { stdio: 'inherit' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => {
+    child.kill('SIGKILL');
+  });
+  while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 5));
+  return { child, exited };
+}
+
+test('file store: put, get, list by prefix, delete; revisions move on every write', async (t) => {
+  const { store } = tempStore(t);
+  t.is(await store.get('a/1'), undefined);
+  const first = await store.put('a/1', { n: 1 });
+  t.true(first.ok);
+  const e1 = await store.get('a/1');
+  t.deepEqual(e1?.value, { n: 1 });
+  const second = await store.put('a/1', { n: 2 });
+  t.true(second.ok && e1 !== undefined && second.revision !== e1.revision);
+  await store.put('a/2', 'two');
+  await store.put('b/1', [1, 2]);
+  t.deepEqual(
+    (await store.list('a/')).map((e) => [e.key, e.value]),
+    [
+      ['a/1', { n: 2 }],
+      ['a/2', 'two'],
+    ],
+  );
+  t.deepEqual(await store.delete('a/1'), { ok: true, existed: true });
+  t.deepEqual(await store.delete('a/1'), { ok: true, existed: false });
+  t.is(await store.get('a/1'), undefined);
+  t.deepEqual((await store.list('')).map((e) => e.key), ['a/2', 'b/1']);
+});
+
+test('file store: compare-and-swap on expectRevision (0 = must not exist)', async (t) => {
+  const { store } = tempStore(t);
+  const created = await store.put('k', 1, { expectRevision: 0 });
+  t.true(created.ok);
+  const again = await store.put('k', 2, { expectRevision: 0 });
+  t.false(again.ok);
+  t.is(!again.ok && again.current?.value, 1);
+  if (!created.ok) return t.fail();
+  const swapped = await store.put('k', 3, { expectRevision: created.revision });
+  t.true(swapped.ok);
+  const stale = await store.put('k', 4, { expectRevision: created.revision });
+  t.false(stale.ok);
+  const staleDelete = await store.delete('k', { expectRevision: created.revision });
+  t.false(staleDelete.ok);
+  t.is((await store.get('k'))?.value, 3);
+  if (!swapped.ok) return t.fail();
+  t.deepEqual(await store.delete('k', { expectRevision: swapped.revision }), { ok: true, existed: true });
+  // A re-created key does not reuse the revisions of its earlier life.
+  const reborn = await store.put('k', 5, { expectRevision: 0 });
+  t.true(reborn.ok && reborn.revision !== created.revision && reborn.revision !== swapped.revision);
+});
+
+test('file store: update is read-modify-write; returning the current value writes nothing; undefined deletes', (t) => {
+  const { store, dir } = tempStore(t);
+  t.is(
+    store.updateSync('counter', (cur) => ({ value: ((cur as number | undefined) ?? 0) + 1, result: 'made' })),
+    'made',
+  );
+  store.updateSync('counter', (cur) => ({ value: (cur as number) + 1, result: undefined }));
+  const before = store.getSync('counter');
+  t.is(before?.value, 2);
+  t.is(
+    store.updateSync('counter', (cur) => ({ value: cur, result: 'same' })),
+    'same',
+  );
+  t.is(store.getSync('counter')?.revision, before?.revision);
+  t.throws(() => store.updateSync('counter', () => {
+    throw new Error('no');
+  }), { message: 'no' });
+  t.is(store.getSync('counter')?.value, 2);
+  store.updateSync('counter', () => ({ value: undefined, result: undefined }));
+  t.is(store.getSync('counter'), undefined);
+  // The key's lock file goes with the key.
+  t.deepEqual(readdirSync(join(dir, 'locks', 'kv')), []);
+});
+
+test('file store: the async update serialises with itself', async (t) => {
+  const { store } = tempStore(t);
+  await Promise.all(Array.from({ length: 50 }, () => store.update('n', (cur) => ({ value: ((cur as number | undefined) ?? 0) + 1, result: undefined }))));
+  t.is((await store.get('n'))?.value, 50);
+});
+
+test('file store: a stale temp file is ignored, overwritten by the next write, and swept', (t) => {
+  const { store, dir } = tempStore(t);
+  store.putSync('x/y', 'good');
+  const name = 'x%2Fy';
+  writeFileSync(join(dir, 'kv', `${name}~tmp`), '{"revision":1,"val'); // a writer killed mid-write
+  t.is(store.getSync('x/y')?.value, 'good');
+  t.deepEqual(store.listSync('x/').map((e) => e.value), ['good']);
+  t.deepEqual(store.sweepSync(), { tempFiles: 1, lockFiles: 0 });
+  t.false(existsSync(join(dir, 'kv', `${name}~tmp`)));
+  writeFileSync(join(dir, 'kv', `${name}~tmp`), 'torn');
+  store.putSync('x/y', 'newer');
+  t.is(store.getSync('x/y')?.value, 'newer');
+  t.false(existsSync(join(dir, 'kv', `${name}~tmp`)));
+  // A lock file left for a key that does not exist is swept too.
+  lockFileSync(join(dir, 'locks', 'kv', 'gone')).release();
+  t.deepEqual(store.sweepSync(), { tempFiles: 0, lockFiles: 1 });
+});
+
+test('file store: a damaged value file is an IoError, not an empty value', (t) => {
+  const { store, dir } = tempStore(t);
+  store.putSync('k', 1);
+  writeFileSync(join(dir, 'kv', 'k'), '');
+  t.throws(() => store.getSync('k'), { instanceOf: IoError, message: /not valid JSON/ });
+  writeFileSync(join(dir, 'kv', 'k'), '{"value":1}');
+  t.throws(() => store.getSync('k'), { instanceOf: IoError, message: /not a berth store record/ });
+});
+
+test('file store: values are written whole (temp file + rename) and stay valid JSON', (t) => {
+  const { store, dir } = tempStore(t);
+  const big = { list: Array.from({ length: 10_000 }, (_, i) => `item-${i}`) };
+  store.putSync('big', big);
+  const record = JSON.parse(readFileSync(join(dir, 'kv', 'big'), 'utf8')) as { value: unknown };
+  t.deepEqual(record.value, big);
+  t.deepEqual(readdirSync(join(dir, 'kv')), ['big']);
+});
+
+test('file store: watch reports puts and deletes under the prefix, and stops when unsubscribed', async (t) => {
+  const { store } = tempStore(t, { watchIntervalMs: 50 });
+  await store.put('w/before', 0);
+  const events: WatchEvent[] = [];
+  let wake: () => void = () => {};
+  const unsubscribe = store.watch('w/', (e) => {
+    events.push(e);
+    wake();
+  });
+  t.teardown(unsubscribe);
+  const until = async (n: number) => {
+    const deadline = Date.now() + 5000;
+    while (events.length < n && Date.now() < deadline) await new Promise<void>((r) => ((wake = r), setTimeout(r, 100)));
+  };
+  await store.put('w/a', 1);
+  await store.put('other', 1);
+  await until(1);
+  await store.delete('w/before');
+  await until(2);
+  t.deepEqual(
+    events.map((e) => [e.type, e.key, e.type === 'put' ? e.value : null]),
+    [
+      ['put', 'w/a', 1],
+      ['delete', 'w/before', null],
+    ],
+  );
+  unsubscribe();
+  await store.put('w/late', 1);
+  await new Promise((r) => setTimeout(r, 200));
+  t.is(events.length, 2);
+});
+
+test('withLockSync: excludes another process, and a holder killed with SIGKILL frees the lock', async (t) => {
+  const { store, dir } = tempStore(t);
+  const { child, exited } = await holdInChild(t, dir, 'named', 'bridge-br0', 60_000);
+  const lockPath = join(dir, 'locks', 'named', 'bridge-br0');
+  t.is(tryLockFile(lockPath), undefined, 'the child holds the lock');
+  child.kill('SIGKILL');
+  await exited;
+  const started = Date.now();
+  t.is(store.withLockSync('bridge-br0', () => 'mine'), 'mine');
+  t.true(Date.now() - started < 1000);
+});
+
+test('withLockSync: waits for another process to finish', async (t) => {
+  const { store, dir } = tempStore(t);
+  const { exited } = await holdInChild(t, dir, 'named', 'n', 300);
+  const started = Date.now();
+  store.withLockSync('n', () => undefined);
+  t.true(Date.now() - started >= 150, 'blocked while the child held the lock');
+  t.is(await exited, 0);
+});
+
+test('withLockSync: taking a lock this process already holds throws instead of deadlocking', (t) => {
+  const { store } = tempStore(t);
+  const err = t.throws(() => store.withLockSync('a', () => store.withLockSync('a', () => 1)), { instanceOf: BerthError });
+  t.is(err?.code, 'internal');
+  t.is(store.withLockSync('a', () => store.withLockSync('b', () => 2)), 2);
+});
+
+test('file store: a writer waiting on a key whose holder deletes it (and its lock file) retries on a fresh lock', async (t) => {
+  const { store, dir } = tempStore(t);
+  store.putSync('k', 'old');
+  const { exited } = await holdInChild(t, dir, 'key', 'k', 300);
+  const result = store.putSync('k', 'new', { expectRevision: 0 }); // blocks until the child deleted k
+  t.true(result.ok);
+  t.is(store.getSync('k')?.value, 'new');
+  t.true(existsSync(join(dir, 'locks', 'kv', 'k')));
+  t.is(await exited, 0);
+});

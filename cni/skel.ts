@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { BerthError, DecodeError, EnvError, InvalidConfigError, InvalidNetnsError, VersionError, asBerthError } from '../core/errors.js';
 import { parseCniArgs, type CniArgs } from './cni-args.js';
 import { toCniError } from './error-codes.js';
+import { logOperation, shouldLog } from './plugin-log.js';
 import { parseResult, renderResult, type Result } from './result.js';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, atLeast, isSupported, parseVersion } from './version.js';
 
@@ -40,6 +41,8 @@ export interface CniRequest {
 }
 
 export interface PluginHandlers {
+  /** The executable's name, for logs. */
+  readonly name: string;
   /** Shown when the binary is run without CNI_COMMAND. */
   readonly about: string;
   add(req: CniRequest): Promise<Result>;
@@ -71,6 +74,27 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Runs one plugin invocation; returns the process exit code. */
 export async function runPlugin(handlers: PluginHandlers, io: PluginIo): Promise<number> {
+  const started = performance.now();
+  let failure: BerthError | undefined;
+  try {
+    return await dispatch(handlers, io, (e) => (failure = e));
+  } finally {
+    if (shouldLog(io.env, failure !== undefined)) {
+      const env = io.env;
+      logOperation(env, {
+        plugin: handlers.name,
+        command: env.CNI_COMMAND ?? '',
+        ...(env.CNI_CONTAINERID ? { containerId: env.CNI_CONTAINERID } : {}),
+        ...(env.CNI_IFNAME ? { ifname: env.CNI_IFNAME } : {}),
+        ...(env.CNI_NETNS ? { netns: env.CNI_NETNS } : {}),
+        ms: performance.now() - started,
+        ...(failure ? { error: failure } : {}),
+      });
+    }
+  }
+}
+
+async function dispatch(handlers: PluginHandlers, io: PluginIo, onError: (e: BerthError) => void): Promise<number> {
   let version: string = CURRENT_VERSION;
   try {
     const command = io.env.CNI_COMMAND;
@@ -109,8 +133,8 @@ export async function runPlugin(handlers: PluginHandlers, io: PluginIo): Promise
     }
   } catch (err) {
     const e = asBerthError(err);
+    onError(e);
     io.writeStdout(JSON.stringify(toCniError(e, version)) + '\n');
-    io.writeStderr(`${e.message}\n`);
     if (!(err instanceof BerthError) && err instanceof Error && err.stack) io.writeStderr(`${err.stack}\n`);
     return 1;
   }

@@ -51,6 +51,7 @@ function requestedMac(req: CniRequest): string | undefined {
 }
 
 export const bridgePlugin: PluginHandlers = {
+  name: 'berth-bridge',
   about: 'berth-bridge: a Linux bridge per network and a veth pair per container (berth)',
 
   async add(req) {

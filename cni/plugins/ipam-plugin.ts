@@ -9,6 +9,7 @@ import type { PluginHandlers } from '../skel.js';
 const source = new BerthIpam();
 
 export const ipamPlugin: PluginHandlers = {
+  name: 'berth-ipam',
   about: 'berth-ipam: address management with host-local\'s configuration, crash-safe (berth)',
 
   async add(req) {

@@ -36,6 +36,7 @@ import {
   IFLA_BRPORT_MODE,
   IFLA_BRPORT_NEIGH_SUPPRESS,
   IFLA_IFNAME,
+  IFLA_IFALIAS,
   IFLA_INFO_DATA,
   IFLA_INFO_KIND,
   IFLA_INFO_SLAVE_DATA,
@@ -215,6 +216,8 @@ export function setLinkRequest(index: number, change: LinkChange): Request {
   const attrs = commonAttrs(change);
   if (change.name !== undefined) attrs.push(attrString(IFLA_IFNAME, change.name));
   if (change.master !== undefined) attrs.push(attrU32(IFLA_MASTER, change.master));
+  // The kernel stores the alias as given (an empty one clears it).
+  if (change.alias !== undefined) attrs.push(attrString(IFLA_IFALIAS, change.alias));
   return { type: RTM_SETLINK, header: encodeIfinfomsg({ index, flags, change: mask }), attrs };
 }
 
@@ -226,6 +229,7 @@ export function describeSetLink(dev: string, change: LinkChange, nameOf: NameOf)
   if (change.mac !== undefined) words.push(`address ${change.mac}`);
   if (change.master !== undefined) words.push(change.master === 0 ? 'nomaster' : `master ${nameOf(change.master)}`);
   if (change.promisc !== undefined) words.push(`promisc ${change.promisc ? 'on' : 'off'}`);
+  if (change.alias !== undefined) words.push(`alias ${JSON.stringify(change.alias)}`);
   if (change.up !== undefined) words.push(change.up ? 'up' : 'down');
   return { action: `change link ${dev}`, command: words.join(' ') };
 }
@@ -332,6 +336,8 @@ export function decodeLink(msg: NlMessage): LinkInfo | undefined {
   if (mac && mac.length > 0) info.mac = formatMac(mac);
   const master = attrs.u32(IFLA_MASTER);
   if (master) info.master = master;
+  const alias = attrs.string(IFLA_IFALIAS);
+  if (alias) info.alias = alias;
   decodeKindData(info, kind, linkinfo && linkinfo.nested(IFLA_INFO_DATA), attrs);
   if (linkinfo && linkinfo.string(IFLA_INFO_SLAVE_KIND) === 'bridge') {
     const port = linkinfo.nested(IFLA_INFO_SLAVE_DATA);

@@ -10,6 +10,7 @@ function io(env: Record<string, string>, stdin: string) {
 
 function handlers(seen: CniRequest[] = []): PluginHandlers {
   return {
+    name: 'test-plugin',
     about: 'test plugin',
     add: async (req) => {
       seen.push(req);

@@ -159,7 +159,7 @@ function allocateIn(current: JsonValue | undefined, request: AllocateRequest): U
       if (want && !want.equals(mine.ip)) {
         throw new BerthError(
           'duplicate-allocation',
-          `${containerId} (${ifname}) already holds ${mine.ip} in range set ${describeRangeSet(set)}, so it cannot also take the requested ${want}`,
+          `Container ${containerId} (interface ${ifname}) already holds ${mine.ip} in range set ${describeRangeSet(set)}, so it cannot also take the requested ${want}`,
           { field: 'ips', value: String(want) },
         );
       }

@@ -24,7 +24,7 @@
  * `last_reserved_ip.N`), keyed by the set's bounds rather than its position in the config.
  * Addresses are always in core/ip's canonical text, so text equality is address equality.
  */
-import { IoError } from '../core/errors.js';
+import { BerthError, IoError } from '../core/errors.js';
 import type { JsonValue } from '../store/store.js';
 
 /** Who holds an address, and how it was handed out. */
@@ -87,7 +87,8 @@ export class Pool {
       if (typeof address !== 'string') throw damaged(`the cursor of ${id} is malformed`);
       cursors.set(id, address);
     }
-    return new Pool(lines as string[], cursors);
+    // A copy: the stored value must not change under the store (an update may be retried).
+    return new Pool((lines as string[]).slice(), cursors);
   }
 
   encode(): JsonValue {
@@ -131,7 +132,7 @@ export class Pool {
    */
   reserve(holding: Holding, setId: string): void {
     const at = this.search(holding.address);
-    if (at.found) throw new Error(`internal: ${holding.address} is already held`);
+    if (at.found) throw new BerthError('internal', `Cannot reserve ${holding.address}: it is already held`);
     this.lines.splice(at.index, 0, formatLine(holding));
     this.cursors.set(setId, holding.address);
   }

@@ -54,7 +54,8 @@ export interface UpdateDecision<R> {
 /**
  * The read-modify-write callback of `update`. It must be a pure function of `current`: it may
  * run several times (a store that uses optimistic concurrency calls it again after a conflict),
- * and it must not await anything. Throwing aborts the update and writes nothing.
+ * it must not await anything, and it must not modify `current` (build a new value instead; the
+ * identity of `current` means "unchanged"). Throwing aborts the update and writes nothing.
  */
 export type Updater<R> = (current: JsonValue | undefined) => UpdateDecision<R>;
 

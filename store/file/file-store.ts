@@ -87,20 +87,24 @@ export class FileStore implements Store, SyncStore {
 
   // ---- synchronous API (the CNI path) ----
 
+  /** {@inheritDoc Store.get} Reads take no lock: values are replaced by rename. */
   getSync(key: string): Entry | undefined {
     return this.read(key, encodeKey(key));
   }
 
+  /** {@inheritDoc Store.put} */
   putSync(key: string, value: JsonValue, options: WriteOptions = {}): PutResult {
     const name = encodeKey(key);
     return this.inSectionSync(name, () => this.putSection(key, name, value, options));
   }
 
+  /** {@inheritDoc Store.delete} */
   deleteSync(key: string, options: WriteOptions = {}): DeleteResult {
     const name = encodeKey(key);
     return this.inSectionSync(name, () => this.deleteSection(key, name, options));
   }
 
+  /** {@inheritDoc Store.list} One readdir plus one read per matching key. */
   listSync(prefix: string): Entry[] {
     const entries: Entry[] = [];
     for (const name of this.kvNames()) {
@@ -137,7 +141,7 @@ export class FileStore implements Store, SyncStore {
   /**
    * Removes what killed writers left behind: temp files of keys nobody is writing and lock
    * files of keys that no longer exist. Safe to run at any time (it only touches files whose
-   * lock it can take without waiting); `berthd` runs it at start-up.
+   * lock it can take without waiting); meant for berthd's start-up.
    */
   sweepSync(): SweepReport {
     let tempFiles = 0;
@@ -170,29 +174,35 @@ export class FileStore implements Store, SyncStore {
 
   // ---- asynchronous API (the Store interface) ----
 
+  /** {@inheritDoc Store.get} */
   async get(key: string): Promise<Entry | undefined> {
     return this.getSync(key);
   }
 
+  /** {@inheritDoc Store.put} Waits for the key's lock without blocking the event loop. */
   async put(key: string, value: JsonValue, options: WriteOptions = {}): Promise<PutResult> {
     const name = encodeKey(key);
     return this.inSection(name, () => this.putSection(key, name, value, options));
   }
 
+  /** {@inheritDoc Store.delete} */
   async delete(key: string, options: WriteOptions = {}): Promise<DeleteResult> {
     const name = encodeKey(key);
     return this.inSection(name, () => this.deleteSection(key, name, options));
   }
 
+  /** {@inheritDoc Store.list} */
   async list(prefix: string): Promise<Entry[]> {
     return this.listSync(prefix);
   }
 
+  /** {@inheritDoc Store.update} Runs `fn` exactly once. */
   async update<R>(key: string, fn: Updater<R>): Promise<R> {
     const name = encodeKey(key);
     return this.inSection(name, () => this.updateSection(key, name, fn));
   }
 
+  /** {@inheritDoc Store.watch} See directory-watch.ts for how changes are found. */
   watch(prefix: string, cb: (event: WatchEvent) => void): Unsubscribe {
     return watchDirectory({
       dir: this.kvDir,

@@ -1,21 +1,10 @@
 import test from 'ava';
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { cniclientPath, hostLinks, nftTables, ping, sh } from '../../support/netns.js';
-import { addressOf, berthBridge, client, conflist, pods, world } from './fixtures.js';
+import { addressOf, berthBridge, client, conflist, heldAddresses, pods, world } from './fixtures.js';
 
 const haveClient = Boolean(cniclientPath());
 const t2 = haveClient ? test : test.skip;
 if (!haveClient) console.log('cniclient is not built: runtime tests skipped (run scripts/setup.sh)');
-
-/** Addresses held in the IPAM pool documents under `dataDir`. */
-function allocations(dataDir: string): string[] {
-  const kv = join(dataDir, 'kv');
-  if (!existsSync(kv)) return [];
-  return readdirSync(kv)
-    .filter((f) => f.startsWith('ipam%2Fpools') && !f.includes('~tmp'))
-    .flatMap((f) => Object.keys((JSON.parse(readFileSync(join(kv, f), 'utf8')) as { value: { addresses: Record<string, unknown> } }).value.addresses));
-}
 
 t2('two pods on berth-bridge ping each other; DEL removes every link, rule and allocation', async (t) => {
   const w = world('ping');
@@ -55,7 +44,7 @@ t2('two pods on berth-bridge ping each other; DEL removes every link, rule and a
   }
   t.false(hostLinks().some((l) => l === 'bt-ping' || l.startsWith('bv')), `links left: ${hostLinks().join(' ')}`);
   t.false(nftTables().includes('inet berth'), 'the berth table is gone');
-  t.deepEqual(allocations(w.dataDir), [], 'no allocation is left');
+  t.deepEqual(heldAddresses(w.dataDir, 'ping-net'), [], 'no allocation is left');
   t.notRegex(sh('ip', ['-n', a.netns, 'link']), /eth0/, 'the pod interface is gone');
 });
 
@@ -76,7 +65,7 @@ t2('DEL is idempotent and succeeds when the netns is gone', async (t) => {
     t.is(r.code, 0, r.stderr + r.stdout);
   }
   t.false(hostLinks().some((l) => l === 'bt-del' || l.startsWith('bv')));
-  t.deepEqual(allocations(w.dataDir), []);
+  t.deepEqual(heldAddresses(w.dataDir, 'del-net'), []);
 });
 
 t2('CHECK reports a removed address and a removed route', async (t) => {

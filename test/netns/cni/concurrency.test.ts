@@ -1,16 +1,14 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cniclientPath, hostLinks, runPlugin, sh } from '../../support/netns.js';
-import { addressOf, berthBridge, client, conflist, pods, world } from './fixtures.js';
+import { addressOf, berthBridge, client, conflist, heldAddresses, pods, world } from './fixtures.js';
 
 const t2 = cniclientPath() ? test : test.skip;
 
 function held(dataDir: string, network: string): Record<string, { containerId: string }> {
-  const f = join(dataDir, 'kv', `ipam%2Fpools%2F${network}`);
-  if (!existsSync(f)) return {};
-  return (JSON.parse(readFileSync(f, 'utf8')) as { value: { addresses: Record<string, { containerId: string }> } }).value.addresses;
+  return Object.fromEntries(heldAddresses(dataDir, network).map((h) => [h.address, { containerId: h.containerId }]));
 }
 
 t2('64 ADDs in parallel get 64 distinct addresses, and 64 DELs leave nothing', async (t) => {

@@ -1,17 +1,14 @@
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostLinks, nftTables, runPlugin, sh } from '../../support/netns.js';
-import { berthBridge, pods, world, type World } from './fixtures.js';
+import { berthBridge, heldAddresses, pods, world, type World } from './fixtures.js';
 
 function plugin(w: World): string {
   return join(w.cniPath.split(':')[0]!, 'berth-bridge');
 }
 
 function held(w: World, network: string): string[] {
-  const f = join(w.dataDir, 'kv', `ipam%2Fpools%2F${network}`);
-  if (!existsSync(f)) return [];
-  return Object.keys((JSON.parse(readFileSync(f, 'utf8')) as { value: { addresses: object } }).value.addresses);
+  return heldAddresses(w.dataDir, network).map((h) => h.address);
 }
 
 interface Case {

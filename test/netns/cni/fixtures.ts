@@ -1,5 +1,7 @@
 /** Conflists and per-test environments for the CNI integration tests. */
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { openFileIpam } from '../../../ipam/file-ipam.js';
 import { REFERENCE_PLUGINS, cniclient, installedPlugins, makeNetns, scratch, type Run } from '../../support/netns.js';
 
 export interface World {
@@ -19,7 +21,12 @@ export function world(name: string): World {
     cniPath: `${bin}:${REFERENCE_PLUGINS}`,
     env: { BERTH_RUN_DIR: join(s.dir, 'run') },
     dataDir: join(s.dir, 'data'),
-    cleanup: s.cleanup,
+    cleanup: () => {
+      // A failed test must not leave its bridges or berth's tables to the next test.
+      for (const l of leftoverLinks()) spawnSync('/usr/sbin/ip', ['link', 'del', l], { stdio: 'ignore' });
+      for (const t of ['inet berth', 'bridge berth']) spawnSync('/usr/sbin/nft', ['delete', 'table', ...t.split(' ')], { stdio: 'ignore' });
+      s.cleanup();
+    },
   };
 }
 
@@ -72,4 +79,17 @@ export function addressOf(r: Run, family: 4 | 6 = 4): string {
   const ip = res.ips.find((i) => i.address.includes(':') === (family === 6));
   if (!ip) throw new Error(`no IPv${family} address in ${r.stdout}`);
   return ip.address.split('/')[0]!;
+}
+
+function leftoverLinks(): string[] {
+  const r = spawnSync('/usr/sbin/ip', ['-j', 'link', 'show'], { encoding: 'utf8' });
+  const links = JSON.parse(r.stdout || '[]') as { ifname: string }[];
+  return links.map((l) => l.ifname).filter((n) => n.startsWith('bt-') || n.startsWith('bv'));
+}
+
+/** What berth-ipam holds for `network` under `dataDir`, read through the IPAM API. */
+export function heldAddresses(dataDir: string, network: string): { address: string; containerId: string }[] {
+  return openFileIpam(dataDir)
+    .list(network)
+    .map((a) => ({ address: a.address.address.address.toString(), containerId: a.containerId }));
 }

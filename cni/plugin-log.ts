@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { berthHome } from '../core/native.js';
 import type { BerthError } from '../core/errors.js';
+import type * as Winston from 'winston';
 
 export interface OperationRecord {
   readonly plugin: string;
@@ -26,7 +27,7 @@ export function shouldLog(env: Readonly<Record<string, string | undefined>>, fai
 /** Writes one JSON line for the operation. Never throws: logging must not change the outcome. */
 export function logOperation(env: Readonly<Record<string, string | undefined>>, rec: OperationRecord): void {
   try {
-    const winston = createRequire(`${berthHome()}/package.json`)('winston') as typeof import('winston');
+    const winston = createRequire(`${berthHome()}/package.json`)('winston') as typeof Winston;
     const file = env.BERTH_LOG_FILE;
     const logger = winston.createLogger({
       level: 'info',

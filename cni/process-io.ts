@@ -1,5 +1,6 @@
 /** The real process as a PluginIo: env, fd 0 and fd 1/2, written synchronously. */
 import { readFileSync, writeSync } from 'node:fs';
+import { logOperation } from './plugin-log.js';
 import type { PluginIo } from './skel.js';
 
 export function processIo(): PluginIo {
@@ -8,6 +9,7 @@ export function processIo(): PluginIo {
     readStdin: () => readFileSync(0),
     writeStdout: (text) => writeAll(1, text),
     writeStderr: (text) => writeAll(2, text),
+    log: (record) => logOperation(process.env, record),
   };
 }
 

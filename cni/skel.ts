@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { BerthError, DecodeError, EnvError, InvalidConfigError, InvalidNetnsError, VersionError, asBerthError } from '../core/errors.js';
 import { parseCniArgs, type CniArgs } from './cni-args.js';
 import { toCniError } from './error-codes.js';
-import { logOperation, shouldLog } from './plugin-log.js';
+import { shouldLog, type OperationRecord } from './plugin-log.js';
 import { parseResult, renderResult, type Result } from './result.js';
 import { CURRENT_VERSION, SUPPORTED_VERSIONS, atLeast, isSupported, parseVersion } from './version.js';
 
@@ -57,6 +57,8 @@ export interface PluginIo {
   readStdin(): Buffer;
   writeStdout(text: string): void;
   writeStderr(text: string): void;
+  /** Records an operation in the log (a JSON line); absent means no logging. */
+  log?(record: OperationRecord): void;
 }
 
 const COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'STATUS', 'VERSION', 'GC'];
@@ -79,9 +81,9 @@ export async function runPlugin(handlers: PluginHandlers, io: PluginIo): Promise
   try {
     return await dispatch(handlers, io, (e) => (failure = e));
   } finally {
-    if (shouldLog(io.env, failure !== undefined)) {
+    if (io.log && shouldLog(io.env, failure !== undefined)) {
       const env = io.env;
-      logOperation(env, {
+      io.log({
         plugin: handlers.name,
         command: env.CNI_COMMAND ?? '',
         ...(env.CNI_CONTAINERID ? { containerId: env.CNI_CONTAINERID } : {}),

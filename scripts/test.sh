@@ -4,7 +4,7 @@
 # machine's own interfaces, routes or /run/netns.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d dist ] || npm run --silent build
+npm run --silent build
 
 echo "== lint"
 node node_modules/eslint/bin/eslint.js .

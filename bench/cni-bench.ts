@@ -30,7 +30,7 @@ const bin = join(work, 'bin');
 spawnSync(process.execPath, [join(ROOT, 'dist', 'bin', 'berth'), 'install', '--cni-bin-dir', bin], { stdio: 'inherit' });
 
 /** The same clean environment for both sides: runtimes do not set NODE_EXTRA_CA_CERTS. */
-const baseEnv: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: `${bin}:/usr/lib/cni`, BERTH_RUN_DIR: join(work, 'run') };
+const baseEnv: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: `${bin}:/usr/lib/cni`, BERTH_RUN_DIR: join(work, 'run'), BERTH_CACHE_DIR: join(work, 'v8cache') };
 
 interface Impl {
   readonly name: string;

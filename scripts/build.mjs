@@ -3,13 +3,15 @@
 // CommonJS file with no module resolution is the cheapest thing Node can start.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const entries = {
   'berth-bridge': 'cni/bin/berth-bridge.ts',
   'berth-ipam': 'cni/bin/berth-ipam.ts',
   berth: 'cli/bin/berth.ts',
 };
+/** Plugins start through the code-cache launcher (cni/launcher.ts); their bundles sit beside it. */
+const plugins = ['berth-bridge', 'berth-ipam'];
 
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
 
@@ -18,7 +20,7 @@ mkdirSync('dist/bin', { recursive: true });
 writeFileSync('dist/bin/package.json', '{"type":"commonjs"}\n');
 await Promise.all(
   Object.entries(entries).map(async ([name, entry]) => {
-    const outfile = `dist/bin/${name}`;
+    const outfile = plugins.includes(name) ? `dist/bin/${name}.bundle.cjs` : `dist/bin/${name}`;
     await build({
       entryPoints: [entry],
       outfile,
@@ -38,4 +40,21 @@ await Promise.all(
     chmodSync(outfile, 0o755);
   }),
 );
+await build({
+  entryPoints: ['cni/launcher.ts'],
+  outfile: 'dist/bin/launcher.cjs',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const launcher = readFileSync('dist/bin/launcher.cjs', 'utf8');
+for (const name of plugins) {
+  // Run from the build tree: the bundle is found next to the launcher.
+  const text = `#!/usr/bin/env node\nvar __berthBundle = require('node:path').join(__dirname, ${JSON.stringify(`${name}.bundle.cjs`)});\n${launcher}`;
+  writeFileSync(`dist/bin/${name}`, text, { mode: 0o755 });
+  chmodSync(`dist/bin/${name}`, 0o755);
+}
 console.log(`built dist/ and dist/bin/{${Object.keys(entries).join(',')}}`);

@@ -22,7 +22,7 @@ JSON
 )
 cni() { # cni COMMAND POD
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin CNI_COMMAND="$1" CNI_CONTAINERID="$2" CNI_NETNS="/run/netns/$2" \
-    CNI_IFNAME=eth0 CNI_PATH="$work/bin" BERTH_RUN_DIR="$work/run" "$work/bin/berth-bridge" <<<"$conf"
+    CNI_IFNAME=eth0 CNI_PATH="$work/bin" BERTH_RUN_DIR="$work/run" BERTH_CACHE_DIR="$work/cache" "$work/bin/berth-bridge" <<<"$conf"
 }
 
 echo "== network 'quickstart' (berth-bridge, bridge berth0, 10.88.0.0/24 + fd88::/64), two pods"

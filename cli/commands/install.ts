@@ -2,10 +2,11 @@
  * `berth install --cni-bin-dir DIR`: puts the CNI plugins where a container runtime looks
  * for them, as executables that work in a runtime's bare environment (kubelet and
  * containerd run plugins with a minimal PATH: `node` may not be on it). Each installed file
- * is the plugin's bundle with the absolute path of this Node binary in its `#!` line and
- * the location of berth's own modules (for koffi's native module) in its header.
+ * is a small launcher (cni/launcher.ts) with the absolute path of this Node binary in its
+ * `#!` line and the absolute paths of berth's home and of the plugin's bundle, which stays in
+ * dist/bin: re-run the install after moving berth.
  */
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidConfigError, IoError } from '../../core/errors.js';
@@ -23,20 +24,25 @@ export function installPlugins(opts: { cniBinDir: string; nodePath?: string; roo
   if (!opts.cniBinDir) throw new InvalidConfigError('--cni-bin-dir is required', { field: '--cni-bin-dir' });
   mkdirSync(opts.cniBinDir, { recursive: true });
   const installed: string[] = [];
+  let launcher: string;
+  const launcherPath = join(root, 'dist', 'bin', 'launcher.cjs');
+  try {
+    launcher = readFileSync(launcherPath, 'utf8');
+  } catch (err) {
+    throw new IoError(`Cannot read ${launcherPath}: run "npm run build" first`, { operation: `read ${launcherPath}` }, { cause: err });
+  }
   for (const name of CNI_PLUGINS) {
-    const src = join(root, 'dist', 'bin', name);
-    let text: string;
+    const bundle = join(root, 'dist', 'bin', `${name}.bundle.cjs`);
     try {
-      text = readFileSync(src, 'utf8');
+      accessSync(bundle, constants.R_OK);
     } catch (err) {
-      throw new IoError(`Cannot read ${src}: run "npm run build" first`, { operation: `read ${src}` }, { cause: err });
+      throw new IoError(`Cannot read ${bundle}: run "npm run build" first`, { operation: `read ${bundle}` }, { cause: err });
     }
-    const body = text.startsWith('#!') ? text.slice(text.indexOf('\n') + 1) : text;
-    const header = `#!${node}\n// Installed by "berth install" from ${root}\nglobalThis.__berthHome = ${JSON.stringify(root)};\n`;
+    const text = `#!${node}\n// Installed by "berth install" from ${root}\nglobalThis.__berthHome = ${JSON.stringify(root)};\nvar __berthBundle = ${JSON.stringify(bundle)};\n${launcher}`;
     const dest = join(opts.cniBinDir, name);
     const tmp = `${dest}.berth-tmp-${process.pid}`;
     try {
-      writeFileSync(tmp, header + body, { mode: 0o755 });
+      writeFileSync(tmp, text, { mode: 0o755 });
       chmodSync(tmp, 0o755);
       // rename, not overwrite: a runtime may be executing the old file right now.
       renameSync(tmp, dest);

@@ -19,7 +19,7 @@ export function world(name: string): World {
   return {
     dir: s.dir,
     cniPath: `${bin}:${REFERENCE_PLUGINS}`,
-    env: { BERTH_RUN_DIR: join(s.dir, 'run') },
+    env: { BERTH_RUN_DIR: join(s.dir, 'run'), BERTH_CACHE_DIR: join(s.dir, 'v8cache') },
     dataDir: join(s.dir, 'data'),
     cleanup: () => {
       // A failed test must not leave its bridges or berth's tables to the next test.

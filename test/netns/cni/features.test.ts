@@ -1,5 +1,5 @@
 import test from 'ava';
-import { cniclientPath, ping, sh, shOk } from '../../support/netns.js';
+import { cniclientPath, ping, runProcess, sh, shOk } from '../../support/netns.js';
 import { addressOf, berthBridge, client, conflist, pods, world } from './fixtures.js';
 
 const t2 = cniclientPath() ? test : test.skip;
@@ -100,4 +100,44 @@ t2('hairpinMode sets the hairpin flag on the pod\'s bridge port; mtu applies to 
   t.regex(sh('ip', ['-n', pod.netns, 'link', 'show', 'eth0']), /mtu 1400/);
   t.regex(sh('ip', ['link', 'show', hostVeth]), /mtu 1400/);
   t.is((await c.del(pod, conf)).code, 0);
+});
+
+t2('ipMasq: a pod reaches a host that has no route back to the pod subnet; without ipMasq it does not', async (t) => {
+  const w = world('masq');
+  const p = pods('bmasq', 2);
+  // An "outside" namespace on an uplink of the test's host namespace, with no route to any pod subnet.
+  const outside = `bmasq-out-${process.pid}`;
+  sh('ip', ['netns', 'add', outside]);
+  t.teardown(() => {
+    sh('ip', ['netns', 'del', outside]);
+    p.cleanup();
+    w.cleanup();
+  });
+  sh('ip', ['link', 'add', 'bt-up', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside]);
+  sh('ip', ['addr', 'add', '10.150.0.1/24', 'dev', 'bt-up']);
+  sh('ip', ['link', 'set', 'bt-up', 'up']);
+  sh('ip', ['-n', outside, 'addr', 'add', '10.150.0.2/24', 'dev', 'eth0']);
+  sh('ip', ['-n', outside, 'link', 'set', 'eth0', 'up']);
+  const masq = conflist('masq-net', [berthBridge(w, 'masq-net', '10.145.0.0/24', { bridge: 'bt-masq', isDefaultGateway: true })]);
+  const plain = conflist('plain-net', [berthBridge(w, 'plain-net', '10.146.0.0/24', { bridge: 'bt-plain', isDefaultGateway: true, ipMasq: false })]);
+  const c = client(w);
+  const [a, b] = p.pods as [(typeof p.pods)[0], (typeof p.pods)[0]];
+  t.is((await c.add(a, masq)).code, 0);
+  t.is((await c.add(b, plain)).code, 0);
+  t.true(ping(a.netns, '10.150.0.2'), 'masqueraded traffic gets its replies');
+  t.false(ping(b.netns, '10.150.0.2'), 'unmasqueraded traffic has no way back');
+  t.is((await c.del(a, masq)).code, 0);
+  t.is((await c.del(b, plain)).code, 0);
+  sh('ip', ['link', 'del', 'bt-up']);
+});
+
+t2('installed plugins run in a bare environment: no PATH, no node on it', async (t) => {
+  const w = world('bare');
+  t.teardown(() => w.cleanup());
+  const bin = w.cniPath.split(':')[0]!;
+  for (const name of ['berth-bridge', 'berth-ipam']) {
+    const r = await runProcess(`${bin}/${name}`, [], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}');
+    t.is(r.code, 0, r.stderr);
+    t.is((JSON.parse(r.stdout) as { cniVersion: string }).cniVersion, '1.0.0');
+  }
 });

@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { BerthError, DecodeError, EnvError, InvalidConfigError, InvalidNetnsError, VersionError, asBerthError } from '../core/errors.js';
 import { parseCniArgs, type CniArgs } from './cni-args.js';
+import { mark } from '../core/trace.js';
 import { toCniError } from './error-codes.js';
 import { shouldLog, type OperationRecord } from './plugin-log.js';
 import { parseResult, renderResult, type Result } from './result.js';
@@ -113,12 +114,15 @@ async function dispatch(handlers: PluginHandlers, io: PluginIo, onError: (e: Ber
       io.writeStdout(JSON.stringify(versionReply(io)) + '\n');
       return 0;
     }
+    mark('bootstrap');
     const req = decodeRequest(cmd, io);
+    mark('decode');
     version = req.cniVersion;
     switch (cmd) {
       case 'ADD': {
         const result = await handlers.add(req);
         io.writeStdout(JSON.stringify(renderResult(result, version)) + '\n');
+        mark('result');
         return 0;
       }
       case 'DEL':

@@ -3,6 +3,7 @@
  * (in-process for berth-ipam, delegated otherwise) and is undone when the driver fails.
  */
 import { CheckFailedError, DecodeError, asBerthError } from '../../core/errors.js';
+import { mark } from '../../core/trace.js';
 import { IpPrefix, parseIpWithPrefix, IpAddress } from '../../core/ip.js';
 import type { IpRange, Route } from '../../core/model.js';
 import { createLinuxBridgeDriver, type BridgeDriver, type BridgeOptions, type NetworkSpec } from '../../drivers/bridge/index.js';
@@ -57,6 +58,7 @@ export const bridgePlugin: PluginHandlers = {
   async add(req) {
     const ipam = openAddressSource(req);
     const outcome: IpamOutcome = ipam ? await ipam.add(req) : { ips: [], routes: [] };
+    mark('ipam');
     try {
       const { driver, net } = prepare(req, outcome.ips);
       const mac = requestedMac(req);

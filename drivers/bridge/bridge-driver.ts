@@ -3,6 +3,7 @@
  * the bridge, optional masquerade, and isolation from other berth bridge networks.
  */
 import { stableHash } from '../../core/stable-hash.js';
+import { mark } from '../../core/trace.js';
 import { AlreadyExistsError, CheckFailedError, InvalidConfigError, NotFoundError, asBerthError } from '../../core/errors.js';
 import { IpPrefix, type IpWithPrefix } from '../../core/ip.js';
 import type { AssignedAddress, Route } from '../../core/model.js';
@@ -52,6 +53,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
   async createEndpoint(net: BridgeNetwork, ep: EndpointSpec): Promise<EndpointInfo> {
     const o = net.options;
     const nl = this.host.hostNetlink();
+    mark('netlink-open');
     const hostVeth = hostVethName(net.name, ep.containerId, ep.ifname);
     return new Rollback().run(async (rb) => {
       const fd = this.host.openNetnsFd(ep.sandbox);
@@ -99,10 +101,12 @@ export class BridgeDriver implements Driver<BridgeOptions> {
         if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
       });
 
+      mark('bridge+veth');
       const hv = mustGet(nl, hostVeth);
       if (o.hairpinMode || o.portIsolation) nl.setBridgePort(hv.index, { hairpin: o.hairpinMode, isolated: o.portIsolation });
 
       const sandbox = this.configureSandbox(net, ep);
+      mark('sandbox');
 
       if (o.macSpoofCheck && sandbox.mac) {
         const nft = this.host.nftables();

@@ -100,6 +100,7 @@ export const bridgePlugin: PluginHandlers = {
     } catch (err) {
       first = err;
     }
+    mark('driver');
     if (ipam) {
       try {
         await ipam.del(req);
@@ -107,6 +108,7 @@ export const bridgePlugin: PluginHandlers = {
         first ??= err;
       }
     }
+    mark('ipam');
     if (first) throw first;
   },
 

@@ -151,9 +151,11 @@ export class BridgeDriver implements Driver<BridgeOptions> {
         if (asBerthError(err).code !== 'netns-not-found') throw err;
       }
     }
+    mark('sandbox-link');
     const hv = nl.getLink(hostVeth);
     if (hv) deleteIgnoringAbsent(nl, hv.index);
     if (net.options.macSpoofCheck) this.removeSpoofCheck(hostVeth);
+    mark('host-link');
     if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
   }
 

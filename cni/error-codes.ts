@@ -24,6 +24,7 @@ export const CNI_CODE: Readonly<Record<ErrorCode, number>> = {
   exists: 105,
   kernel: 106,
   'check-failed': 107,
+  'port-conflict': 108,
   internal: 999,
 };
 

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'try-again'
   | 'not-available'
   | 'check-failed'
+  | 'port-conflict'
   | 'internal';
 
 /** Structured context carried by an error, for logs and API details. */
@@ -161,6 +162,38 @@ export class NotAvailableError extends BerthError {
 export class CheckFailedError extends BerthError {
   constructor(message: string, fields: ErrorFields = {}) {
     super('check-failed', message, fields);
+  }
+}
+
+/**
+ * A port mapping asks for an external (host) port that another mapping already holds, or
+ * one request asks for the same port twice. The message names the holder.
+ */
+export class PortConflictError extends BerthError {
+  constructor(message: string, fields: ErrorFields = {}) {
+    super('port-conflict', message, fields);
+  }
+}
+
+/** One reason an object was rejected: the field path and the reason, as the API server words it. */
+export interface FieldProblem {
+  /** Dotted path with indexes (`spec.ingress[0].ports[0].endPort`); empty for the whole object. */
+  readonly field: string;
+  /** The whole line, path included (`spec.ingress[0].ports[0].endPort: Invalid value: 79: ...`). */
+  readonly message: string;
+}
+
+/**
+ * A Kubernetes-style object (NetworkPolicy, Pod, Namespace) that fails validation. The message
+ * has the API server's shape (`NetworkPolicy.networking.k8s.io "deny" is invalid: spec...`);
+ * `problems` lists every field at fault, `fields.field` names the first. Code `invalid-config`.
+ */
+export class InvalidObjectError extends InvalidConfigError {
+  readonly problems: readonly FieldProblem[];
+
+  constructor(message: string, problems: readonly FieldProblem[], fields: ErrorFields = {}) {
+    super(message, { field: problems[0]?.field, ...fields });
+    this.problems = problems;
   }
 }
 

@@ -52,10 +52,18 @@ export interface Network {
 
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 
+/** A published port: host (external) address and port to a container port. */
 export interface PortMapping {
   readonly protocol: Protocol;
+  /** The host address the port is published on; absent means every host address. */
   readonly hostIp?: IpAddress;
+  /** 0 asks the driver to pick a free (ephemeral) host port. */
   readonly hostPort: number;
+  /**
+   * With a non-zero hostPort: publishes the range hostPort..hostPortEnd onto
+   * containerPort..containerPort + (hostPortEnd - hostPort). Absent: one port.
+   */
+  readonly hostPortEnd?: number;
   readonly containerPort: number;
 }
 

@@ -60,6 +60,8 @@ export interface EndpointInfo {
   readonly addresses: readonly AssignedAddress[];
   /** Routes installed in the sandbox. */
   readonly routes: readonly Route[];
+  /** The port mappings in effect, with the host ports picked for requests of port 0. */
+  readonly portMappings?: readonly PortMapping[];
 }
 
 export interface DriverCapabilities {
@@ -100,4 +102,14 @@ export interface Driver<Options> {
    * or a runtime that lost track). Keeps going past errors and reports them together.
    */
   gc(net: NetworkSpec<Options>, valid: readonly EndpointRef[]): Promise<void>;
+
+  /**
+   * Publishes `ep.portMappings` (drivers with the `portMappings` capability), replacing what
+   * the endpoint published before; returns the mappings in effect, host ports of 0 replaced
+   * by the ports picked. Idempotent. PortConflictError names the holder of a taken port.
+   */
+  programExternalConnectivity?(net: NetworkSpec<Options>, ep: EndpointSpec): Promise<readonly PortMapping[]>;
+
+  /** Withdraws every port mapping of the endpoint. Succeeds when there is none. */
+  revokeExternalConnectivity?(net: NetworkSpec<Options>, ep: EndpointRef): Promise<void>;
 }

@@ -8,10 +8,13 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 const entries = {
   'berth-bridge': 'cni/bin/berth-bridge.ts',
   'berth-ipam': 'cni/bin/berth-ipam.ts',
+  'berth-nat': 'cni/bin/berth-nat.ts',
   berth: 'cli/bin/berth.ts',
+  // The node agent: it may load anything heavy (gRPC, winston); the plugins never do.
+  berthd: 'daemon/bin/berthd.ts',
 };
 /** Plugins start through the code-cache launcher (cni/launcher.ts); their bundles sit beside it. */
-const plugins = ['berth-bridge', 'berth-ipam'];
+const plugins = ['berth-bridge', 'berth-ipam', 'berth-nat'];
 
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
 

@@ -8,14 +8,29 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates; do
+# docker.io and busybox-static: the berthd end-to-end tests run a real Docker engine (inside
+# the test run's private namespaces; the package's own service is not started here) with an
+# image made from the static busybox. `file` tells the tests the busybox is the static one.
+for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Installing docker.io must not start a Docker engine on this machine (its bridge and
+  # iptables rules would change the host): a policy-rc.d that refuses service starts, for
+  # the duration of the install only, unless the machine already has its own.
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    own_policy=1
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+  fi
+  status=0
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null || status=$?
+  if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
+  if [ "$status" -ne 0 ]; then exit "$status"; fi
 fi
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   echo "setup: Node.js 20 or later is required (found: $(node --version 2>/dev/null || echo none))" >&2

@@ -3,17 +3,36 @@
  */
 import { parseArgs } from 'node:util';
 import { BerthError, asBerthError } from '../../core/errors.js';
+import { exitCodeOf } from '../exit-codes.js';
 
 const USAGE = `Usage: berth COMMAND [OPTIONS]
 
 Commands:
+  network                     Manage berthd's networks (create, ls, inspect, rm)
+  status                      Show what berthd serves and manages
   install --cni-bin-dir DIR   Install the CNI plugins (berth-bridge, berth-ipam) into DIR
   version                     Print the version
   help                        Show this help
+
+Commands that talk to berthd take --host SOCKET (default $BERTH_HOST or
+/run/berth/berthd.sock). Exit status: 0 done, 1 refused or failed, 2 bad usage or
+invalid input, 69 berthd unreachable.
 `;
+
+/**
+ * Commands served by berthd's API, loaded only when used. The nat driver adds
+ * `nat: (argv) => import('../commands/nat.js').then((m) => m.natCommand(argv))` here for
+ * `berth nat ls`.
+ */
+const API_COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>> = {
+  network: (argv) => import('../commands/network.js').then((m) => m.networkCommand(argv)),
+  status: (argv) => import('../commands/status.js').then((m) => m.statusCommand(argv)),
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  const apiCommand = command !== undefined && Object.hasOwn(API_COMMANDS, command) ? API_COMMANDS[command] : undefined;
+  if (apiCommand) return apiCommand(rest);
   switch (command) {
     case 'install': {
       const { values } = parseArgs({ args: rest, options: { 'cni-bin-dir': { type: 'string' }, node: { type: 'string' } }, strict: true });
@@ -44,8 +63,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const e = asBerthError(err);
-    process.stderr.write(`berth: ${e.message}\n`);
-    process.exitCode = e.code === 'invalid-config' || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    process.stderr.write(`berth: ${asBerthError(err).message}\n`);
+    process.exitCode = exitCodeOf(err);
   },
 );

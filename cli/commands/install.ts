@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidConfigError, IoError } from '../../core/errors.js';
 
-export const CNI_PLUGINS = ['berth-bridge', 'berth-ipam'] as const;
+export const CNI_PLUGINS = ['berth-bridge', 'berth-ipam', 'berth-nat'] as const;
 
 /** The package root: dist/bin/berth → ../.. */
 export function packageRoot(): string {

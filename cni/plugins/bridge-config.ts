@@ -14,9 +14,19 @@ const KEY_OF: Partial<Record<keyof BridgeOptions, string>> = {
 };
 
 export function bridgeOptionsFromConf(name: string, conf: Conf): BridgeOptions {
+  return makeBridgeOptions(name, bridgeOptionsInput(conf), bridgeKeyOf);
+}
+
+/** The CNI key that sets a bridge driver option, for messages. */
+export function bridgeKeyOf(k: keyof BridgeOptions): string {
+  return KEY_OF[k] ?? k;
+}
+
+/** The bridge driver options a configuration sets (type-checked, not yet defaulted). */
+export function bridgeOptionsInput(conf: Conf): Partial<BridgeOptions> {
   const vlan = optInt(conf, 'vlan', { min: 0, max: 4094 });
-  if (vlan) throw new UnsupportedFieldError(`vlan ${vlan} is not supported: berth-bridge does not do bridge VLAN filtering`, { field: 'vlan', value: String(vlan) });
-  if (conf.vlanTrunk !== undefined) throw new UnsupportedFieldError('vlanTrunk is not supported: berth-bridge does not do bridge VLAN filtering', { field: 'vlanTrunk', value: JSON.stringify(conf.vlanTrunk) });
+  if (vlan) throw new UnsupportedFieldError(`vlan ${vlan} is not supported: berth bridges do no VLAN filtering`, { field: 'vlan', value: String(vlan) });
+  if (conf.vlanTrunk !== undefined) throw new UnsupportedFieldError('vlanTrunk is not supported: berth bridges do no VLAN filtering', { field: 'vlanTrunk', value: JSON.stringify(conf.vlanTrunk) });
   const backend = optString(conf, 'ipMasqBackend');
   if (backend !== undefined && backend !== 'nftables') {
     throw new UnsupportedFieldError(`ipMasqBackend "${backend}" is not supported: berth masquerades with nftables only`, { field: 'ipMasqBackend', value: backend });
@@ -38,5 +48,5 @@ export function bridgeOptionsFromConf(name: string, conf: Conf): BridgeOptions {
   set('portIsolation', optBool(conf, 'portIsolation'));
   set('isolateFromOtherNetworks', optBool(conf, 'isolateNetworks'));
   set('disableContainerInterface', optBool(conf, 'disableContainerInterface'));
-  return makeBridgeOptions(name, o, (k) => KEY_OF[k] ?? k);
+  return o;
 }

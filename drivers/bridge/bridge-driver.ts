@@ -27,10 +27,27 @@ import {
 
 /** Host-side veth names: `bv` + 12 hex of the attachment key, so DEL and GC find them without state. */
 const HOST_VETH_PREFIX = 'bv';
+/** Docker mode: the container end waits in the host namespace under `bp` + the same 12 hex. */
+const PEER_VETH_PREFIX = 'bp';
 
 export function hostVethName(network: string, containerId: string, ifname: string): string {
-  return HOST_VETH_PREFIX + stableHash(`${network}\0${containerId}\0${ifname}`, 12);
+  return HOST_VETH_PREFIX + attachmentHash(network, containerId, ifname);
 }
+
+/**
+ * Docker mode: the name of the container end of the veth pair while it is still in the host
+ * namespace. Docker moves it into the sandbox after Join and renames it there (`eth0`).
+ */
+export function peerVethName(network: string, containerId: string, ifname: string): string {
+  return PEER_VETH_PREFIX + attachmentHash(network, containerId, ifname);
+}
+
+function attachmentHash(network: string, containerId: string, ifname: string): string {
+  return stableHash(`${network}\0${containerId}\0${ifname}`, 12);
+}
+
+/** What `restoreEndpoint` found: the endpoint as it was, put back on its bridge, or gone. */
+export type EndpointHealth = 'ok' | 'reattached' | 'lost';
 
 type BridgeNetwork = NetworkSpec<BridgeOptions>;
 
@@ -50,13 +67,25 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: false }));
   }
 
+  /**
+   * {@inheritDoc Driver.createEndpoint}
+   *
+   * Two modes. CNI (`ep.sandbox` set): the container end is created directly in the sandbox
+   * as `ep.ifname` and configured there. Docker (`ep.sandbox` empty): both ends are created in
+   * the host namespace, the container end under a berth name (`peerVethName`), left down and
+   * unaddressed, because Docker moves it into the sandbox after Join, renames it and puts
+   * the addresses and routes on it itself (libnetwork `sandbox.populateNetworkResources`).
+   * The result's sandbox interface is then that host-namespace end.
+   */
   async createEndpoint(net: BridgeNetwork, ep: EndpointSpec): Promise<EndpointInfo> {
     const o = net.options;
     const nl = this.host.hostNetlink();
     mark('netlink-open');
     const hostVeth = hostVethName(net.name, ep.containerId, ep.ifname);
+    const dockerMode = ep.sandbox === '';
+    const peerName = dockerMode ? peerVethName(net.name, ep.containerId, ep.ifname) : ep.ifname;
     return new Rollback().run(async (rb) => {
-      const fd = this.host.openNetnsFd(ep.sandbox);
+      const fd = dockerMode ? undefined : this.host.openNetnsFd(ep.sandbox);
       let bridge: LinkInfo;
       try {
         // Under the network lock: the last DEL cannot remove the bridge between our check and
@@ -69,15 +98,16 @@ export class BridgeDriver implements Driver<BridgeOptions> {
             master: br.index,
             up: true,
             ...(o.mtu ? { mtu: o.mtu } : {}),
-            peer: { name: ep.ifname, netnsFd: fd, ...(o.mtu ? { mtu: o.mtu } : {}), ...(ep.mac ? { mac: ep.mac } : {}) },
+            peer: { name: peerName, ...(fd !== undefined ? { netnsFd: fd } : {}), ...(o.mtu ? { mtu: o.mtu } : {}), ...(ep.mac ? { mac: ep.mac } : {}) },
           };
           try {
             try {
               nl.addLink(veth);
             } catch (err) {
-              // A host veth of this very attachment can only be left over from an ADD that was
-              // killed; replace it. Otherwise the name clash is in the sandbox.
-              const stale = err instanceof AlreadyExistsError ? nl.getLink(hostVeth) : undefined;
+              // A host veth (or, in Docker mode, a waiting peer) of this very attachment can
+              // only be left over from a create that was killed; replace it. Otherwise the
+              // name clash is in the sandbox.
+              const stale = err instanceof AlreadyExistsError ? (nl.getLink(hostVeth) ?? (dockerMode ? nl.getLink(peerName) : undefined)) : undefined;
               if (!stale) throw err;
               deleteIgnoringAbsent(nl, stale.index);
               nl.addLink(veth);
@@ -93,7 +123,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
           return br;
         });
       } finally {
-        this.host.closeFd(fd);
+        if (fd !== undefined) this.host.closeFd(fd);
       }
       rb.push(`remove veth ${hostVeth}`, () => {
         const l = nl.getLink(hostVeth);
@@ -105,7 +135,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
       const hv = mustGet(nl, hostVeth);
       if (o.hairpinMode || o.portIsolation) nl.setBridgePort(hv.index, { hairpin: o.hairpinMode, isolated: o.portIsolation });
 
-      const sandbox = this.configureSandbox(net, ep);
+      const sandbox = dockerMode ? waitingPeer(nl, peerName) : this.configureSandbox(net, ep);
       mark('sandbox');
 
       if (o.macSpoofCheck && sandbox.mac) {
@@ -125,7 +155,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
         interfaces: [
           { name: bridge.name, ...(bridge.mac ? { mac: bridge.mac } : {}) },
           { name: hostVeth, ...(hv.mac ? { mac: hv.mac } : {}), mtu: hv.mtu },
-          { name: ep.ifname, ...(sandbox.mac ? { mac: sandbox.mac } : {}), mtu: sandbox.mtu, sandbox: ep.sandbox },
+          { name: peerName, ...(sandbox.mac ? { mac: sandbox.mac } : {}), mtu: sandbox.mtu, ...(dockerMode ? {} : { sandbox: ep.sandbox }) },
         ],
         sandboxInterface: 2,
         addresses: o.disableContainerInterface ? [] : ep.addresses,
@@ -154,6 +184,12 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     mark('sandbox-link');
     const hv = nl.getLink(hostVeth);
     if (hv) deleteIgnoringAbsent(nl, hv.index);
+    if (ep.sandbox === '') {
+      // Docker mode: a container end never moved into a sandbox (the host end's deletion took
+      // it already, unless the pair was torn apart by hand). CNI's path skips the lookup.
+      const waiting = nl.getLink(peerVethName(net.name, ep.containerId, ep.ifname));
+      if (waiting && waiting.kind === 'veth') deleteIgnoringAbsent(nl, waiting.index);
+    }
     if (net.options.macSpoofCheck) this.removeSpoofCheck(hostVeth);
     mark('host-link');
     if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
@@ -175,6 +211,8 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     const hv = nl.getLink(hostVeth);
     if (!hv) throw new CheckFailedError(`host interface ${hostVeth} of the endpoint does not exist`);
     if (hv.master !== br.index) throw new CheckFailedError(`host interface ${hostVeth} is not a port of bridge ${o.bridge}`);
+    // Docker mode: the sandbox side belongs to Docker, which addresses it itself.
+    if (ep.sandbox === '') return;
 
     const snl = this.host.sandboxNetlink(ep.sandbox);
     try {
@@ -209,6 +247,25 @@ export class BridgeDriver implements Driver<BridgeOptions> {
       const p = spoofCheckPresent(this.listTable('bridge'), hostVeth);
       if (!p.chain || !p.element) throw new CheckFailedError(`the spoof check of ${hostVeth} is missing from table bridge ${TABLE}`);
     }
+  }
+
+  /**
+   * For an agent (berthd) that keeps endpoints across its own restarts: puts the endpoint's
+   * host veth back on the network's bridge when the bridge was re-created (deleting a bridge
+   * frees its ports but leaves them alive), with its port flags. Creates nothing else:
+   * 'lost' means the veth pair itself is gone and the container needs a new endpoint. The
+   * bridge must exist (createNetwork first).
+   */
+  async restoreEndpoint(net: BridgeNetwork, ep: EndpointRef): Promise<EndpointHealth> {
+    const o = net.options;
+    const nl = this.host.hostNetlink();
+    const hv = nl.getLink(hostVethName(net.name, ep.containerId, ep.ifname));
+    if (!hv || hv.kind !== 'veth') return 'lost';
+    const br = this.requireBridge(nl, net);
+    if (hv.master === br.index && hv.up) return 'ok';
+    nl.setLink(hv.index, { master: br.index, up: true });
+    if (o.hairpinMode || o.portIsolation) nl.setBridgePort(hv.index, { hairpin: o.hairpinMode, isolated: o.portIsolation });
+    return 'reattached';
   }
 
   async gc(net: BridgeNetwork, valid: readonly EndpointRef[]): Promise<void> {
@@ -442,6 +499,12 @@ function bridgeMarker(net: BridgeNetwork): string {
   const o = net.options;
   const key = JSON.stringify([o.ipMasq, o.isolateFromOtherNetworks, o.isGateway, o.promiscMode, o.mtu, net.subnets.map((s) => `${s.subnet}/${s.gateway}`)]);
   return `berth:${stableHash(key)}`;
+}
+
+/** Docker mode: what the sandbox interface is before Docker takes it (its MAC and MTU). */
+function waitingPeer(nl: Netlink, name: string): { mac?: string; mtu: number; routes: Route[] } {
+  const l = mustGet(nl, name);
+  return { ...(l.mac ? { mac: l.mac } : {}), mtu: l.mtu, routes: [] };
 }
 
 function mustGet(nl: Netlink, name: string): LinkInfo {

@@ -9,7 +9,7 @@ import { lockFileSync } from '../../store/file/file-lock.js';
 import { BridgeDriver } from './bridge-driver.js';
 import type { BridgeHost } from './bridge-host.js';
 
-export { BridgeDriver, hostVethName } from './bridge-driver.js';
+export { BridgeDriver, hostVethName, peerVethName, type EndpointHealth } from './bridge-driver.js';
 export type { BridgeHost } from './bridge-host.js';
 export { defaultBridgeName, makeBridgeOptions, type BridgeOptions } from './bridge-options.js';
 export type { NetworkSpec, EndpointSpec, EndpointRef, EndpointInfo } from '../driver.js';

@@ -1,0 +1,291 @@
+/**
+ * Policy engine benchmark (scripts/bench-policy.sh runs it in a private network namespace):
+ *
+ * 1. compile: 1,000 policies over 5,000 pods → IR → nftables objects; time and object count
+ *    (target: under 1 s);
+ * 2. change: with that installed in the kernel, the time to apply one changed policy, from
+ *    the object to the committed transaction (target: under 50 ms);
+ * 3. rate: new TCP connections per second between two pods of a berth-bridge network with
+ *    0, 100, 1,000 and 10,000 policies installed, as a ratio to the rate with none (target:
+ *    at 10,000, at least 0.9). Both pods are isolated by two of the policies (deny all in
+ *    their namespace, allow client -> server on 8080), so every new connection walks the
+ *    policy chains; the other policies select the 5,000 other pods. Rates with and without
+ *    the policies are measured alternately (see `switcher`), and the ratio is the median of
+ *    the rounds' ratios.
+ *
+ *   node dist/bench/policy-bench.js [--pods 5000] [--policies 1000] [--levels 0,100,1000,10000]
+ *                                   [--seconds 2] [--rounds 3] [--concurrency 4] [--skip-rate] [--json]
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { openNftables } from '../dataplane/linux/index.js';
+import { PolicyCompiler } from '../policy/compile/policy-compiler.js';
+import { parsePolicyObjects, type PolicyObject } from '../policy/model/policy-object.js';
+import { NftPolicyDataplane } from '../policy/nft/nft-policy-dataplane.js';
+import { diffNftState } from '../policy/nft/nft-diff.js';
+import { countObjects, type NftState } from '../policy/nft/nft-state.js';
+import { NftRenderer } from '../policy/nft/render-nft.js';
+import { changedPolicy, clusterManifests, policyManifests } from './policy-world.js';
+
+const ROOT = resolve(new URL('.', import.meta.url).pathname, '..', '..');
+const { values } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '5000' },
+    policies: { type: 'string', default: '1000' },
+    levels: { type: 'string', default: '0,100,1000,10000' },
+    seconds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '4' },
+    'skip-rate': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
+});
+const NAMESPACES = 50;
+const PODS = Number(values.pods);
+const POLICIES = Number(values.policies);
+const LEVELS = values.levels.split(',').map(Number);
+const results: Record<string, unknown> = {};
+
+const ms = (n: number) => `${n.toFixed(1)} ms`;
+const say = (line: string) => {
+  if (!values.json) console.log(line);
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+
+function load(compiler: PolicyCompiler, objects: readonly PolicyObject[]): void {
+  for (const o of objects) {
+    if (o.kind === 'Namespace') compiler.setNamespace(o.namespace);
+    else if (o.kind === 'Pod') compiler.setPod(o.pod);
+    else compiler.setPolicy(o.policy);
+  }
+}
+
+// --- 1. compile time and object count -------------------------------------------------------
+function benchCompile(): { compiler: PolicyCompiler } {
+  const size = { namespaces: NAMESPACES, podsPerNamespace: Math.ceil(PODS / NAMESPACES) };
+  const manifests = [...clusterManifests(size), ...policyManifests(POLICIES, NAMESPACES)];
+  let t = performance.now();
+  const objects = parsePolicyObjects(manifests);
+  const parseMs = performance.now() - t;
+  t = performance.now();
+  const compiler = new PolicyCompiler();
+  load(compiler, objects);
+  const ir = compiler.compile();
+  const compileMs = performance.now() - t;
+  t = performance.now();
+  const state = new NftRenderer().render(ir);
+  const renderMs = performance.now() - t;
+  const count = countObjects(state);
+  results.compile = { pods: size.namespaces * size.podsPerNamespace, policies: POLICIES, parseMs, compileMs, renderMs, totalMs: compileMs + renderMs, objects: count };
+  say(`== compile: ${POLICIES} policies over ${size.namespaces * size.podsPerNamespace} pods`);
+  say(`   parse+validate ${ms(parseMs)}; compile to IR ${ms(compileMs)}; render nftables ${ms(renderMs)}; compile total ${ms(compileMs + renderMs)} (target < 1000 ms)`);
+  say(`   nftables objects: ${count.total} (${count.chains} chains, ${count.rules} rules, ${count.sets} sets and maps, ${count.elements} elements)`);
+  return { compiler };
+}
+
+// --- 2. one policy change ------------------------------------------------------------------
+function benchChange(compiler: PolicyCompiler): void {
+  const dataplane = new NftPolicyDataplane(openNftables());
+  let t = performance.now();
+  dataplane.apply(compiler.compile());
+  const installMs = performance.now() - t;
+  const times: number[] = [];
+  const commands: number[] = [];
+  for (let round = 0; round < 21; round++) {
+    const [o] = parsePolicyObjects([changedPolicy(round)]);
+    t = performance.now();
+    load(compiler, [o!]);
+    const report = dataplane.apply(compiler.compile());
+    times.push(performance.now() - t);
+    commands.push(report.commands);
+  }
+  dataplane.clear();
+  results.change = { installMs, medianMs: median(times), p95Ms: pct(times, 0.95), maxMs: Math.max(...times), commands: median(commands) };
+  say(`== one policy change, with the ${POLICIES} policies installed (installing them all: ${ms(installMs)}, one transaction)`);
+  say(`   apply one changed policy: median ${ms(median(times))}, p95 ${ms(pct(times, 0.95))} (target < 50 ms); ${median(commands)} commands per transaction`);
+}
+
+// --- 3. connection rate --------------------------------------------------------------------
+interface Lab {
+  readonly clientNs: string;
+  readonly serverIp: string;
+  readonly clientIp: string;
+  readonly server: ChildProcess;
+  readonly cleanup: () => void;
+}
+
+function sh(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function makeLab(): Promise<Lab> {
+  const work = mkdtempSync(join(tmpdir(), 'berth-policy-bench-'));
+  const bin = join(work, 'bin');
+  sh(process.execPath, [join(ROOT, 'dist', 'bin', 'berth'), 'install', '--cni-bin-dir', bin]);
+  const conf = JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'policy-bench',
+    type: 'berth-bridge',
+    bridge: 'bpbench0',
+    isGateway: true,
+    ipam: { type: 'berth-ipam', ranges: [[{ subnet: '10.214.0.0/24' }]], dataDir: join(work, 'data') },
+  });
+  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: bin, CNI_IFNAME: 'eth0', BERTH_RUN_DIR: join(work, 'run'), BERTH_CACHE_DIR: join(work, 'cache') };
+  const names = ['pb-client', 'pb-server'];
+  const cni = (command: string, ns: string) => {
+    const r = spawnSync(join(bin, 'berth-bridge'), [], { input: conf, encoding: 'utf8', env: { ...env, CNI_COMMAND: command, CNI_CONTAINERID: ns, CNI_NETNS: `/run/netns/${ns}` } });
+    if (r.status !== 0) throw new Error(`CNI ${command} ${ns}: ${r.stdout} ${r.stderr}`);
+    return r.stdout;
+  };
+  const ips: string[] = [];
+  for (const ns of names) {
+    sh('/usr/sbin/ip', ['netns', 'add', ns]);
+    sh('/usr/sbin/ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    ips.push((JSON.parse(cni('ADD', ns)) as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!);
+  }
+  const loadJs = join(ROOT, 'dist', 'bench', 'policy-load.js');
+  const server = spawn('/usr/sbin/ip', ['netns', 'exec', 'pb-server', process.execPath, loadJs, 'serve', '8080'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((ok) => createInterface({ input: server.stdout! }).once('line', () => ok()));
+  return {
+    clientNs: 'pb-client',
+    clientIp: ips[0]!,
+    serverIp: ips[1]!,
+    server,
+    cleanup: () => {
+      server.kill();
+      for (const ns of names) {
+        try {
+          cni('DEL', ns);
+        } catch {
+          // best effort: the namespace goes anyway
+        }
+        spawnSync('/usr/sbin/ip', ['netns', 'del', ns]);
+      }
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+}
+
+function measureRate(lab: Lab, seconds: number): number {
+  const loadJs = join(ROOT, 'dist', 'bench', 'policy-load.js');
+  const out = sh('/usr/sbin/ip', ['netns', 'exec', lab.clientNs, process.execPath, loadJs, 'connect', lab.serverIp, '8080', String(seconds * 1000), values.concurrency]);
+  const r = JSON.parse(out) as { rate: number; failed: number };
+  if (r.failed) throw new Error(`${r.failed} connections failed: the policies should allow client -> server`);
+  return r.rate;
+}
+
+/** The objects of one level: `n` policies, two of which isolate the server and let the client in. */
+function levelObjects(lab: Lab, n: number): PolicyObject[] {
+  if (n === 0) return [];
+  const bench = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench', labels: { team: 'bench' } } },
+    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'client', namespace: 'bench', labels: { app: 'client' } }, status: { podIP: lab.clientIp } },
+    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'server', namespace: 'bench', labels: { app: 'server' } }, status: { podIP: lab.serverIp } },
+    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: 'bench' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'client-to-server', namespace: 'bench' },
+      spec: {
+        podSelector: {},
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 8080 }] }],
+        egress: [{ to: [{ podSelector: { matchLabels: { app: 'server' } } }], ports: [{ port: 8080 }] }],
+      },
+    },
+  ];
+  const size = { namespaces: NAMESPACES, podsPerNamespace: Math.ceil(PODS / NAMESPACES) };
+  return parsePolicyObjects([...clusterManifests(size), ...policyManifests(n - 2, NAMESPACES), ...bench]);
+}
+
+/**
+ * Switches between "the level's policies in force" and "no policy in force" in one small
+ * transaction each way, so the two rates can be measured alternately, seconds apart, and a
+ * busy machine's drift cancels out. Off: the level's table loses its two hooked base chains
+ * (its other objects stay in the kernel, untouched by any packet) and a table with no policy
+ * (the base chains with empty dispatch maps, what berth installs for zero policies) takes over.
+ */
+function switcher(nft: ReturnType<typeof openNftables>, full: NftState): { on: () => void; off: () => void } {
+  const chains = new Map([...full.chains].filter(([name]) => name !== 'egress' && name !== 'ingress'));
+  const unhooked: NftState = { ...full, chains };
+  const zero = new NftPolicyDataplane(nft, { table: 'berth-policy-zero' });
+  const empty = new PolicyCompiler().compile();
+  return {
+    off: () => {
+      nft.run(diffNftState(full, unhooked));
+      zero.apply(empty);
+    },
+    on: () => {
+      zero.clear();
+      nft.run(diffNftState(unhooked, full));
+    },
+  };
+}
+
+async function benchRate(): Promise<void> {
+  // Connections end with a reset; their conntrack entries need not linger (this namespace only).
+  writeFileSync('/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close', '1');
+  const lab = await makeLab();
+  const nft = openNftables();
+  try {
+    const seconds = Number(values.seconds);
+    const rounds = Number(values.rounds);
+    measureRate(lab, 1); // warm-up
+    const table: { policies: number; objects: number; rate: number; baseline: number; ratio: number; ratios: number[] }[] = [];
+    say(`== new TCP connections per second, client -> server pod (${rounds} rounds of ${seconds} s with the policies, then ${seconds} s without, alternately; ${values.concurrency} in parallel)`);
+    for (const level of LEVELS) {
+      const dataplane = new NftPolicyDataplane(nft);
+      const compiler = new PolicyCompiler();
+      load(compiler, levelObjects(lab, level));
+      const t = performance.now();
+      const report = dataplane.apply(compiler.compile());
+      const objects = countObjects(dataplane.applied!).total;
+      const installMs = performance.now() - t;
+      const sw = switcher(nft, dataplane.applied!);
+      const withPolicies: number[] = [];
+      const without: number[] = [];
+      const ratios: number[] = [];
+      for (let r = 0; r < rounds; r++) {
+        // ABBA: the order alternates, so whatever drifts within a round weighs on both sides.
+        let a: number;
+        let b: number;
+        if (r % 2 === 0) {
+          a = measureRate(lab, seconds);
+          sw.off();
+          b = measureRate(lab, seconds);
+          sw.on();
+        } else {
+          sw.off();
+          b = measureRate(lab, seconds);
+          sw.on();
+          a = measureRate(lab, seconds);
+        }
+        withPolicies.push(a);
+        without.push(b);
+        ratios.push(a / b);
+      }
+      dataplane.clear();
+      const row = { policies: level, objects, rate: median(withPolicies), baseline: median(without), ratio: median(ratios), ratios };
+      table.push(row);
+      say(
+        `   ${String(level).padStart(6)} policies (${String(objects).padStart(6)} nftables objects, installed in ${ms(installMs)}, ${report.commands} commands): ` +
+          `${row.rate.toFixed(0)}/s vs ${row.baseline.toFixed(0)}/s without, ratio ${row.ratio.toFixed(3)}${level === LEVELS[LEVELS.length - 1] ? ' (target >= 0.9)' : ''}`,
+      );
+    }
+    results.rate = table;
+  } finally {
+    lab.cleanup();
+  }
+}
+
+const { compiler } = benchCompile();
+benchChange(compiler);
+if (!values['skip-rate']) await benchRate();
+if (values.json) console.log(JSON.stringify(results, null, 2));

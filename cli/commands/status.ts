@@ -1,0 +1,53 @@
+/**
+ * `berth status`: what berthd serves (drivers, sockets, metrics), what it manages, and what
+ * its start-up reconcile found.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidConfigError } from '../../core/errors.js';
+import { connectApi } from '../../daemon/grpc/client.js';
+import { EXIT_OK } from '../exit-codes.js';
+import { renderTable } from '../output/table.js';
+import { apiSocketPath } from './api-host.js';
+import { PROCESS_OUTPUT, type Output } from './network.js';
+
+export async function statusCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {
+  const { values } = parseArgs({ args: [...argv], strict: true, options: { host: { type: 'string', short: 'H' }, format: { type: 'string' } } });
+  const format = values.format ?? 'table';
+  if (format !== 'table' && format !== 'json') throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use table or json`, { field: '--format', value: format });
+  const socket = apiSocketPath(values.host);
+  const client = connectApi(socket);
+  try {
+    const s = await client.status();
+    if (format === 'json') {
+      io.out(`${JSON.stringify(s, null, 2)}\n`);
+      return EXIT_OK;
+    }
+    const lines = [
+      `berthd ${s.version}, up ${formatDuration(s.uptimeSeconds)} (since ${s.started})`,
+      `API:            ${s.apiSocket}`,
+      `Docker plugins: ${s.pluginSockets.length ? s.pluginSockets.join(', ') : 'not served'}`,
+      `Metrics:        ${s.metricsAddress || 'not served'}`,
+      `State:          ${s.dataDir}`,
+      `Start-up:       ${s.reconciledNetworks} network(s) restored, ${s.removedEndpoints} stale endpoint(s) removed` +
+        (s.lostEndpoints.length ? `, ${s.lostEndpoints.length} endpoint(s) lost their interface: ${s.lostEndpoints.map((e) => e.slice(0, 12)).join(', ')}` : '') +
+        (s.failedNetworks.length ? `, could not restore: ${s.failedNetworks.join(', ')}` : ''),
+      '',
+    ];
+    io.out(lines.join('\n'));
+    io.out(renderTable(['DRIVER', 'DOCKER PLUGIN', 'NETWORKS', 'ENDPOINTS'], s.drivers.map((d) => [d.driver, d.plugin, String(d.networks), String(d.endpoints)])));
+    if (s.ipamPools.length) {
+      io.out('\n');
+      io.out(renderTable(['IPAM POOL', 'SUBNET', 'ADDRESSES'], s.ipamPools.map((p) => [p.id, p.pool, String(p.addresses)])));
+    }
+    return EXIT_OK;
+  } finally {
+    client.close();
+  }
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}

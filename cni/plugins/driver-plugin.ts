@@ -1,0 +1,176 @@
+/**
+ * A main CNI plugin for one berth driver: CNI commands translated into calls on the driver.
+ * IPAM runs first (in-process for berth-ipam, delegated otherwise) and is undone when the
+ * driver fails. berth-bridge and berth-nat are this, bound to their driver.
+ */
+import { CheckFailedError, DecodeError, asBerthError } from '../../core/errors.js';
+import { IpPrefix, parseIpWithPrefix, IpAddress } from '../../core/ip.js';
+import type { IpRange, PortMapping, Route } from '../../core/model.js';
+import type { Driver, NetworkSpec } from '../../drivers/driver.js';
+import type { AddressSource, IpamAddress, IpamOutcome } from '../ipam-source.js';
+import { openAddressSource } from '../ipam-select.js';
+import { parseDns, type Result } from '../result.js';
+import type { CniRequest, PluginHandlers } from '../skel.js';
+
+/** What ties a plugin to its driver. */
+export interface DriverBinding<Options> {
+  /** The executable's name, for logs and messages. */
+  readonly name: string;
+  /** Shown when the binary is run without CNI_COMMAND. */
+  readonly about: string;
+  /** The driver's options from the configuration; parsed before anything is allocated. */
+  options(req: CniRequest): Options;
+  /** The driver, wired for this request's environment. */
+  driver(req: CniRequest): Driver<Options>;
+  /** The request's port mappings (the `portMappings` capability), for drivers that publish ports. */
+  portMappings?(req: CniRequest): PortMapping[];
+}
+
+/** berth's run-time directory (locks, WinNAT's state): BERTH_RUN_DIR, default /run/berth. */
+export function runDirOf(req: CniRequest): string {
+  return req.env.BERTH_RUN_DIR ?? '/run/berth';
+}
+
+/**
+ * The driver call's network. Its subnets come from berth-ipam's configuration, or, for a
+ * delegated IPAM plugin, from the addresses it handed out (`known`).
+ */
+function networkOf<O>(req: CniRequest, options: O, ipam: AddressSource | undefined, known: readonly IpamAddress[] = []): NetworkSpec<O> {
+  const configured = ipam?.subnets(req) ?? [];
+  const fromAddresses = known.map((a) => ({ subnet: IpPrefix.of(a.address.address, a.address.length), ...(a.gateway ? { gateway: a.gateway } : {}) }));
+  const subnets: IpRange[] = (configured.length ? configured : fromAddresses).map((s) => ({
+    subnet: s.subnet,
+    rangeStart: s.subnet.first,
+    rangeEnd: s.subnet.last,
+    ...(s.gateway ? { gateway: s.gateway } : {}),
+  }));
+  return { id: req.name, name: req.name, subnets, options, followsEndpoints: true };
+}
+
+/** The MAC the runtime asked for: CNI_ARGS MAC < args.cni.mac < runtimeConfig.mac. */
+function requestedMac(req: CniRequest): string | undefined {
+  const args = req.conf.args as { cni?: { mac?: unknown } } | undefined;
+  const mac = req.runtimeConfig.mac ?? args?.cni?.mac ?? req.args.get('MAC');
+  if (mac === undefined) return undefined;
+  if (typeof mac !== 'string' || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new DecodeError(`MAC ${JSON.stringify(mac)} is not a MAC address`, { field: 'runtimeConfig.mac', value: String(mac) });
+  return mac.toLowerCase();
+}
+
+/** The CNI command handlers of the plugin that `b` binds to its driver. */
+export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
+  return {
+    name: b.name,
+    about: b.about,
+
+    async add(req) {
+      // Everything that only reads the request fails here, before an address is taken.
+      const options = b.options(req);
+      const portMappings = b.portMappings?.(req) ?? [];
+      const mac = requestedMac(req);
+      const ipam = openAddressSource(req);
+      const outcome: IpamOutcome = ipam ? await ipam.add(req) : { ips: [], routes: [] };
+      try {
+        const info = await b.driver(req).createEndpoint(networkOf(req, options, ipam, outcome.ips), {
+          containerId: req.containerId,
+          ifname: req.ifname,
+          sandbox: req.netns,
+          addresses: outcome.ips,
+          routes: outcome.routes.map((r) => ({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}) })),
+          ...(mac ? { mac } : {}),
+          ...(portMappings.length ? { portMappings } : {}),
+        });
+        const confDns = req.conf.dns !== undefined ? parseDns(req.conf.dns, 'dns') : undefined;
+        const dns = confDns && Object.keys(confDns).length ? confDns : outcome.dns;
+        const result: Result = {
+          interfaces: info.interfaces.map((i) => ({ ...i })),
+          ips: info.addresses.map((a) => ({ address: `${a.address.address}/${a.address.length}`, ...(a.gateway ? { gateway: a.gateway.toString() } : {}), interface: info.sandboxInterface })),
+          routes: info.routes.map(routeToResult),
+          ...(dns ? { dns } : {}),
+        };
+        return result;
+      } catch (err) {
+        if (ipam) {
+          try {
+            await ipam.del(req);
+          } catch (undo) {
+            process.stderr.write(`${b.name}: releasing addresses after a failed ADD also failed: ${asBerthError(undo).message}\n`);
+          }
+        }
+        throw err;
+      }
+    },
+
+    async del(req) {
+      const ipam = openAddressSource(req);
+      const net = networkOf(req, b.options(req), ipam);
+      // Best effort on both sides: the addresses are released even when the links are gone.
+      let first: unknown;
+      try {
+        await b.driver(req).deleteEndpoint(net, { containerId: req.containerId, ifname: req.ifname, sandbox: req.netns });
+      } catch (err) {
+        first = err;
+      }
+      if (ipam) {
+        try {
+          await ipam.del(req);
+        } catch (err) {
+          first ??= err;
+        }
+      }
+      if (first) throw first;
+    },
+
+    async check(req) {
+      const prev = req.prevResult;
+      if (!prev) throw new CheckFailedError('CHECK needs prevResult (the result of the ADD)');
+      const ips: IpamAddress[] = (prev.ips ?? []).map((ip) => ({
+        address: parseIpWithPrefix(ip.address),
+        ...(ip.gateway ? { gateway: IpAddress.parse(ip.gateway) } : {}),
+      }));
+      const ipam = openAddressSource(req);
+      const net = networkOf(req, b.options(req), ipam, ips);
+      const portMappings = b.portMappings?.(req) ?? [];
+      if (ipam) await ipam.check(req, ips);
+      const sandboxIf = prev.interfaces?.find((i) => i.name === req.ifname && i.sandbox);
+      await b.driver(req).check(net, {
+        containerId: req.containerId,
+        ifname: req.ifname,
+        sandbox: req.netns,
+        addresses: ips,
+        routes: (prev.routes ?? []).map((r) => ({ dst: IpPrefix.parse(r.dst, { strict: false }), ...(r.gw ? { gw: IpAddress.parse(r.gw) } : {}) })),
+        ...(sandboxIf?.mac ? { mac: sandboxIf.mac } : {}),
+        ...(portMappings.length ? { portMappings } : {}),
+      });
+    },
+
+    async gc(req) {
+      const ipam = openAddressSource(req);
+      const net = networkOf(req, b.options(req), ipam);
+      const valid = (req.validAttachments ?? []).map((a) => ({ containerId: a.containerId, ifname: a.ifname, sandbox: '' }));
+      const errors: string[] = [];
+      try {
+        await b.driver(req).gc(net, valid);
+      } catch (err) {
+        errors.push(asBerthError(err).message);
+      }
+      if (ipam) {
+        try {
+          await ipam.gc(req);
+        } catch (err) {
+          errors.push(asBerthError(err).message);
+        }
+      }
+      if (errors.length) throw new CheckFailedError(`GC incomplete: ${errors.join('; ')}`);
+    },
+
+    async status(req) {
+      b.options(req);
+      const ipam = openAddressSource(req);
+      if (ipam) await ipam.status(req);
+    },
+  };
+}
+
+function routeToResult(r: Route): { dst: string; gw?: string } {
+  return { dst: r.dst.toString(), ...(r.gw ? { gw: r.gw.toString() } : {}) };
+}

@@ -1,0 +1,162 @@
+/**
+ * berthd put together: the store, the driver registry, the network service and Docker IPAM,
+ * reconciled with the host before any socket opens, then the Docker plugin sockets, the gRPC
+ * API and the metrics endpoint. `stop()` closes them in reverse order.
+ *
+ * One berthd per run directory: an flock on `<runDir>/berthd.lock` (released by the kernel if
+ * berthd dies), so two agents never reconcile the same host against each other.
+ */
+import { join } from 'node:path';
+import { BerthError } from '../core/errors.js';
+import { netnsExists } from '../dataplane/linux/index.js';
+import { tryLockFile, type FileLock } from '../store/file/file-lock.js';
+import { FileStore } from '../store/file/file-store.js';
+import type { DaemonConfig } from './config.js';
+import { DockerIpam } from './docker-ipam.js';
+import { ipamDriverHandlers } from './docker/ipam-driver.js';
+import { networkDriverHandlers } from './docker/network-driver.js';
+import { startPluginServer, type PluginServer } from './docker/plugin-server.js';
+import type { DriverRegistry } from './drivers/binding.js';
+import { linuxDriverRegistry } from './drivers/default-bindings.js';
+import { startApiServer, type ApiServer } from './grpc/api-server.js';
+import type { Log } from './log.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
+import { Metrics } from './metrics.js';
+import { NetworkService, type ReconcileReport } from './network-service.js';
+import { SerialQueue } from './serial-queue.js';
+
+/** The name Docker knows berth's IPAM by (`--ipam-driver berth`). */
+export const IPAM_PLUGIN = 'berth';
+export const VERSION = '0.1.0';
+/** The socket name of the managed plugin (`interface.socket` in its config.json), without `.sock`. */
+const MANAGED_SOCKET = 'berth';
+
+export interface Daemon {
+  readonly service: NetworkService;
+  readonly ipam: DockerIpam;
+  readonly metrics: Metrics;
+  readonly reconcile: ReconcileReport;
+  readonly pluginSockets: readonly string[];
+  readonly metricsAddress: string | undefined;
+  stop(): Promise<void>;
+}
+
+export interface DaemonDeps {
+  readonly log: Log;
+  /** @default the Linux drivers */
+  readonly registry?: DriverRegistry;
+  /** @default dataplane/linux netnsExists */
+  readonly sandboxExists?: (path: string) => boolean;
+}
+
+/** Starts berthd; rejects (after undoing what it started) when any part cannot start. */
+export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promise<Daemon> {
+  const { log } = deps;
+  const lock = takeInstanceLock(config.runDir);
+  const closers: (() => Promise<void> | void)[] = [() => lock.release({ remove: true })];
+  const stop = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn('stopping: a part did not close cleanly', { error: (err as Error).message });
+      }
+    }
+    closers.length = 0;
+  };
+  try {
+    const store = new FileStore({ dataDir: config.dataDir });
+    const swept = store.sweepSync();
+    if (swept.tempFiles + swept.lockFiles > 0) log.info('store: removed files left by killed writers', { ...swept });
+    const registry = deps.registry ?? linuxDriverRegistry({ runDir: config.runDir });
+    const queue = new SerialQueue();
+    const service = new NetworkService({ store, registry, queue, log, sandboxExists: deps.sandboxExists ?? netnsExists });
+    const ipam = new DockerIpam({ store, queue, log }, { defaultRange: config.defaultPoolRange, defaultPoolLength: config.defaultPoolLength });
+    const metrics = new Metrics();
+    const started = Date.now();
+    registerGauges(metrics, service, ipam, started);
+
+    const reconcile = await service.reconcile();
+
+    const sockets: string[] = [];
+    if (config.docker && config.managedPlugin) {
+      const binding = registry.get(config.managedPlugin);
+      const server = await startPluginServer({
+        name: MANAGED_SOCKET,
+        dir: config.pluginDir,
+        implements: ['NetworkDriver', 'IpamDriver'],
+        handlers: { ...networkDriverHandlers(binding, service), ...ipamDriverHandlers(ipam) },
+        log,
+        metrics,
+      });
+      closers.push(() => server.close());
+      sockets.push(server.socketPath);
+    } else if (config.docker) {
+      for (const binding of registry.all()) {
+        const server = await startPluginServer({
+          name: binding.pluginName,
+          dir: config.pluginDir,
+          implements: ['NetworkDriver'],
+          handlers: networkDriverHandlers(binding, service),
+          log,
+          metrics,
+        });
+        closers.push(() => server.close());
+        sockets.push(server.socketPath);
+      }
+      const ipamServer: PluginServer = await startPluginServer({ name: IPAM_PLUGIN, dir: config.pluginDir, implements: ['IpamDriver'], handlers: ipamDriverHandlers(ipam), log, metrics });
+      closers.push(() => ipamServer.close());
+      sockets.push(ipamServer.socketPath);
+    }
+
+    let metricsServer: MetricsServer | undefined;
+    if (config.metricsAddress) {
+      metricsServer = await startMetricsServer(config.metricsAddress, metrics, log);
+      closers.push(() => metricsServer?.close());
+    }
+
+    const api: ApiServer = await startApiServer({
+      socketPath: config.apiSocket,
+      service,
+      registry,
+      metrics,
+      log,
+      status: () => ({
+        version: VERSION,
+        startedAt: new Date(started).toISOString(),
+        dataDir: config.dataDir,
+        apiSocket: config.apiSocket,
+        pluginSockets: sockets,
+        metricsAddress: metricsServer?.address ?? '',
+        reconcile,
+        ipamPools: () => ipam.pools(),
+      }),
+    });
+    closers.push(() => api.close());
+
+    log.info('berthd started', { version: VERSION, dataDir: config.dataDir, pluginSockets: sockets, apiSocket: config.apiSocket, metrics: metricsServer?.address });
+    return { service, ipam, metrics, reconcile, pluginSockets: sockets, metricsAddress: metricsServer?.address, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function takeInstanceLock(runDir: string): FileLock {
+  const path = join(runDir, 'berthd.lock');
+  const lock = tryLockFile(path);
+  if (!lock) throw new BerthError('exists', `Another berthd is running (it holds ${path}); stop it first or give this one another --run-dir`, { field: '--run-dir', value: runDir });
+  return lock;
+}
+
+function registerGauges(metrics: Metrics, service: NetworkService, ipam: DockerIpam, started: number): void {
+  metrics.gauge('berth_networks', 'Networks berthd manages, by driver.', async () =>
+    [...(await service.counts()).networks].map(([driver, value]) => ({ labels: { driver }, value })),
+  );
+  metrics.gauge('berth_endpoints', 'Endpoints on berthd networks, by driver.', async () =>
+    [...(await service.counts()).endpoints].map(([driver, value]) => ({ labels: { driver }, value })),
+  );
+  metrics.gauge('berth_ipam_pools', 'Docker IPAM pools reserved in berth IPAM.', async () => [{ labels: {}, value: (await ipam.pools()).length }]);
+  metrics.gauge('berth_start_time_seconds', 'When berthd started, in seconds since the epoch.', async () => [{ labels: {}, value: started / 1000 }]);
+  metrics.gauge('berth_up', 'Always 1 while berthd answers.', async () => [{ labels: {}, value: 1 }]);
+}

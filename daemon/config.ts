@@ -1,0 +1,122 @@
+/**
+ * berthd's command line, parsed once into a validated, readonly config. Defaults live here.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidConfigError } from '../core/errors.js';
+import { IpParseError, IpPrefix } from '../core/ip.js';
+import { DEFAULT_DATA_DIR } from '../store/file/file-store.js';
+import type { LogLevel } from './log.js';
+
+export interface DaemonConfig {
+  /** Where Docker looks for plugin sockets. @default /run/docker/plugins */
+  readonly pluginDir: string;
+  /** berthd's state (store). @default /var/lib/berth */
+  readonly dataDir: string;
+  /** Runtime files: the instance lock, driver locks, the API socket. @default /run/berth */
+  readonly runDir: string;
+  /** The gRPC API socket. @default <runDir>/berthd.sock */
+  readonly apiSocket: string;
+  /** `host:port`, `unix:PATH`, or undefined to serve no metrics. @default 127.0.0.1:9613 */
+  readonly metricsAddress: string | undefined;
+  readonly logLevel: LogLevel;
+  /** JSON lines go here instead of stdout. */
+  readonly logFile: string | undefined;
+  /** Pools berth IPAM picks from when Docker gives no subnet. @default 10.209.0.0/16 */
+  readonly defaultPoolRange: IpPrefix;
+  /** @default 24 */
+  readonly defaultPoolLength: number;
+  /** Serve the Docker plugin sockets. @default true */
+  readonly docker: boolean;
+  /**
+   * Run as a Docker managed (v2) plugin: one socket, `<pluginDir>/berth.sock`, serving the
+   * NetworkDriver of this driver and the IpamDriver together, as a managed plugin's single
+   * `interface.socket` must (packaging/docker-plugin/config.json).
+   */
+  readonly managedPlugin: string | undefined;
+}
+
+export const USAGE = `Usage: berthd [OPTIONS]
+
+berth's node agent: Docker network and IPAM plugins, and the API of the berth CLI.
+
+Options:
+  --plugin-dir DIR          Docker plugin socket directory (default /run/docker/plugins)
+  --data-dir DIR            state directory (default ${DEFAULT_DATA_DIR})
+  --run-dir DIR             runtime directory: locks and the API socket (default /run/berth)
+  --api-socket PATH         gRPC API socket (default <run-dir>/berthd.sock)
+  --metrics-address ADDR    Prometheus /metrics on HOST:PORT or unix:PATH, "none" to disable
+                            (default 127.0.0.1:9613)
+  --log-level LEVEL         error, warn, info or debug (default info)
+  --log-file PATH           write JSON log lines to PATH instead of stdout
+  --default-pool CIDR       range berth IPAM picks pools from (default 10.209.0.0/16)
+  --default-pool-length N   prefix length of picked pools (default 24)
+  --no-docker               do not serve the Docker plugin sockets
+  --managed-plugin DRIVER   serve DRIVER's network driver and the IPAM driver on one socket,
+                            <plugin-dir>/berth.sock, as a Docker managed plugin
+  -h, --help                show this help
+`;
+
+/** Parses berthd's arguments; InvalidConfigError names the option at fault. */
+export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'plugin-dir': { type: 'string' },
+        'data-dir': { type: 'string' },
+        'run-dir': { type: 'string' },
+        'api-socket': { type: 'string' },
+        'metrics-address': { type: 'string' },
+        'log-level': { type: 'string' },
+        'log-file': { type: 'string' },
+        'default-pool': { type: 'string' },
+        'default-pool-length': { type: 'string' },
+        'no-docker': { type: 'boolean' },
+        'managed-plugin': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new InvalidConfigError(`berthd: ${(err as Error).message}`);
+  }
+  if (values.help) return 'help';
+  const runDir = values['run-dir'] ?? '/run/berth';
+  const level = values['log-level'] ?? 'info';
+  if (!['error', 'warn', 'info', 'debug'].includes(level)) {
+    throw new InvalidConfigError(`--log-level ${JSON.stringify(level)} is not one of error, warn, info, debug`, { field: '--log-level', value: level });
+  }
+  const metrics = values['metrics-address'] ?? '127.0.0.1:9613';
+  if (metrics !== 'none' && !metrics.startsWith('unix:') && !/^[^:]+:\d{1,5}$/.test(metrics) && !/^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(metrics)) {
+    throw new InvalidConfigError(`--metrics-address ${JSON.stringify(metrics)} is not HOST:PORT, unix:PATH or none`, { field: '--metrics-address', value: metrics });
+  }
+  let poolRange: IpPrefix;
+  const poolText = values['default-pool'] ?? '10.209.0.0/16';
+  try {
+    poolRange = IpPrefix.parse(poolText);
+  } catch (err) {
+    if (!(err instanceof IpParseError)) throw err;
+    throw new InvalidConfigError(`--default-pool ${JSON.stringify(poolText)} is not a subnet: ${err.message}`, { field: '--default-pool', value: poolText });
+  }
+  if (poolRange.family !== 4) throw new InvalidConfigError(`--default-pool ${poolText} must be an IPv4 range`, { field: '--default-pool', value: poolText });
+  const lengthText = values['default-pool-length'] ?? '24';
+  const poolLength = Number(lengthText);
+  if (!/^\d+$/.test(lengthText) || poolLength < poolRange.length || poolLength > 30) {
+    throw new InvalidConfigError(`--default-pool-length ${lengthText} must be from ${poolRange.length} to 30`, { field: '--default-pool-length', value: lengthText });
+  }
+  return {
+    pluginDir: values['plugin-dir'] ?? '/run/docker/plugins',
+    dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
+    runDir,
+    apiSocket: values['api-socket'] ?? `${runDir}/berthd.sock`,
+    metricsAddress: metrics === 'none' ? undefined : metrics,
+    logLevel: level as LogLevel,
+    logFile: values['log-file'],
+    defaultPoolRange: poolRange,
+    defaultPoolLength: poolLength,
+    docker: !values['no-docker'],
+    managedPlugin: values['managed-plugin'],
+  };
+}

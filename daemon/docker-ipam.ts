@@ -1,0 +1,230 @@
+/**
+ * Docker's remote IPAM (`--ipam-driver berth`) on berth's IPAM. Docker thinks in pools
+ * (RequestPool → PoolID) and in addresses requested and released by value, with no endpoint
+ * to name the holder; berth's IPAM allocates per attachment. So each pool is one berth IPAM
+ * "network" (`docker:<PoolID>`), and each address Docker requests is held by an attachment of
+ * its own (a random token), found again by address on release.
+ *
+ * Pool records live under `berthd/ipam/pools/<PoolID>`. Like Docker's own IPAM (20.10,
+ * `updatePoolDBOnAdd`), a pool must not overlap another pool of its address space, the same
+ * subnet twice included; it must not overlap a berthd network either. Releasing a pool drops
+ * the addresses still held in it and its IPAM document.
+ */
+import { randomBytes } from 'node:crypto';
+import { AlreadyExistsError, InvalidConfigError, NotFoundError, PoolExhaustedError } from '../core/errors.js';
+import { IpAddress, IpParseError, IpPrefix } from '../core/ip.js';
+import type { IpRange } from '../core/model.js';
+import { Ipam, poolKey } from '../ipam/allocator.js';
+import type { JsonValue, Store } from '../store/store.js';
+import type { Log } from './log.js';
+import type { SerialQueue } from './serial-queue.js';
+import { NETWORK_PREFIX, asNetworkRecord } from './state/records.js';
+
+/** The address spaces berth's IPAM offers (GetDefaultAddressSpaces). */
+export const LOCAL_ADDRESS_SPACE = 'berth-local';
+export const GLOBAL_ADDRESS_SPACE = 'berth-global';
+
+/** Docker's RequestAddressType option value for a network's gateway. */
+const GATEWAY_REQUEST = 'com.docker.network.gateway';
+const POOLS = 'berthd/ipam/pools/';
+const HOLDER_IFNAME = 'docker';
+
+export interface PoolRequest {
+  readonly addressSpace: string;
+  /** CIDR, or empty: berth picks a free pool from the default range. */
+  readonly pool: string;
+  /** CIDR inside `pool` (`--ip-range`): addresses without a specific request come from here. */
+  readonly subPool: string;
+  readonly v6: boolean;
+}
+
+export interface PoolRecord {
+  readonly id: string;
+  readonly addressSpace: string;
+  readonly pool: string;
+  readonly subPool?: string;
+}
+
+export interface DockerIpamOptions {
+  /** Where pools come from when Docker gives no subnet. @default 10.209.0.0/16 */
+  readonly defaultRange?: IpPrefix;
+  /** Prefix length of pools picked from the default range. @default 24 */
+  readonly defaultPoolLength?: number;
+}
+
+export class DockerIpam {
+  private readonly ipam: Ipam;
+  private readonly defaultRange: IpPrefix;
+  private readonly defaultPoolLength: number;
+
+  constructor(
+    private readonly deps: { readonly store: Store; readonly queue: SerialQueue; readonly log: Log },
+    options: DockerIpamOptions = {},
+  ) {
+    this.ipam = new Ipam(deps.store);
+    this.defaultRange = options.defaultRange ?? IpPrefix.parse('10.209.0.0/16');
+    this.defaultPoolLength = options.defaultPoolLength ?? 24;
+    if (this.defaultPoolLength < this.defaultRange.length || this.defaultPoolLength > 30) {
+      throw new InvalidConfigError(`The default pool length /${this.defaultPoolLength} does not fit the default range ${this.defaultRange}`, { field: 'default-pool-length' });
+    }
+  }
+
+  /**
+   * Reserves a pool (RequestPool); AlreadyExistsError naming the holder when it overlaps
+   * one in use. An empty `pool` picks the first free one of the default range.
+   */
+  requestPool(req: PoolRequest): Promise<{ poolId: string; pool: string }> {
+    return this.deps.queue.run(async () => {
+      const space = req.addressSpace || LOCAL_ADDRESS_SPACE;
+      if (space !== LOCAL_ADDRESS_SPACE && space !== GLOBAL_ADDRESS_SPACE) {
+        throw new InvalidConfigError(`Unknown address space ${JSON.stringify(space)}: berth offers ${LOCAL_ADDRESS_SPACE} and ${GLOBAL_ADDRESS_SPACE}`, { field: 'AddressSpace', value: space });
+      }
+      const taken = await this.takenPrefixes(space);
+      let pool: IpPrefix;
+      if (req.pool === '') {
+        if (req.subPool !== '') throw new InvalidConfigError('An ip-range (SubPool) needs a subnet (Pool)', { field: 'SubPool', value: req.subPool });
+        if (req.v6) throw new InvalidConfigError('berth IPAM picks IPv4 pools only: give the IPv6 subnet (--subnet fd00:…/64)', { field: 'Pool' });
+        pool = this.pickPool(taken.map((t) => t.prefix));
+      } else {
+        pool = parsePrefix(req.pool, 'Pool');
+        if (pool.family !== (req.v6 ? 6 : 4)) throw new InvalidConfigError(`Pool ${pool} is not an IPv${req.v6 ? 6 : 4} subnet`, { field: 'Pool', value: req.pool });
+        if (pool.network.bits - pool.length < 2) throw new InvalidConfigError(`Pool ${pool} is too small to allocate from`, { field: 'Pool', value: req.pool });
+      }
+      let subPool: IpPrefix | undefined;
+      if (req.subPool !== '') {
+        subPool = parsePrefix(req.subPool, 'SubPool');
+        if (!pool.contains(subPool.first) || !pool.contains(subPool.last)) {
+          throw new InvalidConfigError(`The ip-range ${subPool} is not inside subnet ${pool}`, { field: 'SubPool', value: req.subPool });
+        }
+      }
+      const id = `${space}/${pool}${subPool ? `/${subPool}` : ''}`;
+      const key = POOLS + id;
+      const clash = taken.find((t) => t.prefix.overlaps(pool));
+      if (clash) {
+        throw new AlreadyExistsError(`Subnet ${pool} overlaps ${clash.owner} (${clash.prefix})`, { field: 'Pool', value: String(pool) });
+      }
+      const record: PoolRecord = { id, addressSpace: space, pool: String(pool), ...(subPool ? { subPool: String(subPool) } : {}) };
+      await this.deps.store.put(key, record as unknown as JsonValue);
+      this.deps.log.info('ipam pool reserved', { pool: id });
+      return { poolId: id, pool: String(pool) };
+    });
+  }
+
+  /** Frees the pool and every address still held in it. An unknown pool is success. */
+  releasePool(poolId: string): Promise<void> {
+    return this.deps.queue.run(async () => {
+      const key = POOLS + poolId;
+      if (!(await this.deps.store.get(key))) return;
+      const network = ipamNetwork(poolId);
+      await this.ipam.gc(network, []);
+      await this.deps.store.delete(poolKey(network));
+      await this.deps.store.delete(key);
+      this.deps.log.info('ipam pool released', { pool: poolId });
+    });
+  }
+
+  /**
+   * Hands out an address (RequestAddress): the one asked for, or the next free one (from the
+   * ip-range when there is one). A gateway request without an address takes the pool's first
+   * host address, as Docker's own IPAM does. Returns CIDR text.
+   */
+  requestAddress(req: { readonly poolId: string; readonly address: string; readonly options: Readonly<Record<string, string>> }): Promise<string> {
+    return this.deps.queue.run(async () => {
+      const record = await this.requirePool(req.poolId);
+      const pool = IpPrefix.parse(record.pool);
+      const gateway = req.options['RequestAddressType'] === GATEWAY_REQUEST;
+      let wanted: IpAddress | undefined;
+      if (req.address !== '') {
+        wanted = IpAddress.tryParse(req.address);
+        if (!wanted) throw new InvalidConfigError(`Address ${JSON.stringify(req.address)} is not an IP address`, { field: 'Address', value: req.address });
+        if (!pool.contains(wanted)) throw new InvalidConfigError(`Address ${wanted} is outside subnet ${pool}`, { field: 'Address', value: req.address });
+      } else if (gateway) {
+        wanted = pool.first.plus(1n);
+      }
+      // A specific address may lie anywhere in the pool; others come from the ip-range.
+      const from = wanted || !record.subPool ? pool : IpPrefix.parse(record.subPool);
+      const [assigned] = await this.ipam.allocate({
+        network: ipamNetwork(record.id),
+        containerId: `d${randomBytes(12).toString('hex')}`,
+        ifname: HOLDER_IFNAME,
+        rangeSets: [[rangeOf(pool, from)]],
+        ...(wanted ? { requested: [wanted] } : {}),
+      });
+      if (!assigned) throw new PoolExhaustedError(`Subnet ${pool} has no free address`, { field: 'PoolID', value: req.poolId });
+      return `${assigned.address.address}/${pool.length}`;
+    });
+  }
+
+  /** Frees an address (ReleaseAddress). An address nobody holds is success. */
+  releaseAddress(req: { readonly poolId: string; readonly address: string }): Promise<void> {
+    return this.deps.queue.run(async () => {
+      const record = await this.requirePool(req.poolId);
+      const ip = IpAddress.tryParse(req.address.includes('/') ? req.address.slice(0, req.address.indexOf('/')) : req.address);
+      if (!ip) throw new InvalidConfigError(`Address ${JSON.stringify(req.address)} is not an IP address`, { field: 'Address', value: req.address });
+      const network = ipamNetwork(record.id);
+      const holder = (await this.ipam.list(network)).find((a) => a.address.address.address.equals(ip));
+      if (holder) await this.ipam.release(network, holder.containerId, holder.ifname);
+    });
+  }
+
+  /** Every pool with its addresses in use, for status and tests. */
+  async pools(): Promise<{ record: PoolRecord; addresses: string[] }[]> {
+    const out = [];
+    for (const entry of await this.deps.store.list(POOLS)) {
+      const record = entry.value as unknown as PoolRecord;
+      const held = await this.ipam.list(ipamNetwork(record.id));
+      out.push({ record, addresses: held.map((a) => String(a.address.address.address)) });
+    }
+    return out;
+  }
+
+  private async requirePool(poolId: string): Promise<PoolRecord> {
+    const entry = await this.deps.store.get(POOLS + poolId);
+    if (!entry) throw new NotFoundError(`Pool ${JSON.stringify(poolId)} is not known to berth IPAM`, { field: 'PoolID', value: poolId });
+    return entry.value as unknown as PoolRecord;
+  }
+
+  /** Pools of the address space and subnets of berthd networks, which a new pool must not overlap. */
+  private async takenPrefixes(space: string): Promise<{ prefix: IpPrefix; owner: string }[]> {
+    const taken: { prefix: IpPrefix; owner: string }[] = [];
+    for (const entry of await this.deps.store.list(POOLS)) {
+      const p = entry.value as unknown as PoolRecord;
+      if (p.addressSpace === space) taken.push({ prefix: IpPrefix.parse(p.pool), owner: `berth IPAM pool ${p.id}` });
+    }
+    for (const entry of await this.deps.store.list(NETWORK_PREFIX)) {
+      const n = asNetworkRecord(entry.value);
+      for (const s of n.subnets) taken.push({ prefix: IpPrefix.parse(s.subnet), owner: `the subnet of berth network ${n.name}` });
+    }
+    return taken;
+  }
+
+  private pickPool(taken: readonly IpPrefix[]): IpPrefix {
+    const step = 1n << BigInt(32 - this.defaultPoolLength);
+    for (let v = this.defaultRange.first.value; v <= this.defaultRange.last.value; v += step) {
+      const candidate = IpPrefix.of(IpAddress.fromBigInt(4, v), this.defaultPoolLength);
+      if (!taken.some((t) => t.overlaps(candidate))) return candidate;
+    }
+    throw new PoolExhaustedError(`Every /${this.defaultPoolLength} of the default range ${this.defaultRange} is in use: give a subnet (--subnet)`, { field: 'Pool' });
+  }
+}
+
+/** The berth IPAM network that holds a Docker pool's addresses. */
+function ipamNetwork(poolId: string): string {
+  return `docker:${poolId}`;
+}
+
+/** The allocatable range of `from` (network and broadcast excluded), labelled with `pool`'s prefix. */
+function rangeOf(pool: IpPrefix, from: IpPrefix): IpRange {
+  const start = from.first.equals(pool.first) ? from.first.plus(1n) : from.first;
+  const end = pool.family === 4 && from.last.equals(pool.last) ? from.last.plus(-1n) : from.last;
+  return { subnet: pool, rangeStart: start, rangeEnd: end };
+}
+
+function parsePrefix(text: string, field: string): IpPrefix {
+  try {
+    return IpPrefix.parse(text);
+  } catch (err) {
+    if (!(err instanceof IpParseError)) throw err;
+    throw new InvalidConfigError(`${field} ${JSON.stringify(text)} is not a subnet in CIDR notation such as 10.1.0.0/24: ${err.message}`, { field, value: text });
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The bridge driver as berthd serves it: Docker plugin `berth-bridge`. Options use Docker's
+ * own bridge keys where the meaning is the same (`com.docker.network.bridge.name`, ...), and
+ * berth's CNI keys otherwise, so `-o` reads the same as for `docker network create -d bridge`
+ * or a berth-bridge conflist. Defaults follow Docker's bridge: gateway on the bridge,
+ * masquerade on (off for `--internal`), containers on one network reach each other, networks
+ * are isolated from each other.
+ */
+import { InvalidConfigError } from '../../core/errors.js';
+import { makeBridgeOptions, type BridgeDriver, type BridgeOptions } from '../../drivers/bridge/index.js';
+import type { DriverBinding, OptionContext } from './binding.js';
+import { parseBoolOption, parseIntOption, rejectUnknownOptions } from './option-values.js';
+
+/** Each accepted key and the bridge option it sets. */
+const KEYS = {
+  'com.docker.network.bridge.name': 'bridge',
+  bridge: 'bridge',
+  'com.docker.network.driver.mtu': 'mtu',
+  mtu: 'mtu',
+  'com.docker.network.bridge.enable_ip_masquerade': 'ipMasq',
+  ipMasq: 'ipMasq',
+  'com.docker.network.bridge.enable_icc': 'icc',
+  hairpinMode: 'hairpinMode',
+  macspoofchk: 'macSpoofCheck',
+  isolateNetworks: 'isolateFromOtherNetworks',
+} as const;
+
+const KNOWN = Object.keys(KEYS);
+
+/** Translates `-o` options into bridge options. */
+export function bridgeOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx: OptionContext): BridgeOptions {
+  rejectUnknownOptions('berth-bridge', raw, KNOWN);
+  const o: { -readonly [K in keyof BridgeOptions]?: BridgeOptions[K] } = {};
+  const fieldOf = new Map<keyof BridgeOptions, string>();
+  let icc = true;
+  for (const [key, value] of Object.entries(raw)) {
+    const target = KEYS[key as keyof typeof KEYS];
+    switch (target) {
+      case 'bridge':
+        o.bridge = value;
+        break;
+      case 'mtu':
+        o.mtu = parseIntOption(key, value, { min: 68, max: 65535 });
+        break;
+      case 'icc':
+        icc = parseBoolOption(key, value);
+        break;
+      default:
+        o[target] = parseBoolOption(key, value);
+    }
+    fieldOf.set(target === 'icc' ? 'portIsolation' : target, key);
+  }
+  if (ctx.internal && o.ipMasq === true) {
+    throw new InvalidConfigError(`Option ${fieldOf.get('ipMasq')}=true contradicts --internal: an internal network has no outside access to masquerade`, {
+      field: fieldOf.get('ipMasq') ?? 'ipMasq',
+      value: 'true',
+    });
+  }
+  return makeBridgeOptions(
+    ctx.networkName,
+    {
+      ...o,
+      isGateway: ctx.hasGateway,
+      // Docker installs the sandbox's routes itself (from Join's Gateway).
+      isDefaultGateway: false,
+      ipMasq: o.ipMasq ?? (ctx.hasGateway && !ctx.internal),
+      // Docker's enable_icc=false: containers reach the gateway only, not each other.
+      portIsolation: !icc,
+    },
+    (k) => fieldOf.get(k) ?? k,
+  );
+}
+
+export function bridgeBinding(impl: BridgeDriver): DriverBinding<BridgeOptions> {
+  return {
+    driver: 'bridge',
+    pluginName: 'berth-bridge',
+    impl,
+    optionKeys: KNOWN,
+    parseOptions: bridgeOptionsFromDocker,
+    restoreEndpoint: (net, ep) => impl.restoreEndpoint(net, ep),
+  };
+}

@@ -1,0 +1,91 @@
+import test, { type ExecutionContext } from 'ava';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IpPrefix } from '../../../core/ip.js';
+import { startDaemon } from '../../../daemon/berthd.js';
+import type { DaemonConfig } from '../../../daemon/config.js';
+import { parseDaemonArgs } from '../../../daemon/config.js';
+import { DriverRegistry } from '../../../daemon/drivers/binding.js';
+import { connectApi } from '../../../daemon/grpc/client.js';
+import { SILENT_LOG } from '../../../daemon/log.js';
+import { FakeDriver, fakeBinding } from './support.js';
+
+function config(t: ExecutionContext, extra: Partial<DaemonConfig> = {}): DaemonConfig {
+  const dir = mkdtempSync(join(tmpdir(), 'berthd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    pluginDir: join(dir, 'plugins'),
+    dataDir: join(dir, 'data'),
+    runDir: join(dir, 'run'),
+    apiSocket: join(dir, 'run', 'berthd.sock'),
+    metricsAddress: `unix:${join(dir, 'metrics.sock')}`,
+    logLevel: 'error',
+    logFile: undefined,
+    defaultPoolRange: IpPrefix.parse('10.209.0.0/16'),
+    defaultPoolLength: 24,
+    docker: true,
+    managedPlugin: undefined,
+    ...extra,
+  };
+}
+
+function registry(): DriverRegistry {
+  const r = new DriverRegistry();
+  r.register(fakeBinding(new FakeDriver()));
+  return r;
+}
+
+function post(socketPath: string, path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'POST' }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve(JSON.parse(text)));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('startDaemon: plugin sockets per driver and for IPAM, the API and metrics; stop removes the sockets and the lock', async (t) => {
+  const c = config(t);
+  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false });
+  t.deepEqual(daemon.pluginSockets, [join(c.pluginDir, 'berth-bridge.sock'), join(c.pluginDir, 'berth.sock')]);
+  t.deepEqual(await post(join(c.pluginDir, 'berth.sock'), '/Plugin.Activate'), { Implements: ['IpamDriver'] });
+  const second = await t.throwsAsync(startDaemon(c, { log: SILENT_LOG, registry: registry() }));
+  t.regex(second?.message ?? '', /Another berthd is running/);
+  const client = connectApi(c.apiSocket);
+  try {
+    const created = await client.createNetwork({ name: 'n', driver: 'bridge', subnets: [{ subnet: '10.9.0.0/24', gateway: '' }], options: {}, internal: false });
+    t.is(created.subnets[0]?.gateway, '10.9.0.1');
+    const status = await client.status();
+    t.like(status, { version: '0.1.0', drivers: [{ driver: 'bridge', plugin: 'berth-bridge', networks: 1, endpoints: 0 }] });
+    await t.throwsAsync(client.inspectNetwork('nope'), { message: 'No such network: nope' });
+  } finally {
+    client.close();
+  }
+  await daemon.stop();
+  for (const s of [...daemon.pluginSockets, c.apiSocket, join(c.runDir, 'berthd.lock')]) t.false(existsSync(s), s);
+});
+
+test('startDaemon --managed-plugin: one socket implementing the network and IPAM drivers', async (t) => {
+  const c = config(t, { managedPlugin: 'bridge', metricsAddress: undefined });
+  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false });
+  t.teardown(() => daemon.stop());
+  t.deepEqual(daemon.pluginSockets, [join(c.pluginDir, 'berth.sock')]);
+  t.deepEqual(await post(join(c.pluginDir, 'berth.sock'), '/Plugin.Activate'), { Implements: ['NetworkDriver', 'IpamDriver'] });
+  t.like(await post(join(c.pluginDir, 'berth.sock'), '/NetworkDriver.GetCapabilities'), { Scope: 'local' });
+  t.like(await post(join(c.pluginDir, 'berth.sock'), '/IpamDriver.GetDefaultAddressSpaces'), { LocalDefaultAddressSpace: 'berth-local' });
+});
+
+test('parseDaemonArgs: defaults, and errors that name the option', (t) => {
+  t.like(parseDaemonArgs([]), { pluginDir: '/run/docker/plugins', dataDir: '/var/lib/berth', runDir: '/run/berth', apiSocket: '/run/berth/berthd.sock', metricsAddress: '127.0.0.1:9613', logLevel: 'info', docker: true });
+  t.like(parseDaemonArgs(['--run-dir', '/tmp/r', '--metrics-address', 'none']), { apiSocket: '/tmp/r/berthd.sock', metricsAddress: undefined });
+  t.is(parseDaemonArgs(['-h']), 'help');
+  t.throws(() => parseDaemonArgs(['--log-level', 'loud']), { message: /--log-level "loud" is not one of/ });
+  t.throws(() => parseDaemonArgs(['--metrics-address', 'here']), { message: /--metrics-address "here" is not HOST:PORT/ });
+  t.throws(() => parseDaemonArgs(['--default-pool', 'fd00::/64']), { message: /must be an IPv4 range/ });
+  t.throws(() => parseDaemonArgs(['--bogus']), { message: /Unknown option '--bogus'/ });
+});

@@ -239,7 +239,8 @@ async function benchRate(): Promise<void> {
     const rounds = Number(values.rounds);
     measureRate(lab, 1); // warm-up
     const table: { policies: number; objects: number; rate: number; baseline: number; ratio: number; ratios: number[] }[] = [];
-    say(`== new TCP connections per second, client -> server pod (${rounds} rounds of ${seconds} s with the policies, then ${seconds} s without, alternately; ${values.concurrency} in parallel)`);
+    say(`== new TCP connections per second, client -> server pod (${rounds} rounds of ${seconds} s with the policies and ${seconds} s without, alternately; ${values.concurrency} in parallel)`);
+    say('   the 0 row compares two empty tables: its ratio shows how noisy this machine is');
     for (const level of LEVELS) {
       const dataplane = new NftPolicyDataplane(nft);
       const compiler = new PolicyCompiler();
@@ -276,7 +277,8 @@ async function benchRate(): Promise<void> {
       table.push(row);
       say(
         `   ${String(level).padStart(6)} policies (${String(objects).padStart(6)} nftables objects, installed in ${ms(installMs)}, ${report.commands} commands): ` +
-          `${row.rate.toFixed(0)}/s vs ${row.baseline.toFixed(0)}/s without, ratio ${row.ratio.toFixed(3)}${level === LEVELS[LEVELS.length - 1] ? ' (target >= 0.9)' : ''}`,
+          `${row.rate.toFixed(0)}/s vs ${row.baseline.toFixed(0)}/s without, ratio ${row.ratio.toFixed(3)} ` +
+          `(rounds ${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)})${level === LEVELS[LEVELS.length - 1] ? ' (target >= 0.9)' : ''}`,
       );
     }
     results.rate = table;

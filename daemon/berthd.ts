@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { BerthError } from '../core/errors.js';
 import { netnsExists } from '../dataplane/linux/index.js';
+import { describeNat } from '../drivers/nat/index.js';
 import { tryLockFile, type FileLock } from '../store/file/file-lock.js';
 import { FileStore } from '../store/file/file-store.js';
 import type { DaemonConfig } from './config.js';
@@ -121,6 +122,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
       registry,
       metrics,
       log,
+      describeNat: () => describeNat({ runDir: config.runDir }),
       status: () => ({
         version: VERSION,
         startedAt: new Date(started).toISOString(),

@@ -41,3 +41,5 @@ export type { NftChain, NftRule, NftSet, NftState } from './nft/nft-state.js';
 
 export { modifyEndpointRequest, renderHnsAcls } from './hns/render-hns.js';
 export type { AclEndpointPolicy, AclPolicySetting, EndpointAcls, HnsRenderOptions, ModifyEndpointAclRequest } from './hns/render-hns.js';
+
+export { POLICY_STORE_PREFIX, applyPolicyManifests, deletePolicyObject, loadPolicyObjects, policyStoreKey, type PolicyKind } from './policy-store.js';

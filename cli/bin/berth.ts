@@ -10,6 +10,7 @@ const USAGE = `Usage: berth COMMAND [OPTIONS]
 Commands:
   network                     Manage berthd's networks (create, ls, inspect, rm)
   status                      Show what berthd serves and manages
+  nat ls                      Show NAT instances and static mappings (berthd or the state)
   install --cni-bin-dir DIR   Install the CNI plugins (berth-bridge, berth-ipam) into DIR
   version                     Print the version
   help                        Show this help
@@ -19,14 +20,11 @@ Commands that talk to berthd take --host SOCKET (default $BERTH_HOST or
 invalid input, 69 berthd unreachable.
 `;
 
-/**
- * Commands served by berthd's API, loaded only when used. The nat driver adds
- * `nat: (argv) => import('../commands/nat.js').then((m) => m.natCommand(argv))` here for
- * `berth nat ls`.
- */
+/** Commands served by berthd's API, loaded only when used. */
 const API_COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise<number>>> = {
   network: (argv) => import('../commands/network.js').then((m) => m.networkCommand(argv)),
   status: (argv) => import('../commands/status.js').then((m) => m.statusCommand(argv)),
+  nat: (argv) => import('../commands/nat.js').then((m) => m.natCommand(argv)),
 };
 
 async function main(argv: string[]): Promise<number> {

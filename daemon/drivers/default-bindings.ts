@@ -3,19 +3,21 @@
  * one `registry.register(...)` line here (its binding translates options; the registry gives
  * it a Docker plugin socket and the API).
  *
- * Hook for the nat driver: when `drivers/nat` lands, register its binding here with
- * `pluginName: 'berth-nat'`; its Program/RevokeExternalConnectivity are reached through the
- * Driver interface's optional methods, and `berth nat ls` through the gRPC service (see
- * proto/berth/v1/berth.proto).
+ * The nat driver (`berth-nat`) keeps WinNAT's state under `<runDir>/nat`; its
+ * Program/RevokeExternalConnectivity are reached through the Driver interface's optional
+ * methods, and `berth nat ls` through the gRPC service (proto/berth/v1/nat.proto).
  */
 import { join } from 'node:path';
 import { createLinuxBridgeDriver } from '../../drivers/bridge/index.js';
+import { createLinuxNatDriver } from '../../drivers/nat/index.js';
 import { DriverRegistry } from './binding.js';
 import { bridgeBinding } from './bridge-binding.js';
+import { natBinding } from './nat-binding.js';
 
 /** Every driver berthd serves on Linux; locks live under `runDir`. */
 export function linuxDriverRegistry(opts: { readonly runDir: string }): DriverRegistry {
   const registry = new DriverRegistry();
   registry.register(bridgeBinding(createLinuxBridgeDriver({ lockDir: join(opts.runDir, 'locks') })));
+  registry.register(natBinding(createLinuxNatDriver({ runDir: opts.runDir })));
   return registry;
 }

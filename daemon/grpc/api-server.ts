@@ -7,13 +7,14 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { IoError, asBerthError } from '../../core/errors.js';
+import type { NatDescription } from '../../drivers/nat/index.js';
 import type { DockerIpam } from '../docker-ipam.js';
 import type { DriverRegistry } from '../drivers/binding.js';
 import { grpcStatusOf, messageOf } from '../error-table.js';
 import { errorFields, type Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { NetworkService, ReconcileReport } from '../network-service.js';
-import { networkMessage, type CreateNetworkMessage, type NetworkMessage, type StatusMessage } from './messages.js';
+import { natMessage, networkMessage, type CreateNetworkMessage, type NetworkMessage, type StatusMessage } from './messages.js';
 import { ERROR_CODE_KEY, loadBerthService } from './proto.js';
 
 /** Facts for Status that only the daemon's composition knows. */
@@ -35,6 +36,8 @@ export interface ApiServerOptions {
   readonly metrics: Metrics;
   readonly log: Log;
   readonly status: () => StatusFacts;
+  /** The nat driver's instances and mappings (`berth nat ls`); none when absent. */
+  readonly describeNat?: () => NatDescription;
 }
 
 export interface ApiServer {
@@ -66,6 +69,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       await service.deleteNetwork(network.id, { mustExist: true });
       return { id: network.id };
     },
+    ListNat: async () => natMessage(opts.describeNat?.() ?? { nats: [], staticMappings: [] }),
     Status: async (): Promise<StatusMessage> => {
       const facts = opts.status();
       const counts = await service.counts();

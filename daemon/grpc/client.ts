@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { BerthError, NotAvailableError, type ErrorCode } from '../../core/errors.js';
-import type { CreateNetworkMessage, NetworkMessage, StatusMessage } from './messages.js';
+import type { CreateNetworkMessage, ListNatMessage, NetworkMessage, StatusMessage } from './messages.js';
 import { ERROR_CODE_KEY, loadBerthService } from './proto.js';
 
 /** Where the CLI finds berthd unless told otherwise (`--host`, `BERTH_HOST`). */
@@ -17,6 +17,7 @@ export interface BerthClient {
   inspectNetwork(network: string): Promise<NetworkMessage>;
   deleteNetwork(network: string): Promise<string>;
   status(): Promise<StatusMessage>;
+  listNat(): Promise<ListNatMessage>;
   close(): void;
 }
 
@@ -37,6 +38,7 @@ export function connectApi(socketPath: string, opts: { readonly timeoutMs?: numb
     inspectNetwork: (network) => call('inspectNetwork', { network }),
     deleteNetwork: async (network) => (await call<{ id: string }>('deleteNetwork', { network })).id,
     status: () => call('status', {}),
+    listNat: () => call('listNat', {}),
     close: () => client.close(),
   };
 }

@@ -2,6 +2,7 @@
  * The API's messages as TypeScript sees them (proto-loader with camelCase fields and
  * defaults filled in), and the conversion from berthd's records.
  */
+import type { NatDescription } from '../../drivers/nat/index.js';
 import type { NetworkView } from '../network-service.js';
 
 export interface SubnetMessage {
@@ -74,6 +75,73 @@ export function networkMessage(view: NetworkView): NetworkMessage {
       addresses: e.addresses.map((a) => a.address),
       sandbox: e.sandbox,
       created: e.created,
+    })),
+  };
+}
+
+export interface NatInstanceMessage {
+  name: string;
+  internalPrefix: string;
+  internalInterface: string;
+  loopback: boolean;
+  staticMappings: number;
+}
+
+export interface NatStaticMappingMessage {
+  staticMappingId: number;
+  natName: string;
+  protocol: string;
+  externalAddress: string;
+  externalPort: number;
+  externalPortEnd: number;
+  internalAddress: string;
+  internalPort: number;
+  containerId: string;
+  endpoint: string;
+  ephemeral: boolean;
+}
+
+export interface ListNatMessage {
+  nats: NatInstanceMessage[];
+  staticMappings: NatStaticMappingMessage[];
+}
+
+/** WinNAT's description (Get-NetNat names) as the API's ListNatResponse. */
+export function natMessage(d: NatDescription): ListNatMessage {
+  return {
+    nats: d.nats.map((n) => ({ name: n.name, internalPrefix: n.internalIPInterfaceAddressPrefix, internalInterface: n.internalInterface, loopback: n.loopback, staticMappings: n.staticMappings })),
+    staticMappings: d.staticMappings.map((m) => ({
+      staticMappingId: m.staticMappingId,
+      natName: m.natName,
+      protocol: m.protocol,
+      externalAddress: m.externalIPAddress,
+      externalPort: m.externalPort,
+      externalPortEnd: m.externalPortEnd,
+      internalAddress: m.internalIPAddress,
+      internalPort: m.internalPort,
+      containerId: m.containerId,
+      endpoint: m.endpoint,
+      ephemeral: m.ephemeral,
+    })),
+  };
+}
+
+/** The API's ListNatResponse back as WinNAT's description, so both ways print alike. */
+export function natDescriptionOf(m: ListNatMessage): NatDescription {
+  return {
+    nats: m.nats.map((n) => ({ name: n.name, internalIPInterfaceAddressPrefix: n.internalPrefix, internalInterface: n.internalInterface, loopback: n.loopback, staticMappings: n.staticMappings })),
+    staticMappings: m.staticMappings.map((s) => ({
+      staticMappingId: s.staticMappingId,
+      natName: s.natName,
+      protocol: s.protocol === 'UDP' ? 'UDP' : 'TCP',
+      externalIPAddress: s.externalAddress,
+      externalPort: s.externalPort,
+      externalPortEnd: s.externalPortEnd,
+      internalIPAddress: s.internalAddress,
+      internalPort: s.internalPort,
+      containerId: s.containerId,
+      endpoint: s.endpoint,
+      ephemeral: s.ephemeral,
     })),
   };
 }

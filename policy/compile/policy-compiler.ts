@@ -50,6 +50,8 @@ export class PolicyCompiler {
   /** Per direction, pod → the policies that isolate it (sorted); arrays are replaced, never changed. */
   readonly #isolation: Record<Direction, Map<PodKey, readonly PolicyKey[]>> = { ingress: new Map(), egress: new Map() };
   readonly #isolationChanged: Record<Direction, boolean> = { ingress: true, egress: true };
+  /** Lists made during the current compile: not handed out yet, so still growable, then sorted. */
+  readonly #fresh = new Set<readonly PolicyKey[]>();
   /** How many rules refer to each address set; a set at zero is forgotten. */
   readonly #setRefs = new Map<AddressSetId, number>();
   #everythingDirty = false;
@@ -148,13 +150,22 @@ export class PolicyCompiler {
     for (const pod of before) {
       if (now.has(pod)) continue;
       const list = lists.get(pod)!.filter((k) => k !== policy);
-      if (list.length) lists.set(pod, list);
-      else lists.delete(pod);
+      if (list.length) {
+        this.#fresh.add(list);
+        lists.set(pod, list);
+      } else lists.delete(pod);
     }
     for (const pod of after) {
       if (was.has(pod)) continue;
-      // A new array (the IR handed out holds the old one), kept sorted.
-      lists.set(pod, [...(lists.get(pod) ?? []), policy].sort(byText));
+      const list = lists.get(pod);
+      // An array made in this round is not in any IR yet and may grow in place; any other is
+      // copied (the last IR holds it). Sorting waits for the end of the round.
+      if (list && this.#fresh.has(list)) (list as PolicyKey[]).push(policy);
+      else {
+        const copy = [...(list ?? []), policy];
+        this.#fresh.add(copy);
+        lists.set(pod, copy);
+      }
     }
     this.#isolationChanged[direction] = true;
   }
@@ -299,6 +310,8 @@ export class PolicyCompiler {
     const policies = !policiesChanged && prev ? prev.policies : new Map([...this.#compiled.entries()].sort((a, b) => byText(a[0], b[0])));
     const pods = !this.#podsChanged && prev ? prev.pods : new Map([...this.#pods.entries()].sort((a, b) => byText(a[0], b[0])));
     this.#podsChanged = false;
+    for (const list of this.#fresh) (list as PolicyKey[]).sort(byText);
+    this.#fresh.clear();
     const isolation = (d: Direction) => {
       if (prev && !this.#isolationChanged[d]) return prev[d];
       this.#isolationChanged[d] = false;

@@ -8,6 +8,7 @@
  * A pod can always reach itself (the API says a pod cannot block access to itself; such
  * traffic never leaves the pod's namespace).
  */
+import { InvalidConfigError } from '../../core/errors.js';
 import type { IpAddress, IpFamily } from '../../core/ip.js';
 import type { Protocol } from '../../core/model.js';
 import { rangesContain } from '../compile/address-ranges.js';
@@ -111,12 +112,14 @@ function directionVerdict(ir: PolicyIR, direction: Direction, self: PodEntry, pe
   return { direction, pod: self.key, allowed: isolatedBy.length === 0 || allowedBy.length > 0, isolatedBy, allowedBy };
 }
 
-/** Whether a new connection from → to on `flow` is allowed, and why. Throws on unknown pods. */
+/** Whether a new connection from → to on `flow` is allowed, and why. InvalidConfigError for an unknown pod. */
 export function evaluateFlow(ir: PolicyIR, from: PodKey, to: PodKey, flow: FlowPort): FlowVerdict {
   const src = ir.pods.get(from);
   const dst = ir.pods.get(to);
-  if (!src) throw new RangeError(`Unknown pod ${JSON.stringify(from)}: known pods are ${[...ir.pods.keys()].join(', ') || 'none'}`);
-  if (!dst) throw new RangeError(`Unknown pod ${JSON.stringify(to)}: known pods are ${[...ir.pods.keys()].join(', ') || 'none'}`);
+  const unknown = (field: string, key: string) =>
+    new InvalidConfigError(`Unknown pod ${JSON.stringify(key)}: known pods are ${[...ir.pods.keys()].join(', ') || 'none'}`, { field, value: key });
+  if (!src) throw unknown('from', from);
+  if (!dst) throw unknown('to', to);
   if (from === to) return { from, to, flow, allowed: true };
   const family = flowFamily(src, dst);
   const egress = directionVerdict(ir, 'egress', src, dst, dst, flow, family);
@@ -158,10 +161,12 @@ export function explainFlow(ir: PolicyIR, from: PodKey, to: PodKey, flow: FlowPo
   return { verdict, lines: [head, describeDirection(verdict.egress, to, flow), describeDirection(verdict.ingress, from, flow)] };
 }
 
-/** Parses `80/TCP`, `81/udp`, `80` (TCP) into a FlowPort; RangeError on anything else. */
+/** Parses `80/TCP`, `81/udp`, `80` (TCP) into a FlowPort; InvalidConfigError on anything else. */
 export function parseFlowPort(text: string): FlowPort {
   const m = /^(\d{1,5})(?:\/(tcp|udp|sctp))?$/i.exec(text.trim());
   const port = m ? Number(m[1]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new RangeError(`${JSON.stringify(text)} is not PORT[/PROTOCOL] (for example 80/TCP), with a port from 1 to 65535`);
+  if (!m || port < 1 || port > 65535) {
+    throw new InvalidConfigError(`${JSON.stringify(text)} is not PORT[/PROTOCOL] (for example 80/TCP), with a port from 1 to 65535`, { field: 'port', value: text });
+  }
   return { port, protocol: (m[2] ?? 'tcp').toLowerCase() as Protocol };
 }

@@ -108,3 +108,46 @@ test.serial('berth network: errors are clear and exit with the documented status
   t.is(unreachable.code, 69);
   t.regex(unreachable.stderr, /Cannot reach berthd at .*nothing\.sock: is it running\?/);
 });
+
+test.serial('berth nat ls: NAT instances through berthd, and straight from the state without it', async (t) => {
+  const { socket } = t.context;
+  const runDir = join(socket, '..');
+  const created = await berth(socket, 'network', 'create', '-d', 'nat', '--subnet', '10.233.20.0/24', '-o', 'loopback=true', 'natnet');
+  t.is(created.code, 0, created.stderr);
+  t.teardown(() => berth(socket, 'network', 'rm', 'natnet').then(() => undefined));
+
+  const ls = await berth(socket, 'nat', 'ls');
+  t.is(ls.code, 0, ls.stderr);
+  const [header, row] = ls.stdout.split('\n');
+  t.regex(header ?? '', /^NAME\s{3,}INTERNAL PREFIX\s{3,}INTERFACE\s{3,}LOOPBACK\s{3,}STATIC MAPPINGS$/);
+  t.regex(row ?? '', /^natnet\s+10\.233\.20\.0\/24\s+bn-natnet\s+true\s+0$/);
+  t.regex(ls.stdout, /\nID\s{3,}NAT NAME\s{3,}PROTOCOL\s{3,}EXTERNAL ADDRESS\s{3,}EXTERNAL PORT\s{3,}INTERNAL ADDRESS\s{3,}INTERNAL PORT\s{3,}CONTAINER\n$/);
+
+  const json = await berth(socket, 'nat', 'ls', '--format', 'json');
+  t.is(json.code, 0, json.stderr);
+  const viaApi = JSON.parse(json.stdout) as unknown;
+  t.deepEqual(viaApi, {
+    nats: [{ name: 'natnet', internalIPInterfaceAddressPrefix: '10.233.20.0/24', internalInterface: 'bn-natnet', loopback: true, staticMappings: 0 }],
+    staticMappings: [],
+  });
+
+  const direct = await berth(socket, 'nat', 'ls', '--format', 'json', '--run-dir', runDir);
+  t.is(direct.code, 0, direct.stderr);
+  t.deepEqual(JSON.parse(direct.stdout), viaApi, 'the state read directly says the same');
+
+  // berthd unreachable and no --host: the state under BERTH_RUN_DIR, with a warning.
+  const fallback = await runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'nat', 'ls', '--format', 'json'], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', BERTH_HOST: join(runDir, 'nothing.sock'), BERTH_RUN_DIR: runDir });
+  t.is(fallback.code, 0, fallback.stderr);
+  t.regex(fallback.stderr, /berthd is not reachable; showing the NAT state under /);
+  t.deepEqual(JSON.parse(fallback.stdout), viaApi);
+
+  // An explicit --host that does not answer is an error, not a silent fallback.
+  const explicit = await berth(socket, 'nat', 'ls', '--host', join(runDir, 'nothing.sock'));
+  t.is(explicit.code, 69);
+  const badFormat = await berth(socket, 'nat', 'ls', '--format', 'yaml');
+  t.is(badFormat.code, 2);
+  t.regex(badFormat.stderr, /--format "yaml" is not supported/);
+
+  t.is((await berth(socket, 'network', 'rm', 'natnet')).code, 0);
+  t.deepEqual(JSON.parse((await berth(socket, 'nat', 'ls', '--format', 'json')).stdout), { nats: [], staticMappings: [] }, 'the instance goes with its network');
+});

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { InvalidConfigError } from '../../../core/errors.js';
 import { evaluateFlow, explainFlow, parseFlowPort, reachability } from '../../../policy/evaluate/evaluate.js';
 import { CASES } from '../../fixtures/policy/conformance-cases.js';
 import { loadCase } from '../../fixtures/policy/conformance-inputs.js';
@@ -34,11 +35,11 @@ test('explainFlow() shows named ports and both ends', (t) => {
   ]);
 });
 
-test('a pod always reaches itself; unknown pods are a RangeError', (t) => {
+test('a pod always reaches itself; an unknown pod is an InvalidConfigError naming it', (t) => {
   const ir = irOf('default-deny-all');
   t.true(evaluateFlow(ir, 'x/a', 'x/a', { protocol: 'tcp', port: 80 }).allowed);
   t.deepEqual(explainFlow(ir, 'x/a', 'x/a', { protocol: 'tcp', port: 80 }).lines.slice(1), ['a pod can always reach itself']);
-  t.throws(() => evaluateFlow(ir, 'x/a', 'q/q', { protocol: 'tcp', port: 80 }), { instanceOf: RangeError, message: /Unknown pod "q\/q"/ });
+  t.throws(() => evaluateFlow(ir, 'x/a', 'q/q', { protocol: 'tcp', port: 80 }), { instanceOf: InvalidConfigError, message: /Unknown pod "q\/q"/ });
 });
 
 test('reachability() is keyed from -> to over every known pod', (t) => {
@@ -51,5 +52,5 @@ test('reachability() is keyed from -> to over every known pod', (t) => {
 test('parseFlowPort() takes PORT[/PROTOCOL] and nothing else', (t) => {
   t.deepEqual(parseFlowPort('53/UDP'), { port: 53, protocol: 'udp' });
   t.deepEqual(parseFlowPort('8080'), { port: 8080, protocol: 'tcp' });
-  for (const bad of ['0', '65536', 'http', '80/icmp', '']) t.throws(() => parseFlowPort(bad), { instanceOf: RangeError });
+  for (const bad of ['0', '65536', 'http', '80/icmp', '']) t.throws(() => parseFlowPort(bad), { instanceOf: InvalidConfigError });
 });

@@ -1,0 +1,79 @@
+/**
+ * `berth nat ls`: the nat driver's NAT instances and static mappings, the way Get-NetNat and
+ * Get-NetNatStaticMapping show them. Asked of berthd; with `--run-dir DIR`, or when berthd
+ * cannot be reached, read straight from WinNAT's state under the run directory (no lock, no
+ * kernel call), so it also works for CNI-only hosts.
+ */
+import { parseArgs } from 'node:util';
+import { InvalidConfigError, NotAvailableError } from '../../core/errors.js';
+import { connectApi } from '../../daemon/grpc/client.js';
+import { natDescriptionOf } from '../../daemon/grpc/messages.js';
+import { DEFAULT_RUN_DIR, describeNat, type NatDescription } from '../../drivers/nat/index.js';
+import { EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
+import { renderTable } from '../output/table.js';
+import { apiSocketPath } from './api-host.js';
+import { PROCESS_OUTPUT, type Output } from './network.js';
+
+const USAGE = `Usage: berth nat ls [--format table|json] [--host SOCKET | --run-dir DIR]
+
+Shows NAT instances (like Get-NetNat) and static mappings (like Get-NetNatStaticMapping).
+Asks berthd; with --run-dir, or when berthd is not running, reads the state under the run
+directory ($BERTH_RUN_DIR or ${DEFAULT_RUN_DIR}) directly.
+`;
+
+export async function natCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+    io.out(USAGE);
+    return sub === undefined ? EXIT_USAGE : EXIT_OK;
+  }
+  if (sub !== 'ls' && sub !== 'list') {
+    io.err(`berth nat: unknown command "${sub}"\n\n${USAGE}`);
+    return EXIT_USAGE;
+  }
+  const { values } = parseArgs({ args: rest, strict: true, options: { host: { type: 'string', short: 'H' }, format: { type: 'string' }, 'run-dir': { type: 'string' } } });
+  const format = values.format ?? 'table';
+  if (format !== 'table' && format !== 'json') throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use table or json`, { field: '--format', value: format });
+  if (values.host !== undefined && values['run-dir'] !== undefined) throw new InvalidConfigError('berth nat ls: give --host or --run-dir, not both', { field: '--run-dir' });
+  const d = await natDescription(values.host, values['run-dir'], io);
+  io.out(format === 'json' ? `${JSON.stringify(d, null, 2)}\n` : renderNat(d));
+  return EXIT_OK;
+}
+
+async function natDescription(host: string | undefined, runDir: string | undefined, io: Output): Promise<NatDescription> {
+  if (runDir !== undefined) return describeNat({ runDir });
+  const client = connectApi(apiSocketPath(host), { timeoutMs: 5000 });
+  try {
+    return natDescriptionOf(await client.listNat());
+  } catch (err) {
+    // Only a missing berthd falls back, and only when no socket was named explicitly.
+    if (!(err instanceof NotAvailableError) || host !== undefined) throw err;
+    const dir = process.env.BERTH_RUN_DIR ?? DEFAULT_RUN_DIR;
+    io.err(`berth: berthd is not reachable; showing the NAT state under ${dir}\n`);
+    return describeNat({ runDir: dir });
+  } finally {
+    client.close();
+  }
+}
+
+/** Two tables, instances then mappings; an empty host says so. */
+export function renderNat(d: NatDescription): string {
+  const nats = renderTable(
+    ['NAME', 'INTERNAL PREFIX', 'INTERFACE', 'LOOPBACK', 'STATIC MAPPINGS'],
+    d.nats.map((n) => [n.name, n.internalIPInterfaceAddressPrefix, n.internalInterface, String(n.loopback), String(n.staticMappings)]),
+  );
+  const mappings = renderTable(
+    ['ID', 'NAT NAME', 'PROTOCOL', 'EXTERNAL ADDRESS', 'EXTERNAL PORT', 'INTERNAL ADDRESS', 'INTERNAL PORT', 'CONTAINER'],
+    d.staticMappings.map((m) => [
+      String(m.staticMappingId),
+      m.natName,
+      m.protocol,
+      m.externalIPAddress,
+      m.externalPortEnd !== m.externalPort ? `${m.externalPort}-${m.externalPortEnd}` : `${m.externalPort}${m.ephemeral ? ' (ephemeral)' : ''}`,
+      m.internalIPAddress,
+      m.externalPortEnd !== m.externalPort ? `${m.internalPort}-${m.internalPort + m.externalPortEnd - m.externalPort}` : String(m.internalPort),
+      `${m.containerId.slice(0, 12)}/${m.endpoint}`,
+    ]),
+  );
+  return `${nats}\n${mappings}`;
+}

@@ -182,7 +182,8 @@ function refuseConflicts(m: StaticMapping, others: readonly StaticMapping[], acc
   if (holder) {
     throw new PortConflictError(
       `Cannot publish ${formatMapping(m)} for container ${m.owner.containerId}: ${m.protocol} ${port} is already published by container ${holder.owner.containerId} (network ${holder.nat}, endpoint ${holder.owner.endpoint}: ${formatMapping(holder)})`,
-      { field: 'externalPort', value: String(m.externalPort), details: `held by network ${holder.nat}, container ${holder.owner.containerId}, endpoint ${holder.owner.endpoint}` },
+      // The message already names the holder; no separate details to repeat it.
+      { field: 'externalPort', value: String(m.externalPort) },
     );
   }
   const twin = findConflict(m, accepted);

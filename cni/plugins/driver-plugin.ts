@@ -3,6 +3,7 @@
  * IPAM runs first (in-process for berth-ipam, delegated otherwise) and is undone when the
  * driver fails. berth-bridge and berth-nat are this, bound to their driver.
  */
+import { mark } from '../../core/trace.js';
 import { CheckFailedError, DecodeError, asBerthError } from '../../core/errors.js';
 import { IpPrefix, parseIpWithPrefix, IpAddress } from '../../core/ip.js';
 import type { IpRange, PortMapping, Route } from '../../core/model.js';
@@ -69,6 +70,7 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
       const mac = requestedMac(req);
       const ipam = openAddressSource(req);
       const outcome: IpamOutcome = ipam ? await ipam.add(req) : { ips: [], routes: [] };
+      mark('ipam');
       try {
         const info = await b.driver(req).createEndpoint(networkOf(req, options, ipam, outcome.ips), {
           containerId: req.containerId,
@@ -110,6 +112,7 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
       } catch (err) {
         first = err;
       }
+      mark('driver');
       if (ipam) {
         try {
           await ipam.del(req);
@@ -117,6 +120,7 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
           first ??= err;
         }
       }
+      mark('ipam');
       if (first) throw first;
     },
 

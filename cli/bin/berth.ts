@@ -11,6 +11,7 @@ Commands:
   network                     Manage berthd's networks (create, ls, inspect, rm)
   status                      Show what berthd serves and manages
   nat ls                      Show NAT instances and static mappings (berthd or the state)
+  policy                      NetworkPolicies in the store: apply, delete, ls, matrix, explain
   install --cni-bin-dir DIR   Install the CNI plugins (berth-bridge, berth-ipam) into DIR
   version                     Print the version
   help                        Show this help
@@ -25,6 +26,7 @@ const API_COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise
   network: (argv) => import('../commands/network.js').then((m) => m.networkCommand(argv)),
   status: (argv) => import('../commands/status.js').then((m) => m.statusCommand(argv)),
   nat: (argv) => import('../commands/nat.js').then((m) => m.natCommand(argv)),
+  policy: (argv) => import('../commands/policy.js').then((m) => m.policyCommand(argv)),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -53,6 +53,5 @@ export function grpcStatusOf(err: unknown): status {
  */
 export function messageOf(e: BerthError): string {
   const base = e.code === 'internal' ? `berthd internal error: ${e.message}` : e.message;
-  // Some errors already carry their details in the message (a port conflict names its holder).
-  return e.fields.details && !e.message.includes(e.fields.details) ? `${base} (${e.fields.details})` : base;
+  return e.fields.details ? `${base} (${e.fields.details})` : base;
 }

@@ -25,31 +25,50 @@ const KEYS = {
   isolateNetworks: 'isolateFromOtherNetworks',
 } as const;
 
-const KNOWN = Object.keys(KEYS);
+/** The accepted `-o` keys. */
+export const BRIDGE_OPTION_KEYS = Object.keys(KEYS);
+const KNOWN = BRIDGE_OPTION_KEYS;
 
-/** Translates `-o` options into bridge options. */
-export function bridgeOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx: OptionContext): BridgeOptions {
-  rejectUnknownOptions('berth-bridge', raw, KNOWN);
-  const o: { -readonly [K in keyof BridgeOptions]?: BridgeOptions[K] } = {};
+/** What a set of bridge keys said: the options, the user's key for each, and Docker's icc. */
+export interface BridgeKeyValues {
+  readonly options: { -readonly [K in keyof BridgeOptions]?: BridgeOptions[K] };
+  readonly fieldOf: Map<keyof BridgeOptions, string>;
+  readonly icc: boolean;
+}
+
+/**
+ * Reads the bridge keys of `raw` (others are the caller's); shared with the nat binding,
+ * whose options are the bridge's plus its own.
+ */
+export function readBridgeKeys(raw: Readonly<Record<string, string>>): BridgeKeyValues {
+  const options: BridgeKeyValues['options'] = {};
   const fieldOf = new Map<keyof BridgeOptions, string>();
   let icc = true;
   for (const [key, value] of Object.entries(raw)) {
     const target = KEYS[key as keyof typeof KEYS];
+    if (target === undefined) continue;
     switch (target) {
       case 'bridge':
-        o.bridge = value;
+        options.bridge = value;
         break;
       case 'mtu':
-        o.mtu = parseIntOption(key, value, { min: 68, max: 65535 });
+        options.mtu = parseIntOption(key, value, { min: 68, max: 65535 });
         break;
       case 'icc':
         icc = parseBoolOption(key, value);
         break;
       default:
-        o[target] = parseBoolOption(key, value);
+        options[target] = parseBoolOption(key, value);
     }
     fieldOf.set(target === 'icc' ? 'portIsolation' : target, key);
   }
+  return { options, fieldOf, icc };
+}
+
+/** Translates `-o` options into bridge options. */
+export function bridgeOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx: OptionContext): BridgeOptions {
+  rejectUnknownOptions('berth-bridge', raw, KNOWN);
+  const { options: o, fieldOf, icc } = readBridgeKeys(raw);
   if (ctx.internal && o.ipMasq === true) {
     throw new InvalidConfigError(`Option ${fieldOf.get('ipMasq')}=true contradicts --internal: an internal network has no outside access to masquerade`, {
       field: fieldOf.get('ipMasq') ?? 'ipMasq',

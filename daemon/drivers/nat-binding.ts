@@ -5,25 +5,14 @@
  * addresses and from the network's containers; off by default, as on Windows).
  */
 import { InvalidConfigError } from '../../core/errors.js';
-import type { BridgeOptions } from '../../drivers/bridge/index.js';
 import { makeNatOptions, type NatDriver, type NatOptions, type NatOptionsInput } from '../../drivers/nat/index.js';
 import type { DriverBinding, OptionContext } from './binding.js';
-import { parseBoolOption, parseIntOption, rejectUnknownOptions } from './option-values.js';
+import { BRIDGE_OPTION_KEYS, readBridgeKeys } from './bridge-binding.js';
+import { parseBoolOption, rejectUnknownOptions } from './option-values.js';
 
-/** Each accepted key and the option it sets. */
-const KEYS = {
-  'com.docker.network.bridge.name': 'bridge',
-  bridge: 'bridge',
-  'com.docker.network.driver.mtu': 'mtu',
-  mtu: 'mtu',
-  'com.docker.network.bridge.enable_icc': 'icc',
-  hairpinMode: 'hairpinMode',
-  macspoofchk: 'macSpoofCheck',
-  isolateNetworks: 'isolateFromOtherNetworks',
-  loopback: 'loopback',
-} as const;
-
-const KNOWN = Object.keys(KEYS);
+/** The bridge binding's keys without masquerade (the NAT instance always does it), plus `loopback`. */
+const MASQUERADE_KEYS = ['com.docker.network.bridge.enable_ip_masquerade', 'ipMasq'];
+const KNOWN = [...BRIDGE_OPTION_KEYS.filter((k) => !MASQUERADE_KEYS.includes(k)), 'loopback'];
 
 /** Translates `-o` options into nat options. */
 export function natOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx: OptionContext): NatOptions {
@@ -34,29 +23,9 @@ export function natOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx:
   if (!ctx.hasGateway) {
     throw new InvalidConfigError('A berth-nat network needs a gateway: the bridge holds it as the NAT instance\'s internal address', { field: 'gateway' });
   }
-  const o: { -readonly [K in keyof NatOptionsInput]?: NatOptionsInput[K] } = {};
-  const fieldOf = new Map<keyof BridgeOptions, string>();
-  let icc = true;
-  for (const [key, value] of Object.entries(raw)) {
-    const target = KEYS[key as keyof typeof KEYS];
-    switch (target) {
-      case 'bridge':
-        o.bridge = value;
-        break;
-      case 'mtu':
-        o.mtu = parseIntOption(key, value, { min: 68, max: 65535 });
-        break;
-      case 'icc':
-        icc = parseBoolOption(key, value);
-        break;
-      case 'loopback':
-        o.loopback = parseBoolOption(key, value);
-        break;
-      default:
-        o[target] = parseBoolOption(key, value);
-    }
-    if (target !== 'loopback') fieldOf.set(target === 'icc' ? 'portIsolation' : target, key);
-  }
+  const { options, fieldOf, icc } = readBridgeKeys(raw);
+  const o: { -readonly [K in keyof NatOptionsInput]?: NatOptionsInput[K] } = { ...options };
+  if (raw.loopback !== undefined) o.loopback = parseBoolOption('loopback', raw.loopback);
   return makeNatOptions(
     ctx.networkName,
     {

@@ -27,12 +27,16 @@ export interface DaemonConfig {
   readonly defaultPoolLength: number;
   /** Serve the Docker plugin sockets. @default true */
   readonly docker: boolean;
+  /** Run the policy agent (program NetworkPolicies, open pods the plugins record). */
+  readonly policy: boolean;
   /**
    * Run as a Docker managed (v2) plugin: one socket, `<pluginDir>/berth.sock`, serving the
    * NetworkDriver of this driver and the IpamDriver together, as a managed plugin's single
    * `interface.socket` must (packaging/docker-plugin/config.json).
    */
   readonly managedPlugin: string | undefined;
+  /** Watch Namespaces, Pods and NetworkPolicies of the cluster this kubeconfig names. */
+  readonly kubeconfig?: string;
 }
 
 export const USAGE = `Usage: berthd [OPTIONS]
@@ -51,8 +55,11 @@ Options:
   --default-pool CIDR       range berth IPAM picks pools from (default 10.209.0.0/16)
   --default-pool-length N   prefix length of picked pools (default 24)
   --no-docker               do not serve the Docker plugin sockets
+  --no-policy               do not run the policy agent (no NetworkPolicy enforcement)
   --managed-plugin DRIVER   serve DRIVER's network driver and the IPAM driver on one socket,
                             <plugin-dir>/berth.sock, as a Docker managed plugin
+  --kubeconfig FILE         take Namespaces, Pods and NetworkPolicies from the Kubernetes
+                            API server that FILE names
   -h, --help                show this help
 `;
 
@@ -75,7 +82,9 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         'default-pool': { type: 'string' },
         'default-pool-length': { type: 'string' },
         'no-docker': { type: 'boolean' },
+        'no-policy': { type: 'boolean' },
         'managed-plugin': { type: 'string' },
+        kubeconfig: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -106,6 +115,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   if (!/^\d+$/.test(lengthText) || poolLength < poolRange.length || poolLength > 30) {
     throw new InvalidConfigError(`--default-pool-length ${lengthText} must be from ${poolRange.length} to 30`, { field: '--default-pool-length', value: lengthText });
   }
+  if (values.kubeconfig === '') throw new InvalidConfigError('--kubeconfig needs a file name', { field: '--kubeconfig', value: '' });
   return {
     pluginDir: values['plugin-dir'] ?? '/run/docker/plugins',
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
@@ -117,6 +127,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     defaultPoolRange: poolRange,
     defaultPoolLength: poolLength,
     docker: !values['no-docker'],
+    policy: !values['no-policy'],
     managedPlugin: values['managed-plugin'],
+    kubeconfig: values.kubeconfig,
   };
 }

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { BerthError } from '../core/errors.js';
-import { netnsExists } from '../dataplane/linux/index.js';
+import { netnsExists, openNftables } from '../dataplane/linux/index.js';
 import { describeNat } from '../drivers/nat/index.js';
 import { tryLockFile, type FileLock } from '../store/file/file-lock.js';
 import { FileStore } from '../store/file/file-store.js';
@@ -24,6 +24,8 @@ import type { Log } from './log.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { Metrics } from './metrics.js';
 import { NetworkService, type ReconcileReport } from './network-service.js';
+import { PolicyAgent } from './policy/policy-agent.js';
+import type { PolicyObjectSink, PolicySource } from './policy/policy-source.js';
 import { SerialQueue } from './serial-queue.js';
 
 /** The name Docker knows berth's IPAM by (`--ipam-driver berth`). */
@@ -39,6 +41,7 @@ export interface Daemon {
   readonly reconcile: ReconcileReport;
   readonly pluginSockets: readonly string[];
   readonly metricsAddress: string | undefined;
+  readonly policy: PolicyAgent | undefined;
   stop(): Promise<void>;
 }
 
@@ -48,6 +51,8 @@ export interface DaemonDeps {
   readonly registry?: DriverRegistry;
   /** @default dataplane/linux netnsExists */
   readonly sandboxExists?: (path: string) => boolean;
+  /** @default dataplane/linux openNftables (the policy agent's table) */
+  readonly nftables?: typeof openNftables;
 }
 
 /** Starts berthd; rejects (after undoing what it started) when any part cannot start. */
@@ -78,6 +83,17 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     registerGauges(metrics, service, ipam, started);
 
     const reconcile = await service.reconcile();
+
+    // Before any socket opens: pods recorded while berthd was down are programmed (and
+    // opened) first, and policies are in force before new work arrives.
+    let policy: PolicyAgent | undefined;
+    if (config.policy) {
+      const source = config.kubeconfig ? await kubeSourceFactory(config.kubeconfig, log) : undefined;
+      policy = new PolicyAgent({ store, runDir: config.runDir, nftables: deps.nftables ?? openNftables, log, metrics, ...(source ? { source } : {}) });
+      closers.push(() => policy?.stop());
+      const first = await policy.start();
+      log.info('policy agent started', { source: policy.mode, ...(first ? { policies: first.policies, pods: first.pods, mode: first.mode } : {}) });
+    }
 
     const sockets: string[] = [];
     if (config.docker && config.managedPlugin) {
@@ -123,6 +139,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
       metrics,
       log,
       describeNat: () => describeNat({ runDir: config.runDir }),
+      ...(policy ? { policy } : {}),
       status: () => ({
         version: VERSION,
         startedAt: new Date(started).toISOString(),
@@ -137,11 +154,17 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     closers.push(() => api.close());
 
     log.info('berthd started', { version: VERSION, dataDir: config.dataDir, pluginSockets: sockets, apiSocket: config.apiSocket, metrics: metricsServer?.address });
-    return { service, ipam, metrics, reconcile, pluginSockets: sockets, metricsAddress: metricsServer?.address, stop };
+    return { service, ipam, metrics, reconcile, pluginSockets: sockets, metricsAddress: metricsServer?.address, policy, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/** The Kubernetes source, loaded only when a kubeconfig is given (client-node is heavy). */
+async function kubeSourceFactory(kubeconfigPath: string, log: Log): Promise<(sink: PolicyObjectSink) => Promise<PolicySource>> {
+  const { createKubeSource } = await import('./policy/kube-source.js');
+  return (sink) => createKubeSource({ kubeconfigPath, sink, logger: log });
 }
 
 function takeInstanceLock(runDir: string): FileLock {

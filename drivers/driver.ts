@@ -34,6 +34,8 @@ export interface EndpointRef {
 }
 
 export interface EndpointSpec extends EndpointRef {
+  /** The Kubernetes pod behind the attachment, when the runtime named it (policy applies to it). */
+  readonly workload?: { readonly namespace: string; readonly name: string };
   readonly addresses: readonly AssignedAddress[];
   /** Routes to install in the sandbox besides the driver's own (default route etc.). */
   readonly routes: readonly Route[];

@@ -12,5 +12,5 @@ export const bridgePlugin: PluginHandlers = driverPlugin<BridgeOptions>({
   name: 'berth-bridge',
   about: 'berth-bridge: a Linux bridge per network and a veth pair per container (berth)',
   options: (req) => bridgeOptionsFromConf(req.name, req.conf),
-  driver: (req) => createLinuxBridgeDriver({ lockDir: runDirOf(req) }),
+  driver: (req) => createLinuxBridgeDriver({ lockDir: runDirOf(req), runDir: runDirOf(req) }),
 });

@@ -80,6 +80,7 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
           routes: outcome.routes.map((r) => ({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}) })),
           ...(mac ? { mac } : {}),
           ...(portMappings.length ? { portMappings } : {}),
+          ...workloadOf(req),
         });
         const confDns = req.conf.dns !== undefined ? parseDns(req.conf.dns, 'dns') : undefined;
         const dns = confDns && Object.keys(confDns).length ? confDns : outcome.dns;
@@ -173,6 +174,13 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
       if (ipam) await ipam.status(req);
     },
   };
+}
+
+/** The pod behind the request, from CNI_ARGS as kubelet-style runtimes send it. */
+function workloadOf(req: CniRequest): { workload?: { namespace: string; name: string } } {
+  const namespace = req.args.get('K8S_POD_NAMESPACE');
+  const name = req.args.get('K8S_POD_NAME');
+  return namespace && name ? { workload: { namespace, name } } : {};
 }
 
 function routeToResult(r: Route): { dst: string; gw?: string } {

@@ -14,6 +14,8 @@ import { grpcStatusOf, messageOf } from '../error-table.js';
 import { errorFields, type Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { NetworkService, ReconcileReport } from '../network-service.js';
+import type { PolicyAgent } from '../policy/policy-agent.js';
+import { policyHandlers } from './policy-handlers.js';
 import { natMessage, networkMessage, type CreateNetworkMessage, type NetworkMessage, type StatusMessage } from './messages.js';
 import { ERROR_CODE_KEY, loadBerthService } from './proto.js';
 
@@ -38,6 +40,8 @@ export interface ApiServerOptions {
   readonly status: () => StatusFacts;
   /** The nat driver's instances and mappings (`berth nat ls`); none when absent. */
   readonly describeNat?: () => NatDescription;
+  /** The policy agent (`berth policy` through berthd). */
+  readonly policy?: PolicyAgent;
 }
 
 export interface ApiServer {
@@ -91,6 +95,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       };
     },
   };
+  if (opts.policy) Object.assign(handlers, policyHandlers(opts.policy));
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [name, handler] of Object.entries(handlers)) implementation[lowerFirst(name)] = unary(name, handler, opts);
   server.addService(definition, implementation);

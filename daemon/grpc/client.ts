@@ -5,7 +5,17 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { BerthError, NotAvailableError, type ErrorCode } from '../../core/errors.js';
-import type { CreateNetworkMessage, ListNatMessage, NetworkMessage, StatusMessage } from './messages.js';
+import type {
+  ApplyPoliciesMessage,
+  ApplyPoliciesReply,
+  CreateNetworkMessage,
+  DeletePoliciesMessage,
+  DeletePoliciesReply,
+  ListNatMessage,
+  ListPoliciesReply,
+  NetworkMessage,
+  StatusMessage,
+} from './messages.js';
 import { ERROR_CODE_KEY, loadBerthService } from './proto.js';
 
 /** Where the CLI finds berthd unless told otherwise (`--host`, `BERTH_HOST`). */
@@ -18,6 +28,9 @@ export interface BerthClient {
   deleteNetwork(network: string): Promise<string>;
   status(): Promise<StatusMessage>;
   listNat(): Promise<ListNatMessage>;
+  applyPolicies(req: ApplyPoliciesMessage): Promise<ApplyPoliciesReply>;
+  deletePolicies(req: DeletePoliciesMessage): Promise<DeletePoliciesReply>;
+  listPolicies(): Promise<ListPoliciesReply>;
   close(): void;
 }
 
@@ -39,6 +52,9 @@ export function connectApi(socketPath: string, opts: { readonly timeoutMs?: numb
     deleteNetwork: async (network) => (await call<{ id: string }>('deleteNetwork', { network })).id,
     status: () => call('status', {}),
     listNat: () => call('listNat', {}),
+    applyPolicies: (req) => call('applyPolicies', req),
+    deletePolicies: (req) => call('deletePolicies', req),
+    listPolicies: () => call('listPolicies', {}),
     close: () => client.close(),
   };
 }

@@ -145,3 +145,44 @@ export function natDescriptionOf(m: ListNatMessage): NatDescription {
     })),
   };
 }
+
+export interface PolicyObjectRefMessage {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface PolicySyncMessage {
+  readonly mode: string;
+  readonly commands: number;
+  readonly policies: number;
+  readonly pods: number;
+  readonly milliseconds: number;
+}
+
+export interface ApplyPoliciesMessage {
+  readonly manifestsJson: readonly string[];
+  readonly sources: readonly string[];
+}
+
+export interface ApplyPoliciesReply {
+  readonly objects: readonly PolicyObjectRefMessage[];
+  readonly sync: PolicySyncMessage | null;
+}
+
+export interface DeletePoliciesMessage {
+  readonly objects: readonly PolicyObjectRefMessage[];
+  readonly mustExist: boolean;
+}
+
+export interface DeletePoliciesReply {
+  readonly deleted: readonly PolicyObjectRefMessage[];
+  readonly missing: readonly PolicyObjectRefMessage[];
+  readonly sync: PolicySyncMessage | null;
+}
+
+export interface ListPoliciesReply {
+  readonly manifestsJson: readonly string[];
+  readonly workloadsJson: readonly string[];
+  readonly source: string;
+}

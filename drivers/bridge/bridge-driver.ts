@@ -10,6 +10,7 @@ import type { AssignedAddress, Route } from '../../core/model.js';
 import type { Netlink, LinkInfo } from '../../dataplane/linux/ports.js';
 import type { Driver, DriverCapabilities, EndpointInfo, EndpointRef, EndpointSpec, NetworkSpec } from '../driver.js';
 import { Rollback } from '../rollback.js';
+import type { WorkloadRegistry } from '../workload-registry.js';
 import type { BridgeHost } from './bridge-host.js';
 import type { BridgeOptions } from './bridge-options.js';
 import {
@@ -55,7 +56,11 @@ export class BridgeDriver implements Driver<BridgeOptions> {
   readonly name = 'bridge' as const;
   readonly capabilities: DriverCapabilities = { needsClusterStore: false, portMappings: false, ipv6: true };
 
-  constructor(private readonly host: BridgeHost) {}
+  constructor(
+    private readonly host: BridgeHost,
+    /** Where pods with a Kubernetes identity are recorded for the policy engine. */
+    private readonly workloads?: WorkloadRegistry,
+  ) {}
 
   async createNetwork(net: BridgeNetwork): Promise<void> {
     const nl = this.host.hostNetlink();
@@ -85,6 +90,14 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     const dockerMode = ep.sandbox === '';
     const peerName = dockerMode ? peerVethName(net.name, ep.containerId, ep.ifname) : ep.ifname;
     return new Rollback().run(async (rb) => {
+      // Before the pod has an interface: a pod that a policy selects is closed from the start.
+      const w = ep.workload;
+      if (w && this.workloads) {
+        const registry = this.workloads;
+        registry.admit({ namespace: w.namespace, name: w.name, containerId: ep.containerId, ifname: ep.ifname, network: net.name, ips: ep.addresses.map((a) => a.address.address.toString()) });
+        rb.push(`forget workload ${w.namespace}/${w.name}`, () => registry.release(ep));
+        mark('workload');
+      }
       const fd = dockerMode ? undefined : this.host.openNetnsFd(ep.sandbox);
       let bridge: LinkInfo;
       try {
@@ -192,6 +205,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     }
     if (net.options.macSpoofCheck) this.removeSpoofCheck(hostVeth);
     mark('host-link');
+    this.workloads?.release(ep);
     if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
   }
 
@@ -283,6 +297,11 @@ export class BridgeDriver implements Driver<BridgeOptions> {
           errors.push(`${port.name}: ${asBerthError(err).message}`);
         }
       }
+    }
+    try {
+      this.workloads?.gc(net.name, valid);
+    } catch (err) {
+      errors.push(`workload records: ${asBerthError(err).message}`);
     }
     if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
     if (errors.length) throw new CheckFailedError(`GC of network ${net.name} could not remove: ${errors.join('; ')}`);

@@ -8,6 +8,7 @@ import type { Netlink } from '../../dataplane/linux/ports.js';
 import { lockFileSync } from '../../store/file/file-lock.js';
 import { BridgeDriver } from './bridge-driver.js';
 import type { BridgeHost } from './bridge-host.js';
+import { fileWorkloadRegistry } from '../workload-registry.js';
 
 export { BridgeDriver, hostVethName, peerVethName, type EndpointHealth } from './bridge-driver.js';
 export type { BridgeHost } from './bridge-host.js';
@@ -37,6 +38,8 @@ export function linuxBridgeHost(opts: { lockDir: string }): BridgeHost {
   };
 }
 
-export function createLinuxBridgeDriver(opts: { lockDir: string }): BridgeDriver {
-  return new BridgeDriver(linuxBridgeHost(opts));
+/** `runDir`: where pods with a Kubernetes identity are recorded for the policy engine. */
+export function createLinuxBridgeDriver(opts: { lockDir: string; runDir?: string }): BridgeDriver {
+  const host = linuxBridgeHost(opts);
+  return new BridgeDriver(host, opts.runDir ? fileWorkloadRegistry({ runDir: opts.runDir, nftables: host.nftables }) : undefined);
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { openNftables, sysctl } from '../../dataplane/linux/index.js';
 import { WinNat, decodeState, describeState, type NatDescription } from '../../winnat/index.js';
 import { BridgeDriver, linuxBridgeHost } from '../bridge/index.js';
+import { fileWorkloadRegistry } from '../workload-registry.js';
 import { NatDriver } from './nat-driver.js';
 import { fileNatState } from './nat-state-store.js';
 
@@ -26,7 +27,8 @@ export function natStateDir(runDir: string = DEFAULT_RUN_DIR): string {
 export function createLinuxNatDriver(opts: { readonly runDir: string }): NatDriver {
   const host = linuxBridgeHost({ lockDir: opts.runDir });
   const winnat = new WinNat({ state: fileNatState(natStateDir(opts.runDir)), nftables: () => openNftables(), sysctl });
-  return new NatDriver({ bridge: new BridgeDriver(host), winnat, linkExists: (name) => host.hostNetlink().getLink(name) !== undefined });
+  const workloads = fileWorkloadRegistry({ runDir: opts.runDir, nftables: host.nftables });
+  return new NatDriver({ bridge: new BridgeDriver(host, workloads), winnat, linkExists: (name) => host.hostNetlink().getLink(name) !== undefined });
 }
 
 /**

@@ -41,14 +41,16 @@ export class NftPolicyDataplane {
   }
 
   /**
-   * Makes the table match `ir` in one transaction. Throws KernelError (and changes nothing)
+   * Makes the table match `ir` in one transaction, with `extra` commands appended to it. Throws KernelError (and changes nothing)
    * when libnftables refuses the batch.
    */
-  apply(ir: PolicyIR): ApplyReport {
+  apply(ir: PolicyIR, extra: readonly object[] = []): ApplyReport {
     const t0 = performance.now();
     const next = this.#renderer.render(ir);
     const prev = this.#applied;
     const commands = prev ? diffNftState(prev, next) : replaceNftState(next);
+    // Commands outside the rendered state (opening guarded pods) ride in the same transaction.
+    if (extra.length) commands.push(...(commands.length ? [] : [{ add: { table: { family: 'inet', name: next.table } } }]), ...extra);
     const t1 = performance.now();
     if (commands.length) {
       // Until this transaction succeeds, what the kernel holds is not known for sure.

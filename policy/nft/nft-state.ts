@@ -7,8 +7,8 @@
  * can skip them by identity before comparing contents.
  */
 
-/** The table berth owns for policy, apart from the bridge driver's `inet berth`. */
-export const POLICY_TABLE = 'berth-policy';
+/** The table berth owns for policy (core/workload.ts, shared with the drivers' guard). */
+export { POLICY_TABLE } from '../../core/workload.js';
 
 /** A base chain's hook (`type filter hook forward priority N; policy accept`). */
 export interface BaseChainHook {

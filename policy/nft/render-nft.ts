@@ -3,7 +3,7 @@
  *
  * Layout, chosen so that the per-packet cost does not grow with the number of policies or pods:
  *
- *     chain egress  (hook forward, prio 10): ct established/related accept; ND accept;
+ *     chain egress  (hook forward, prio 10): ip saddr @guard4 drop; ct established/related accept; ND accept;
  *                                             ip saddr vmap @egress4 (goto the pod's class chain)
  *     chain ingress (hook forward, prio 11): the same with ip daddr vmap @ingress4
  *     chain in_<hash>   one per distinct list of policies isolating a pod ("class"):
@@ -26,6 +26,7 @@ import { IpAddress } from '../../core/ip.js';
 import { stableHash } from '../../core/stable-hash.js';
 import { formatRange, rangeToPrefixes } from '../compile/address-ranges.js';
 import type { AddressRange, AddressSet, CompiledPolicy, CompiledRule, Direction, PolicyIR, PortRange } from '../compile/ir.js';
+import { GUARD_SETS } from '../../core/workload.js';
 import { POLICY_TABLE, type NftChain, type NftRule, type NftSet, type NftState } from './nft-state.js';
 
 type Family = 4 | 6;
@@ -153,6 +154,7 @@ export class NftRenderer {
     const chains = new Map<string, NftChain>();
     const sets = new Map<string, NftSet>();
     for (const c of this.#baseChains(families)) chains.set(c.name, c);
+    for (const g of GUARDS) sets.set(g.name, g);
     const rendered = new Map<string, RenderedPolicy>();
     for (const policy of ir.policies.values()) {
       let memo = this.#policyMemo.get(policy);
@@ -244,6 +246,10 @@ export class NftRenderer {
   }
 
   #baseChains(families: readonly Family[]): NftChain[] {
+    // Pods not programmed yet (core/workload.ts): dropped before anything else, even a
+    // conntrack entry left by an earlier pod with the same address.
+    const guard = (field: 'saddr' | 'daddr'): NftRule[] =>
+      ([4, 6] as const).map((f) => ({ expr: [inSet(addrField(f, field), GUARD_SETS[f]), { drop: null }], comment: 'not programmed yet' }));
     const head: NftRule[] = [
       { expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, { accept: null }] },
       // IPv6 neighbour discovery between pods crosses this hook too (bridged); it is not a connection.
@@ -257,11 +263,19 @@ export class NftRenderer {
     const dispatch = (direction: Direction): NftRule[] =>
       families.map((f) => ({ expr: [{ vmap: { key: addrField(f, direction === 'egress' ? 'saddr' : 'daddr'), data: `@${dispatchMap(direction, f)}` } }] }));
     return [
-      { name: 'egress', base: { hook: 'forward', prio: EGRESS_PRIO }, rules: [...head, ...dispatch('egress')] },
-      { name: 'ingress', base: { hook: 'forward', prio: INGRESS_PRIO }, rules: [...head, ...dispatch('ingress')] },
+      { name: 'egress', base: { hook: 'forward', prio: EGRESS_PRIO }, rules: [...guard('saddr'), ...head, ...dispatch('egress')] },
+      { name: 'ingress', base: { hook: 'forward', prio: INGRESS_PRIO }, rules: [...guard('daddr'), ...head, ...dispatch('ingress')] },
     ];
   }
 }
+
+/**
+ * The guard sets: always present, always rendered empty. Their elements belong to the drivers
+ * (added at ADD) and to the enforcer (removed once a pod is programmed), never to the diff.
+ */
+const GUARDS: readonly NftSet[] = ([4, 6] as const).map((f) =>
+  Object.freeze({ name: GUARD_SETS[f], verdictMap: false, type: f === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: false, elements: new Map<string, unknown>() }),
+);
 
 /** The families that need rules: IPv4 always, IPv6 when some pod or ipBlock has it. */
 function familiesOf(ir: PolicyIR): Family[] {

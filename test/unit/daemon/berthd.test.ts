@@ -26,6 +26,8 @@ function config(t: ExecutionContext, extra: Partial<DaemonConfig> = {}): DaemonC
     defaultPoolRange: IpPrefix.parse('10.209.0.0/16'),
     defaultPoolLength: 24,
     docker: true,
+    // Unit tests run in the host's namespace: its nftables are not ours to touch.
+    policy: false,
     managedPlugin: undefined,
     ...extra,
   };

@@ -1,0 +1,221 @@
+/**
+ * berthd's policy agent: keeps the kernel's policy table (policy/'s PolicyEnforcer) in step
+ * with the policy objects and with the pods berth's CNI plugins record.
+ *
+ * Objects come from the store (`berth policy apply` through the API, or written by a direct
+ * CLI) or, with a kubeconfig, from the Kubernetes API (kube-source.ts); pods recorded by the
+ * plugins come from the run directory's workload records. Any change schedules one sync;
+ * changes that arrive while a sync runs are folded into the next one. A failed sync is retried
+ * with backoff, and the retry replaces the whole table.
+ */
+import { join } from 'node:path';
+import { InvalidConfigError, asBerthError } from '../../core/errors.js';
+import { POLICY_RUN_SUBDIR, WORKLOAD_PREFIX, type WorkloadRecord } from '../../core/workload.js';
+import type { Nftables } from '../../dataplane/linux/ports.js';
+import {
+  POLICY_STORE_PREFIX,
+  PolicyEnforcer,
+  applyPolicyManifests,
+  deletePolicyObject,
+  loadPolicyObjects,
+  parsePolicyObject,
+  type PolicyObject,
+  type SyncReport,
+} from '../../policy/index.js';
+import { FileStore } from '../../store/file/file-store.js';
+import type { Store, Unsubscribe } from '../../store/store.js';
+import { errorFields, type Log } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { PolicyKind, PolicyObjectSink, PolicySource } from './policy-source.js';
+
+export interface PolicyAgentOptions {
+  /** Where applied objects are kept (store mode). */
+  readonly store: Store;
+  readonly runDir: string;
+  readonly nftables: () => Nftables;
+  readonly log: Log;
+  readonly metrics?: Metrics;
+  /** Kubernetes mode: the objects come from this source instead of the store. */
+  readonly source?: (sink: PolicyObjectSink) => PolicySource | Promise<PolicySource>;
+}
+
+export interface PolicyRef {
+  readonly kind: PolicyKind;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+const RETRY_MS = [200, 1000, 5000, 30000];
+
+export class PolicyAgent {
+  readonly #opts: PolicyAgentOptions;
+  readonly #enforcer: PolicyEnforcer;
+  readonly #records: FileStore;
+  readonly #kube = new Map<PolicyKind, Map<string, unknown>>();
+  #source: PolicySource | undefined;
+  #unwatch: Unsubscribe[] = [];
+  #running: Promise<SyncReport | undefined> = Promise.resolve(undefined);
+  #queued: Promise<SyncReport | undefined> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #stopped = false;
+  /** Kubernetes mode: false until every kind has been listed once (a partial view would open pods). */
+  #listed = false;
+  #last: SyncReport | undefined;
+  readonly #badKeys = new Set<string>();
+
+  constructor(opts: PolicyAgentOptions) {
+    this.#opts = opts;
+    this.#enforcer = new PolicyEnforcer({ runDir: opts.runDir, nftables: opts.nftables });
+    this.#records = new FileStore({ dataDir: join(opts.runDir, POLICY_RUN_SUBDIR), fsync: false });
+    opts.metrics?.gauge('berth_policy_objects', 'Policy objects the agent enforces, by kind.', async () => {
+      const counts = { Namespace: 0, Pod: 0, NetworkPolicy: 0 };
+      for (const o of await this.#objects()) counts[o.kind]++;
+      return Object.entries(counts).map(([kind, value]) => ({ labels: { kind }, value }));
+    });
+    opts.metrics?.gauge('berth_policy_last_sync_milliseconds', 'Duration of the last policy sync.', async () => [{ labels: {}, value: this.#last?.ms ?? 0 }]);
+  }
+
+  /** `store` or `kubernetes`: where the objects come from. */
+  get mode(): 'store' | 'kubernetes' {
+    return this.#opts.source ? 'kubernetes' : 'store';
+  }
+
+  /** Loads the objects, programs them once, then follows changes. */
+  async start(): Promise<SyncReport | undefined> {
+    if (this.#opts.source) {
+      this.#source = await this.#opts.source(this.#sink());
+      await this.#source.start();
+      this.#listed = true;
+    } else {
+      this.#unwatch.push(this.#opts.store.watch(POLICY_STORE_PREFIX, () => void this.schedule()));
+    }
+    this.#unwatch.push(this.#records.watch(WORKLOAD_PREFIX, () => void this.schedule()));
+    return this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const u of this.#unwatch) u();
+    this.#unwatch = [];
+    if (this.#retry) clearTimeout(this.#retry);
+    await this.#source?.stop();
+    await this.#running.catch(() => undefined);
+  }
+
+  /**
+   * Runs a sync after the one in progress; callers arriving while one is queued share it.
+   * Resolves with its report (undefined once stopped); rejects when it failed.
+   */
+  schedule(): Promise<SyncReport | undefined> {
+    if (this.#queued) return this.#queued;
+    const next = this.#running
+      .catch(() => undefined)
+      .then(async () => {
+        this.#queued = undefined;
+        if (this.#stopped) return undefined;
+        if (this.#opts.source && !this.#listed) return undefined;
+        return this.#syncOnce();
+      });
+    this.#queued = next;
+    this.#running = next;
+    return next;
+  }
+
+  async #syncOnce(): Promise<SyncReport> {
+    try {
+      const report = this.#enforcer.sync(await this.#objects());
+      this.#last = report;
+      if (this.#failures) this.#opts.log.info('policy: sync succeeded again', { failures: this.#failures });
+      this.#failures = 0;
+      if (report.mode !== 'none') this.#opts.log.info('policy: synced', { ...report, ms: Math.round(report.ms * 10) / 10 });
+      return report;
+    } catch (err) {
+      const delay = RETRY_MS[Math.min(this.#failures, RETRY_MS.length - 1)]!;
+      if (this.#failures === 0) this.#opts.log.error('policy: sync failed; retrying', { ...errorFields(asBerthError(err)), retryMs: delay });
+      this.#failures++;
+      if (!this.#stopped && !this.#retry) {
+        this.#retry = setTimeout(() => {
+          this.#retry = undefined;
+          void this.schedule().catch(() => undefined);
+        }, delay);
+        this.#retry.unref();
+      }
+      throw err;
+    }
+  }
+
+  /** Stores and programs manifests (all or nothing on validation); store mode only. */
+  async apply(manifests: readonly unknown[], sources?: readonly string[]): Promise<{ objects: PolicyObject[]; sync: SyncReport | undefined }> {
+    this.#storeModeOnly('apply');
+    const objects = await applyPolicyManifests(this.#opts.store, manifests, sources ? { sources } : {});
+    return { objects, sync: await this.schedule() };
+  }
+
+  async delete(refs: readonly PolicyRef[], mustExist: boolean): Promise<{ deleted: PolicyRef[]; missing: PolicyRef[]; sync: SyncReport | undefined }> {
+    this.#storeModeOnly('delete');
+    const deleted: PolicyRef[] = [];
+    const missing: PolicyRef[] = [];
+    for (const r of refs) ((await deletePolicyObject(this.#opts.store, r.kind, r.namespace, r.name)) ? deleted : missing).push(r);
+    if (mustExist && missing.length && !deleted.length) return { deleted, missing, sync: undefined };
+    return { deleted, missing, sync: await this.schedule() };
+  }
+
+  /** The objects enforced now (manifests) and the recorded workloads. */
+  async list(): Promise<{ manifests: unknown[]; workloads: WorkloadRecord[] }> {
+    const manifests = this.#opts.source
+      ? [...this.#kube.values()].flatMap((m) => [...m.values()])
+      : (await this.#opts.store.list(POLICY_STORE_PREFIX)).map((e) => e.value);
+    return { manifests, workloads: this.#enforcer.workloads() };
+  }
+
+  #storeModeOnly(what: string): void {
+    if (this.#opts.source) {
+      throw new InvalidConfigError(`berthd takes its policies from the Kubernetes API (--kubeconfig): ${what} them with kubectl`, { field: 'kubeconfig' });
+    }
+  }
+
+  async #objects(): Promise<PolicyObject[]> {
+    if (!this.#opts.source) return loadPolicyObjects(this.#opts.store);
+    const out: PolicyObject[] = [];
+    for (const [kind, byKey] of this.#kube) {
+      for (const [key, manifest] of byKey) {
+        try {
+          out.push(parsePolicyObject(manifest));
+          this.#badKeys.delete(key);
+        } catch (err) {
+          // The API server validated it; berth may not read every field. Say so once.
+          if (!this.#badKeys.has(key)) this.#opts.log.warn('policy: object skipped', { kind, key, ...errorFields(asBerthError(err)) });
+          this.#badKeys.add(key);
+        }
+      }
+    }
+    return out;
+  }
+
+  #sink(): PolicyObjectSink {
+    const of = (kind: PolicyKind) => {
+      let m = this.#kube.get(kind);
+      if (!m) this.#kube.set(kind, (m = new Map()));
+      return m;
+    };
+    const keyOf = (manifest: unknown): string => {
+      const meta = (manifest as { metadata?: { namespace?: string; name?: string } }).metadata ?? {};
+      return `${meta.namespace ?? ''}/${meta.name ?? ''}`;
+    };
+    return {
+      replaceAll: (kind, manifests) => {
+        this.#kube.set(kind, new Map(manifests.map((m) => [keyOf(m), m])));
+        void this.schedule().catch(() => undefined);
+      },
+      upsert: (kind, manifest) => {
+        of(kind).set(keyOf(manifest), manifest);
+        void this.schedule().catch(() => undefined);
+      },
+      remove: (kind, namespace, name) => {
+        of(kind).delete(`${namespace}/${name}`);
+        void this.schedule().catch(() => undefined);
+      },
+    };
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Keeps the kernel's policy table equal to a set of policy objects plus the workloads berth's
+ * CNI plugins recorded (core/workload.ts), and opens guarded pods once they are programmed.
+ *
+ * One `sync()` = one read of the records and one libnftables transaction, under the sync lock
+ * that the drivers also take to record and guard a pod: a pod is either in the records the
+ * sync read (then it is programmed and opened in that transaction) or it was guarded after
+ * the transaction (and stays closed until the next sync). With no NetworkPolicy at all the
+ * table is removed, and with it the per-pod guard work in every ADD.
+ *
+ * Long-lived (berthd): the compiler and the applied state carry over, so a sync sends only
+ * what changed. Short-lived (the CLI): the first sync replaces the whole table.
+ */
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IpAddress } from '../../core/ip.js';
+import { GUARD_SETS, POLICY_ACTIVE_MARKER, POLICY_RUN_SUBDIR, POLICY_SYNC_LOCK, POLICY_TABLE, WORKLOAD_PREFIX, type WorkloadRecord } from '../../core/workload.js';
+import type { Nftables } from '../../dataplane/linux/ports.js';
+import { FileStore } from '../../store/file/file-store.js';
+import { PolicyCompiler } from '../compile/policy-compiler.js';
+import type { PolicyIR } from '../compile/ir.js';
+import type { PolicyObject } from '../model/policy-object.js';
+import { NftPolicyDataplane } from '../nft/nft-policy-dataplane.js';
+import type { NftRenderOptions } from '../nft/render-nft.js';
+import { withWorkloads } from './workload-pods.js';
+
+export interface EnforcerOptions extends NftRenderOptions {
+  /** berth's run directory (/run/berth): the records, the sync lock, the marker. */
+  readonly runDir: string;
+  readonly nftables: () => Nftables;
+}
+
+export interface SyncReport {
+  /** `cleared`: no NetworkPolicy, the table is gone; else how the table was changed. */
+  readonly mode: 'replace' | 'diff' | 'none' | 'cleared';
+  readonly commands: number;
+  readonly policies: number;
+  readonly pods: number;
+  /** Guarded pods opened by this sync. */
+  readonly opened: number;
+  readonly ms: number;
+}
+
+export class PolicyEnforcer {
+  readonly #opts: EnforcerOptions;
+  readonly #records: FileStore;
+  readonly #dir: string;
+  #compiler = new PolicyCompiler();
+  #dataplane: NftPolicyDataplane | undefined;
+  #nft: Nftables | undefined;
+  /** What the compiler holds: object key → its JSON, to feed only what changed. */
+  #fed = new Map<string, { json: string; object: PolicyObject }>();
+  /** Records whose addresses are known to be open (key + addresses). */
+  #opened = new Set<string>();
+  #ir: PolicyIR | undefined;
+
+  constructor(opts: EnforcerOptions) {
+    this.#opts = opts;
+    this.#dir = join(opts.runDir, POLICY_RUN_SUBDIR);
+    this.#records = new FileStore({ dataDir: this.#dir, fsync: false });
+  }
+
+  /** The IR of the last sync (undefined before the first, or after a clear). */
+  get ir(): PolicyIR | undefined {
+    return this.#ir;
+  }
+
+  /** The workloads berth's plugins recorded (no lock: a snapshot for display). */
+  workloads(): WorkloadRecord[] {
+    return this.#records.listSync(WORKLOAD_PREFIX).map((e) => e.value as unknown as WorkloadRecord);
+  }
+
+  /**
+   * Programs `objects` (Namespaces, Pods, NetworkPolicies) with the recorded workloads.
+   * Throws KernelError when libnftables refuses the transaction; the kernel then holds what it
+   * held before, and the next sync replaces the whole table.
+   */
+  sync(objects: readonly PolicyObject[]): SyncReport {
+    const t0 = performance.now();
+    return this.#records.withLockSync(POLICY_SYNC_LOCK, () => {
+      const workloads = this.workloads();
+      const all = withWorkloads(objects, workloads);
+      const policies = all.filter((o) => o.kind === 'NetworkPolicy').length;
+      const pods = all.filter((o) => o.kind === 'Pod').length;
+      if (policies === 0) {
+        this.#clearLocked();
+        return { mode: 'cleared', commands: 0, policies, pods, opened: 0, ms: performance.now() - t0 };
+      }
+      this.#feed(all);
+      const ir = this.#compiler.compile();
+      const opening = workloads.filter((w) => !this.#opened.has(openKey(w)));
+      const dataplane = (this.#dataplane ??= new NftPolicyDataplane(this.#nftables(), this.#opts));
+      const report = dataplane.apply(ir, openCommands(opening));
+      this.#ir = ir;
+      this.#opened = new Set(workloads.map(openKey));
+      if (!existsSync(join(this.#dir, POLICY_ACTIVE_MARKER))) {
+        mkdirSync(this.#dir, { recursive: true });
+        writeFileSync(join(this.#dir, POLICY_ACTIVE_MARKER), `${POLICY_TABLE}\n`);
+      }
+      return { mode: report.mode, commands: report.commands, policies, pods, opened: opening.length, ms: performance.now() - t0 };
+    });
+  }
+
+  /** Removes the table (no filtering, no guards) and forgets what was fed. Idempotent. */
+  clear(): void {
+    this.#records.withLockSync(POLICY_SYNC_LOCK, () => this.#clearLocked());
+  }
+
+  #clearLocked(): void {
+    // The marker goes first: from here on no ADD guards, and the table's removal opens the rest.
+    rmSync(join(this.#dir, POLICY_ACTIVE_MARKER), { force: true });
+    (this.#dataplane ?? new NftPolicyDataplane(this.#nftables(), this.#opts)).clear();
+    this.#dataplane = undefined;
+    this.#compiler = new PolicyCompiler();
+    this.#fed.clear();
+    this.#opened.clear();
+    this.#ir = undefined;
+  }
+
+  #nftables(): Nftables {
+    return (this.#nft ??= this.#opts.nftables());
+  }
+
+  /** Hands the compiler the objects that changed since the last sync. */
+  #feed(all: readonly PolicyObject[]): void {
+    const next = new Map<string, { json: string; object: PolicyObject }>();
+    for (const object of all) next.set(keyOf(object), { json: JSON.stringify(object), object });
+    for (const [key, was] of this.#fed) {
+      if (next.has(key)) continue;
+      const o = was.object;
+      if (o.kind === 'Namespace') this.#compiler.deleteNamespace(o.namespace.name);
+      else if (o.kind === 'Pod') this.#compiler.deletePod(o.pod.namespace, o.pod.name);
+      else this.#compiler.deletePolicy(o.policy.namespace, o.policy.name);
+    }
+    for (const [key, now] of next) {
+      if (this.#fed.get(key)?.json === now.json) continue;
+      const o = now.object;
+      if (o.kind === 'Namespace') this.#compiler.setNamespace(o.namespace);
+      else if (o.kind === 'Pod') this.#compiler.setPod(o.pod);
+      else this.#compiler.setPolicy(o.policy);
+    }
+    this.#fed = next;
+  }
+}
+
+function keyOf(o: PolicyObject): string {
+  if (o.kind === 'Namespace') return `Namespace/${o.namespace.name}`;
+  if (o.kind === 'Pod') return `Pod/${o.pod.namespace}/${o.pod.name}`;
+  return `NetworkPolicy/${o.policy.namespace}/${o.policy.name}`;
+}
+
+function openKey(w: WorkloadRecord): string {
+  return `${w.containerId}/${w.ifname}=${w.ips.join(',')}`;
+}
+
+/** Takes the workloads' addresses out of the guard sets (add-then-delete: never ENOENT). */
+function openCommands(workloads: readonly WorkloadRecord[]): object[] {
+  const commands: object[] = [];
+  for (const f of [4, 6] as const) {
+    const elem = workloads.flatMap((w) => w.ips).filter((ip) => IpAddress.parse(ip).family === f);
+    if (!elem.length) continue;
+    const element = { family: 'inet', table: POLICY_TABLE, name: GUARD_SETS[f], elem };
+    commands.push({ add: { element } }, { delete: { element } });
+  }
+  return commands;
+}

@@ -1,6 +1,6 @@
 /**
- * The program each conformance pod runs (inside its network namespace, started with
- * `ip netns exec`): it serves TCP and UDP on the ports given as arguments, and probes other
+ * The program each lab pod runs (inside its network namespace, started with `ip netns exec`
+ * or `unshare --net`): it serves TCP and UDP on the ports given as arguments, and probes other
  * pods on request. Requests are JSON lines on stdin, `{"id":1,"protocol":"TCP","host":"10.x",
  * "port":80,"timeoutMs":1000}`; answers are JSON lines on stdout, `{"id":1,"ok":true}` or
  * `{"id":1,"ok":false,"error":"EHOSTUNREACH"}`. "ready" is printed once every port listens.
@@ -9,6 +9,9 @@
  *
  * A TCP probe is a new connection that completes its handshake; a UDP probe is a datagram on a
  * new socket (so a new source port and a new conntrack entry) that the server echoes.
+ *
+ * The agent exits when its stdin closes, so a lab that dies, however it dies, takes its pods
+ * (and, for `unshare --net`, their namespaces) with it. Driven through PodAgent (agent.ts).
  */
 import { createSocket } from 'node:dgram';
 import { connect, createServer } from 'node:net';

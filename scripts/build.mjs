@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { executableOptions } from './bundle-options.mjs';
 
 const entries = {
   'berth-bridge': 'cni/bin/berth-bridge.ts',
@@ -24,24 +25,7 @@ writeFileSync('dist/bin/package.json', '{"type":"commonjs"}\n');
 await Promise.all(
   Object.entries(entries).map(async ([name, entry]) => {
     const outfile = plugins.includes(name) ? `dist/bin/${name}.bundle.cjs` : `dist/bin/${name}`;
-    await build({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      // koffi's native module and winston are loaded at run time from berth's node_modules
-      // (winston only on the error/log path), never bundled.
-      external: ['koffi', 'winston', '@grpc/grpc-js', '@grpc/proto-loader'],
-      // import.meta.url only exists in ES modules; computed on demand because pathToFileURL
-      // costs ~5 ms on first use and the plugins' hot path never needs it.
-      define: { 'import.meta.url': '__berthMeta.url' },
-      banner: { js: "#!/usr/bin/env node\nvar __berthMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };" },
-      legalComments: 'none',
-      sourcemap: false,
-      logLevel: 'warning',
-    });
+    await build(executableOptions(entry, outfile));
     chmodSync(outfile, 0o755);
   }),
 );

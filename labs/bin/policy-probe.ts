@@ -3,7 +3,8 @@
  * `berth policy matrix --probe`. cli/ may not import labs/, so the CLI runs this under
  * `unshare --net --mount` (a private, throw-away network namespace) and talks JSON:
  *
- *   stdin   {"manifests": [...], "sources": [...], "protocol": "TCP"|"UDP", "port": 80, "timeoutMs": 1500}
+ *   stdin   {"objects": [PolicyObject...] and/or "manifests": [...], "sources": [...],
+ *            "protocol": "TCP"|"UDP", "port": 80, "timeoutMs": 1500}
  *   stdout  {"probe": {"x/a": {"x/b": true}}, "notProbed": {"x/c": "no address"}, "odd": [...], "policyApplied": true}
  *   exit    0 measured · 2 bad input · 69 cannot run here (br_netfilter, not a private namespace) · 1 failed
  *           (the reason on stderr, one line)
@@ -46,9 +47,12 @@ function parseInput(text: string): ProbeLabInput {
     throw new InvalidConfigError(`policy-probe: stdin is not JSON: ${(err as Error).message}`, { field: 'stdin' });
   }
   const v = value as Partial<ProbeLabInput> | null;
-  if (typeof v !== 'object' || v === null || !Array.isArray(v.manifests)) throw new InvalidConfigError('policy-probe: stdin must be {"manifests": [...], "protocol": ..., "port": ...}', { field: 'manifests' });
+  if (typeof v !== 'object' || v === null || !(Array.isArray(v.manifests) || Array.isArray(v.objects))) {
+    throw new InvalidConfigError('policy-probe: stdin must be {"objects" or "manifests": [...], "protocol": ..., "port": ...}', { field: 'manifests' });
+  }
   return {
-    manifests: v.manifests,
+    ...(Array.isArray(v.manifests) ? { manifests: v.manifests } : {}),
+    ...(Array.isArray(v.objects) ? { objects: v.objects } : {}),
     ...(Array.isArray(v.sources) ? { sources: v.sources } : {}),
     protocol: v.protocol as ProbeLabInput['protocol'],
     port: Number(v.port),

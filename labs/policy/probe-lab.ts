@@ -22,7 +22,7 @@ import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidConfigError, NotAvailableError } from '../../core/errors.js';
 import { openNftables } from '../../dataplane/linux/index.js';
-import { NftPolicyDataplane, parsePolicyObjects, PolicyCompiler, type PolicyIR } from '../../policy/index.js';
+import { NftPolicyDataplane, parsePolicyObjects, PolicyCompiler, type PolicyIR, type PolicyObject } from '../../policy/index.js';
 import { PodAgent, type ProbeProtocol } from './agent.js';
 import { liftIcmpLimits } from './icmp-limits.js';
 import { probeAllPairs, type MeasuredMatrix, type ProbeFailure } from './probe-pairs.js';
@@ -32,10 +32,15 @@ const BRIDGE = 'berth-probe';
 const BR_NETFILTER = '/proc/sys/net/bridge/bridge-nf-call-iptables';
 
 export interface ProbeLabInput {
-  /** Namespace, Pod and NetworkPolicy manifests (what `berth policy apply` stored). */
-  readonly manifests: readonly unknown[];
+  /** Namespace, Pod and NetworkPolicy manifests, validated here (what `berth policy apply` takes). */
+  readonly manifests?: readonly unknown[];
   /** Where each manifest came from, for error messages (store keys). */
   readonly sources?: readonly string[];
+  /**
+   * Objects already read and validated (PolicyObject, as plain JSON): what the CLI knows,
+   * including pods that berth's plugins recorded, which have no manifest.
+   */
+  readonly objects?: readonly PolicyObject[];
   readonly protocol: ProbeProtocol;
   readonly port: number;
   /** How long a probe waits for an answer (a dropped probe costs this much). */
@@ -190,6 +195,13 @@ async function baseline(plan: Map<string, string[]>, pods: ProbeLabPods, port: n
   throw new Error(`the probe lab's pods cannot reach each other before any policy is applied (${failures.length} pairs, e.g. ${shown.join('; ')})`);
 }
 
+/** The shape check of an object that arrived as JSON (its content was validated by whoever read it). */
+function checkObject(o: PolicyObject, i: number): PolicyObject {
+  const field = { Namespace: 'namespace', Pod: 'pod', NetworkPolicy: 'policy' }[(o as { kind?: string } | null)?.kind ?? ''] as keyof PolicyObject | undefined;
+  if (!field || typeof (o as unknown as Record<string, unknown>)[field] !== 'object') throw new InvalidConfigError(`objects[${i}] is not a Namespace, Pod or NetworkPolicy object`, { field: `objects[${i}]` });
+  return o;
+}
+
 /** Builds the lab, applies the policies and probes every pair. Stops its pods before returning. */
 export async function runProbeLab(input: ProbeLabInput, pods = new ProbeLabPods()): Promise<ProbeLabResult> {
   if (input.protocol !== 'TCP' && input.protocol !== 'UDP') throw new InvalidConfigError(`the probe lab sends TCP and UDP only, not ${String(input.protocol)}`, { field: 'protocol', value: String(input.protocol) });
@@ -199,7 +211,8 @@ export async function runProbeLab(input: ProbeLabInput, pods = new ProbeLabPods(
   if (why) throw new NotAvailableError(why);
 
   const compiler = new PolicyCompiler();
-  for (const o of parsePolicyObjects(input.manifests, input.sources ? { sources: input.sources } : {})) {
+  const objects = [...(input.objects ?? []).map(checkObject), ...parsePolicyObjects(input.manifests ?? [], input.sources ? { sources: input.sources } : {})];
+  for (const o of objects) {
     if (o.kind === 'Namespace') compiler.setNamespace(o.namespace);
     else if (o.kind === 'Pod') compiler.setPod(o.pod);
     else compiler.setPolicy(o.policy);

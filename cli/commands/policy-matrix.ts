@@ -65,7 +65,6 @@ function labProgram(): string {
  * process (signals included); the lab in turn ends its pods, and the namespace goes with it.
  */
 async function runLab(input: object): Promise<LabResult> {
-  if (process.getuid?.() !== 0) throw new NotAvailableError('berth policy matrix --probe needs root: it builds a lab of network namespaces and nftables (in a private namespace)');
   const unshare = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p)) ?? 'unshare';
   const child = spawn(unshare, ['--net', '--mount', '--propagation', 'private', '--', process.execPath, labProgram()], { stdio: ['pipe', 'pipe', 'pipe'] });
   const kill = () => {
@@ -148,6 +147,9 @@ export async function matrixCommand(argv: readonly string[], io: Output, source:
     // Not a skip dressed as a result: nothing here can send SCTP (this kernel has no SCTP
     // sockets, and Node has no SCTP API), so there is nothing to measure.
     throw new NotAvailableError('berth policy matrix --probe: SCTP cannot be probed here (this kernel has no SCTP sockets); without --probe the model\'s SCTP matrix is shown', { field: '--protocol', value: 'SCTP' });
+  }
+  if (values.probe && process.getuid?.() !== 0) {
+    throw new NotAvailableError('berth policy matrix --probe needs root: it builds a lab of network namespaces, a bridge and nftables rules (all inside a private namespace that dies with it)');
   }
 
   const objects = await source.known(all);

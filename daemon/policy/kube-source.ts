@@ -370,6 +370,8 @@ class KubeSource implements PolicySource {
       req.on('close', () => {
         this.#requests.delete(req);
         agent?.destroy();
+        // Closed before any answer (stop(), or a socket that went away without an error).
+        reject(this.#stopped ? new StoppedError('stopped') : new Error(`${url.pathname}: the connection closed before an answer`));
       });
       req.on('error', (err) => reject(this.#stopped ? new StoppedError('stopped') : err));
       req.on('response', resolve);
@@ -378,6 +380,7 @@ class KubeSource implements PolicySource {
   }
 
   #deliver(kind: PolicyKind, call: () => void): void {
+    if (this.#stopped) return;
     try {
       call();
     } catch (err) {

@@ -48,6 +48,8 @@ class FakeApi {
   goneAs: 'event' | 'status' = 'event';
   /** The next this many requests are answered 500. */
   failNext = 0;
+  /** Requests get no answer at all (a server that accepts and hangs). */
+  hang = false;
   readonly objects = new Map<PolicyKind, Map<string, Obj>>();
   readonly history: { kind: PolicyKind; rv: number; type: string; object: Obj }[] = [];
   readonly watchers = new Set<Watcher>();
@@ -144,6 +146,7 @@ class FakeApi {
     this.requests.push({ kind, watch, query: url.searchParams, userAgent: req.headers['user-agent'] });
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return status(res, 401, 'Unauthorized');
     if (req.method !== 'GET' || !kind) return status(res, 404, `the server could not find the requested resource (${url.pathname})`);
+    if (this.hang) return;
     if (this.failNext > 0) {
       this.failNext--;
       return status(res, 500, 'etcdserver: request timed out');
@@ -451,6 +454,21 @@ test('stop() ends every request: no connection stays open', async (t) => {
   await source.stop();
   await until(t, 'every connection closed', () => api.sockets.size === 0 && api.watchers.size === 0, 2000);
   t.pass();
+});
+
+test('stop() cuts requests still waiting for an answer', async (t) => {
+  const api = new FakeApi();
+  await api.listen();
+  t.teardown(() => api.close());
+  api.hang = true;
+  const source = await createKubeSource({ kubeconfigPath: writeKubeconfig(scratch(t), `http://127.0.0.1:${api.port}`), sink: new RecordingSink(), logger: new RecordingLog() });
+  const started = source.start();
+  await until(t, 'three lists asked for', () => api.requests.length === 3);
+  const before = Date.now();
+  await source.stop();
+  t.true(Date.now() - before < 1000);
+  await t.throwsAsync(started);
+  await until(t, 'every connection closed', () => api.sockets.size === 0, 2000);
 });
 
 test('HTTPS with the CA of the kubeconfig', async (t) => {

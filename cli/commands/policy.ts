@@ -1,6 +1,7 @@
 /**
- * `berth policy`: NetworkPolicies (with the Namespaces and Pods they select) kept in the
- * embedded store under `--data-dir` (default /var/lib/berth), read and judged without berthd.
+ * `berth policy`: NetworkPolicies (with the Namespaces and Pods they select), applied through
+ * berthd when it runs, else directly: kept in the embedded store under `--data-dir` (default
+ * /var/lib/berth) and programmed into nftables by this process (policy-backend.ts).
  *
  *   apply -f FILE|DIR      store every Namespace, Pod and NetworkPolicy of the files (all or nothing)
  *   delete -f FILE         remove the objects the files name
@@ -8,36 +9,33 @@
  *   ls [-A] [-n NS]        list NetworkPolicies
  *   matrix                 reachability truth table of all known pods, from the model
  *   explain FROM TO PORT   the policies and rules that allow a flow, or the isolation that denies it
- *
- * Direct mode only writes the store; it does not program nftables (berthd's job).
+ *   sync                   program what is stored (direct mode)
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { InvalidConfigError, InvalidObjectError, NotFoundError } from '../../core/errors.js';
-import type { Protocol } from '../../core/model.js';
+import { InvalidConfigError, NotFoundError } from '../../core/errors.js';
 import {
-  applyPolicyManifests,
-  deletePolicyObject,
   describeSelector,
   explainFlow,
-  loadPolicyObjects,
   parseFlowPort,
   parsePolicyObjects,
   PolicyCompiler,
-  reachability,
   type PolicyIR,
   type PolicyObject,
 } from '../../policy/index.js';
-import { FileStore } from '../../store/file/file-store.js';
+import { choosePolicyBackend, type BackendChoice, type PolicyBackend, type PolicyRef, type SyncInfo } from './policy-backend.js';
 import { EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { PROCESS_OUTPUT, type Output } from './network.js';
+import { matrixCommand } from './policy-matrix.js';
 
 const DEFAULT_DATA_DIR = '/var/lib/berth';
+const DEFAULT_RUN_DIR = '/run/berth';
+const DEFAULT_SOCKET = '/run/berth/berthd.sock';
 
-const USAGE = `Usage: berth policy COMMAND [--data-dir DIR]
+const USAGE = `Usage: berth policy COMMAND [--host SOCKET | --data-dir DIR [--run-dir DIR]]
 
 Commands:
   apply -f FILE|DIR              Store Namespace, Pod and NetworkPolicy manifests (YAML or JSON,
@@ -46,17 +44,29 @@ Commands:
   delete -n NS NAME              Remove one NetworkPolicy
   ls [-A] [-n NS] [--format json]
                                  List NetworkPolicies (namespace "default" unless -n or -A)
-  matrix [--port N] [--protocol TCP|UDP|SCTP] [--format json]
-                                 Reachability of all known pods (rows: from, columns: to)
+  matrix [--port N] [--protocol TCP|UDP|SCTP] [--format json] [--svg FILE] [--probe]
+                                 Reachability of all known pods (rows: from, columns: to);
+                                 --svg draws it, --probe measures it in a lab (root) and flags
+                                 where the dataplane disagrees (exit status 1)
   explain FROM TO PORT/PROTO     Which policies and rules allow a flow, or which isolation denies it
                                  (pods as NAMESPACE/NAME, for example x/a y/b 80/TCP)
+  sync                           Program the stored policies into nftables (direct mode)
 
-State is the embedded store under --data-dir (default ${DEFAULT_DATA_DIR}); berthd is not needed.
-Direct mode does not program nftables.
+Through berthd when it listens on --host (default ${DEFAULT_SOCKET}, or BERTH_HOST): its policy
+agent stores and programs, and opens new pods as they start. Otherwise, or with --data-dir,
+directly: the embedded store under --data-dir (default ${DEFAULT_DATA_DIR}) and nftables
+programmed by this command (root); pods recorded under --run-dir (default ${DEFAULT_RUN_DIR})
+that start later stay closed until \`berth policy sync\` runs.
 `;
 
 const FORMAT = { format: { type: 'string' } } as const;
-const DATA_DIR = { 'data-dir': { type: 'string' } } as const;
+/** Where to apply and read: berthd (`--host`) or the embedded store (`--data-dir`, `--run-dir`). */
+const WHERE = { 'data-dir': { type: 'string' }, 'run-dir': { type: 'string' }, host: { type: 'string', short: 'H' } } as const;
+type Where = { readonly 'data-dir'?: string | undefined; readonly 'run-dir'?: string | undefined; readonly host?: string | undefined };
+
+function whereOf(v: Where): BackendChoice {
+  return { dataDir: v['data-dir'], runDir: v['run-dir'], host: v.host };
+}
 
 /** Runs `berth policy ...`; returns the exit status. */
 export async function policyCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {
@@ -74,6 +84,8 @@ export async function policyCommand(argv: readonly string[], io: Output = PROCES
       return matrix(rest, io);
     case 'explain':
       return explain(rest, io);
+    case 'sync':
+      return syncCommand(rest, io);
     case undefined:
     case 'help':
     case '--help':
@@ -84,10 +96,6 @@ export async function policyCommand(argv: readonly string[], io: Output = PROCES
       io.err(`berth policy: unknown command "${sub}"\n\n${USAGE}`);
       return EXIT_USAGE;
   }
-}
-
-function openStore(dataDir: string | undefined): FileStore {
-  return new FileStore({ dataDir: dataDir ?? DEFAULT_DATA_DIR });
 }
 
 function formatOf(value: string | undefined): 'table' | 'json' {
@@ -133,30 +141,24 @@ function readManifests(paths: readonly string[]): { manifests: unknown[]; source
   return { manifests, sources };
 }
 
-function describeObject(o: PolicyObject): string {
-  if (o.kind === 'Namespace') return `namespace/${o.namespace.name}`;
-  if (o.kind === 'Pod') return `pod/${o.pod.namespace}/${o.pod.name}`;
-  return `networkpolicy/${o.policy.namespace}/${o.policy.name}`;
-}
-
-function identity(o: PolicyObject): { kind: PolicyObject['kind']; namespace: string; name: string } {
+function identity(o: PolicyObject): PolicyRef {
   if (o.kind === 'Namespace') return { kind: o.kind, namespace: '', name: o.namespace.name };
   const x = o.kind === 'Pod' ? o.pod : o.policy;
   return { kind: o.kind, namespace: x.namespace, name: x.name };
 }
 
 async function apply(argv: readonly string[], io: Output): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], strict: true, options: { filename: { type: 'string', short: 'f', multiple: true }, ...DATA_DIR } });
+  const { values } = parseArgs({ args: [...argv], strict: true, options: { filename: { type: 'string', short: 'f', multiple: true }, ...WHERE } });
   const { manifests, sources } = readManifests(values.filename ?? []);
   if (manifests.length === 0) throw new InvalidConfigError(`berth policy apply: no objects in ${(values.filename ?? []).join(', ')}`, { field: '-f' });
-  let objects: PolicyObject[];
+  const backend = await choosePolicyBackend(whereOf(values));
   try {
-    objects = await applyPolicyManifests(openStore(values['data-dir']), manifests, { sources });
-  } catch (err) {
-    if (err instanceof InvalidObjectError) throw new InvalidObjectError(err.message.replace('nothing was read', 'nothing was applied'), err.problems);
-    throw err;
+    const { objects, sync } = await backend.apply(manifests, sources);
+    for (const o of objects) io.out(`${describeRef(o)} configured\n`);
+    reportSync(backend, sync, io);
+  } finally {
+    backend.close();
   }
-  for (const o of objects) io.out(`${describeObject(o)} configured\n`);
   return EXIT_OK;
 }
 
@@ -165,39 +167,82 @@ async function remove(argv: readonly string[], io: Output): Promise<number> {
     args: [...argv],
     strict: true,
     allowPositionals: true,
-    options: { filename: { type: 'string', short: 'f', multiple: true }, namespace: { type: 'string', short: 'n' }, ...DATA_DIR },
+    options: { filename: { type: 'string', short: 'f', multiple: true }, namespace: { type: 'string', short: 'n' }, ...WHERE },
   });
-  const store = openStore(values['data-dir']);
-  if (values.filename !== undefined) {
+  let refs: PolicyRef[];
+  const byName = values.filename === undefined;
+  if (!byName) {
     if (positionals.length > 0 || values.namespace !== undefined) throw new InvalidConfigError('berth policy delete: give -f FILE or -n NS NAME, not both', { field: '-f' });
-    const { manifests, sources } = readManifests(values.filename);
-    for (const o of parsePolicyObjects(manifests, { sources })) {
-      const { kind, namespace, name } = identity(o);
-      const existed = await deletePolicyObject(store, kind, namespace, name);
-      io.out(`${describeObject(o)} ${existed ? 'deleted' : 'not found'}\n`);
+    const { manifests, sources } = readManifests(values.filename ?? []);
+    refs = parsePolicyObjects(manifests, { sources }).map(identity);
+  } else {
+    if (positionals.length !== 1) throw new InvalidConfigError('berth policy delete: give -f FILE or -n NS NAME (one NetworkPolicy name)', { field: 'NAME' });
+    refs = [{ kind: 'NetworkPolicy', namespace: values.namespace ?? 'default', name: positionals[0]! }];
+  }
+  const backend = await choosePolicyBackend(whereOf(values));
+  try {
+    const { deleted, missing, sync } = await backend.delete(refs, byName);
+    if (byName && deleted.length === 0) {
+      const r = refs[0]!;
+      throw new NotFoundError(`NetworkPolicy ${r.namespace}/${r.name} not found`, { field: 'NAME', value: `${r.namespace}/${r.name}` });
     }
-    return EXIT_OK;
+    for (const r of deleted) io.out(`${describeRef(r)} deleted\n`);
+    for (const r of missing) io.out(`${describeRef(r)} not found\n`);
+    reportSync(backend, sync, io);
+  } finally {
+    backend.close();
   }
-  if (positionals.length !== 1) throw new InvalidConfigError('berth policy delete: give -f FILE or -n NS NAME (one NetworkPolicy name)', { field: 'NAME' });
-  const namespace = values.namespace ?? 'default';
-  const name = positionals[0]!;
-  if (!(await deletePolicyObject(store, 'NetworkPolicy', namespace, name))) {
-    throw new NotFoundError(`NetworkPolicy ${namespace}/${name} not found`, { field: 'NAME', value: `${namespace}/${name}` });
-  }
-  io.out(`networkpolicy/${namespace}/${name} deleted\n`);
   return EXIT_OK;
+}
+
+/** `berth policy sync`: programs what is stored (direct mode; berthd keeps itself in sync). */
+async function syncCommand(argv: readonly string[], io: Output): Promise<number> {
+  const { values } = parseArgs({ args: [...argv], strict: true, options: { ...WHERE } });
+  const backend = await choosePolicyBackend(whereOf(values));
+  try {
+    const sync = await backend.sync();
+    if (backend.via === 'berthd') io.out('berthd programs policies as they change; nothing to do\n');
+    else if (sync) io.out(`${describeSync(sync)}\n`);
+  } finally {
+    backend.close();
+  }
+  return EXIT_OK;
+}
+
+function describeRef(r: PolicyRef): string {
+  return r.kind === 'Namespace' ? `namespace/${r.name}` : `${r.kind.toLowerCase()}/${r.namespace}/${r.name}`;
+}
+
+function describeSync(s: SyncInfo): string {
+  if (s.mode === 'cleared') return 'no NetworkPolicy left: policy filtering is off';
+  return `programmed ${s.policies} NetworkPolicies over ${s.pods} pods (${s.mode}, ${s.ms.toFixed(1)} ms)`;
+}
+
+/** What the dataplane now does, on stderr so that stdout stays kubectl-like. */
+function reportSync(backend: PolicyBackend, sync: SyncInfo | undefined, io: Output): void {
+  if (!sync) return;
+  io.err(`${describeSync(sync)}${backend.via === 'berthd' ? ' by berthd' : ''}\n`);
+  if (backend.via === 'direct' && sync.mode !== 'cleared') {
+    io.err('berthd is not running: pods started from now on stay closed until `berth policy sync` (or berthd) programs them\n');
+  }
 }
 
 async function list(argv: readonly string[], io: Output): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
     strict: true,
-    options: { 'all-namespaces': { type: 'boolean', short: 'A' }, namespace: { type: 'string', short: 'n' }, ...FORMAT, ...DATA_DIR },
+    options: { 'all-namespaces': { type: 'boolean', short: 'A' }, namespace: { type: 'string', short: 'n' }, ...FORMAT, ...WHERE },
   });
   const format = formatOf(values.format);
   if (values['all-namespaces'] && values.namespace !== undefined) throw new InvalidConfigError('berth policy ls: give -A or -n NS, not both', { field: '-n' });
   const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? 'default');
-  const objects = await loadPolicyObjects(openStore(values['data-dir']));
+  const backend = await choosePolicyBackend(whereOf(values));
+  let objects: PolicyObject[];
+  try {
+    objects = await backend.stored();
+  } finally {
+    backend.close();
+  }
   const policies = objects
     .flatMap((o) => (o.kind === 'NetworkPolicy' ? [o.policy] : []))
     .filter((p) => namespace === undefined || p.namespace === namespace)
@@ -216,10 +261,17 @@ async function list(argv: readonly string[], io: Output): Promise<number> {
   return EXIT_OK;
 }
 
-/** Compiles everything stored. */
-async function compileStored(dataDir: string | undefined): Promise<PolicyIR> {
+/** Compiles every known object: what was applied, and the pods berth's plugins recorded. */
+async function compileStored(where: Where): Promise<PolicyIR> {
+  const backend = await choosePolicyBackend(whereOf(where));
+  let known: PolicyObject[];
+  try {
+    known = await backend.known();
+  } finally {
+    backend.close();
+  }
   const compiler = new PolicyCompiler();
-  for (const o of await loadPolicyObjects(openStore(dataDir))) {
+  for (const o of known) {
     if (o.kind === 'Namespace') compiler.setNamespace(o.namespace);
     else if (o.kind === 'Pod') compiler.setPod(o.pod);
     else compiler.setPolicy(o.policy);
@@ -228,32 +280,24 @@ async function compileStored(dataDir: string | undefined): Promise<PolicyIR> {
 }
 
 async function matrix(argv: readonly string[], io: Output): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], strict: true, options: { port: { type: 'string' }, protocol: { type: 'string' }, ...FORMAT, ...DATA_DIR } });
-  const format = formatOf(values.format);
-  const protocol = (values.protocol ?? 'TCP').toUpperCase();
-  if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') {
-    throw new InvalidConfigError(`--protocol ${JSON.stringify(values.protocol)} is not supported: use TCP, UDP or SCTP`, { field: '--protocol', value: values.protocol });
+  return matrixCommand(argv, io, { options: WHERE, known: (values) => withBackend(values as Where, (b) => b.known()) });
+}
+
+async function withBackend<T>(where: Where, fn: (backend: PolicyBackend) => Promise<T>): Promise<T> {
+  const backend = await choosePolicyBackend(whereOf(where));
+  try {
+    return await fn(backend);
+  } finally {
+    backend.close();
   }
-  const port = values.port ?? '80';
-  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new InvalidConfigError(`--port ${JSON.stringify(port)} is not a port from 1 to 65535`, { field: '--port', value: port });
-  const ir = await compileStored(values['data-dir']);
-  const table = reachability(ir, { protocol: protocol.toLowerCase() as Protocol, port: Number(port) });
-  if (format === 'json') {
-    io.out(`${JSON.stringify(table, null, 2)}\n`);
-    return EXIT_OK;
-  }
-  const pods = Object.keys(table);
-  io.out(`${port}/${protocol}: rows from, columns to; ok allowed, X denied\n`);
-  io.out(renderTable(['FROM \\ TO', ...pods], pods.map((from) => [from, ...pods.map((to) => (table[from]?.[to] ? 'ok' : 'X'))])));
-  return EXIT_OK;
 }
 
 async function explain(argv: readonly string[], io: Output): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: { ...DATA_DIR } });
+  const { values, positionals } = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: { ...WHERE } });
   if (positionals.length !== 3) throw new InvalidConfigError('Usage: berth policy explain FROM TO PORT/PROTO (for example x/a y/b 80/TCP)', { field: 'FROM' });
   const [from, to, portText] = positionals as [string, string, string];
   const flow = parseFlowPort(portText);
-  const ir = await compileStored(values['data-dir']);
+  const ir = await compileStored(values);
   const { lines } = explainFlow(ir, from, to, flow);
   io.out(`${lines.join('\n')}\n`);
   return EXIT_OK;

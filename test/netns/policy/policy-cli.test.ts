@@ -1,6 +1,7 @@
 /**
  * `berth policy` in direct mode: the built `dist/bin/berth` against a temporary --data-dir
- * (the embedded store), no berthd and no networking.
+ * (the embedded store) and --run-dir, no berthd. Direct mode programs nftables, so this runs
+ * in the test run's private namespace.
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
@@ -27,12 +28,16 @@ function scratch(): { dir: string; data: string; file: (name: string, text: stri
       writeFileSync(path, text);
       return path;
     },
-    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => {
+      // Direct mode programmed the run's namespace: later tests must not meet this table.
+      spawnSync('/usr/sbin/nft', ['delete', 'table', 'inet', 'berth-policy']);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
 function berth(data: string, ...args: string[]): Run {
-  const r = spawnSync(process.execPath, [BERTH, ...args, '--data-dir', data], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BERTH, ...args, '--data-dir', data, '--run-dir', join(dirname(data), 'run')], { encoding: 'utf8' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -5,6 +5,8 @@
  *    (target: under 1 s);
  * 2. change: with that installed in the kernel, the time to apply one changed policy, from
  *    the object to the committed transaction (target: under 50 ms);
+ * 2b. the same change through berthd's API (ApplyPolicies → store → agent → transaction),
+ *    with berthd started on a store holding the whole world;
  * 3. rate: new TCP connections per second between two pods of a berth-bridge network with
  *    0, 100, 1,000 and 10,000 policies installed, as a ratio to the rate with none (target:
  *    at 10,000, at least 0.9). Both pods are isolated by two of the policies (deny all in
@@ -14,15 +16,18 @@
  *    the rounds' ratios.
  *
  *   node dist/bench/policy-bench.js [--pods 5000] [--policies 1000] [--levels 0,100,1000,10000]
- *                                   [--seconds 2] [--rounds 3] [--concurrency 4] [--skip-rate] [--json]
+ *                                   [--seconds 2] [--rounds 3] [--concurrency 4] [--skip-rate] [--skip-agent] [--json]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { openNftables } from '../dataplane/linux/index.js';
+import { connectApi } from '../daemon/grpc/client.js';
+import { applyPolicyManifests } from '../policy/policy-store.js';
+import { FileStore } from '../store/file/file-store.js';
 import { PolicyCompiler } from '../policy/compile/policy-compiler.js';
 import { parsePolicyObjects, type PolicyObject } from '../policy/model/policy-object.js';
 import { NftPolicyDataplane } from '../policy/nft/nft-policy-dataplane.js';
@@ -41,6 +46,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '4' },
     'skip-rate': { type: 'boolean', default: false },
+    'skip-agent': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -108,6 +114,42 @@ function benchChange(compiler: PolicyCompiler): void {
   results.change = { installMs, medianMs: median(times), p95Ms: pct(times, 0.95), maxMs: Math.max(...times), commands: median(commands) };
   say(`== one policy change, with the ${POLICIES} policies installed (installing them all: ${ms(installMs)}, one transaction)`);
   say(`   apply one changed policy: median ${ms(median(times))}, p95 ${ms(pct(times, 0.95))} (target < 50 ms); ${median(commands)} commands per transaction`);
+}
+
+// --- 2b. one policy change through berthd ---------------------------------------------------
+/**
+ * The same change as an operator makes it: an ApplyPolicies call on berthd's API (store write,
+ * the agent's sync, the transaction), timed from the call to its answer, which comes after the
+ * kernel has committed. berthd starts on a store holding the whole world.
+ */
+async function benchAgentChange(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'berth-policy-agent-'));
+  const socket = join(work, 'berthd.sock');
+  const size = { namespaces: NAMESPACES, podsPerNamespace: Math.ceil(PODS / NAMESPACES) };
+  await applyPolicyManifests(new FileStore({ dataDir: join(work, 'data'), fsync: false }), [...clusterManifests(size), ...policyManifests(POLICIES, NAMESPACES)]);
+  const t0 = performance.now();
+  const daemon = spawn(process.execPath, [join(ROOT, 'dist', 'bin', 'berthd'), '--no-docker', '--metrics-address', 'none', '--log-level', 'warn', '--data-dir', join(work, 'data'), '--run-dir', join(work, 'run'), '--api-socket', socket], { stdio: 'inherit' });
+  const api = connectApi(socket, { timeoutMs: 120_000 });
+  try {
+    while (!existsSync(socket)) await new Promise((r) => setTimeout(r, 50));
+    const startMs = performance.now() - t0;
+    const times: number[] = [];
+    let modes = '';
+    for (let round = 0; round < 21; round++) {
+      const t = performance.now();
+      const reply = await api.applyPolicies({ manifestsJson: [JSON.stringify(changedPolicy(round))], sources: [] });
+      times.push(performance.now() - t);
+      if (round === 0) modes = reply.sync?.mode ?? '?';
+    }
+    results.agentChange = { startMs, medianMs: median(times), p95Ms: pct(times, 0.95), firstMode: modes };
+    say(`== one policy change through berthd (ApplyPolicies: store, agent sync, transaction; berthd started and synced in ${ms(startMs)})`);
+    say(`   median ${ms(median(times))}, p95 ${ms(pct(times, 0.95))} (target < 50 ms)`);
+  } finally {
+    api.close();
+    daemon.kill('SIGKILL');
+    spawnSync('/usr/sbin/nft', ['delete', 'table', 'inet', 'berth-policy']);
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 // --- 3. connection rate --------------------------------------------------------------------
@@ -289,5 +331,6 @@ async function benchRate(): Promise<void> {
 
 const { compiler } = benchCompile();
 benchChange(compiler);
+if (!values['skip-agent']) await benchAgentChange();
 if (!values['skip-rate']) await benchRate();
 if (values.json) console.log(JSON.stringify(results, null, 2));

@@ -17,8 +17,9 @@ import {
   PolicyEnforcer,
   applyPolicyManifests,
   deletePolicyObject,
-  loadPolicyObjects,
   parsePolicyObject,
+  parsePolicyObjects,
+  policyStoreKey,
   type PolicyObject,
   type SyncReport,
 } from '../../policy/index.js';
@@ -52,6 +53,11 @@ export class PolicyAgent {
   readonly #enforcer: PolicyEnforcer;
   readonly #records: FileStore;
   readonly #kube = new Map<PolicyKind, Map<string, unknown>>();
+  /**
+   * Store mode: every stored object, parsed once and kept until its key changes, so that a
+   * sync reads no files and hands the enforcer the same objects for what did not change.
+   */
+  readonly #stored = new Map<string, { readonly revision: number; readonly object: PolicyObject | undefined }>();
   #source: PolicySource | undefined;
   #unwatch: Unsubscribe[] = [];
   #running: Promise<SyncReport | undefined> = Promise.resolve(undefined);
@@ -88,7 +94,14 @@ export class PolicyAgent {
       await this.#source.start();
       this.#listed = true;
     } else {
-      this.#unwatch.push(this.#opts.store.watch(POLICY_STORE_PREFIX, () => void this.schedule()));
+      this.#unwatch.push(
+        this.#opts.store.watch(POLICY_STORE_PREFIX, (e) => {
+          if (e.type === 'put') this.#remember(e.key, e.value, e.revision);
+          else this.#stored.delete(e.key);
+          void this.schedule().catch(() => undefined);
+        }),
+      );
+      for (const e of await this.#opts.store.list(POLICY_STORE_PREFIX)) this.#remember(e.key, e.value, e.revision);
     }
     this.#unwatch.push(this.#records.watch(WORKLOAD_PREFIX, () => void this.schedule()));
     return this.schedule();
@@ -149,6 +162,8 @@ export class PolicyAgent {
   async apply(manifests: readonly unknown[], sources?: readonly string[]): Promise<{ objects: PolicyObject[]; sync: SyncReport | undefined }> {
     this.#storeModeOnly('apply');
     const objects = await applyPolicyManifests(this.#opts.store, manifests, sources ? { sources } : {});
+    // Known now, not when the store's watch reports the writes.
+    for (const o of objects) this.#stored.set(policyStoreKey(o.kind, namespaceOf(o), nameOf(o)), { revision: -1, object: o });
     return { objects, sync: await this.schedule() };
   }
 
@@ -156,7 +171,11 @@ export class PolicyAgent {
     this.#storeModeOnly('delete');
     const deleted: PolicyRef[] = [];
     const missing: PolicyRef[] = [];
-    for (const r of refs) ((await deletePolicyObject(this.#opts.store, r.kind, r.namespace, r.name)) ? deleted : missing).push(r);
+    for (const r of refs) {
+      const existed = await deletePolicyObject(this.#opts.store, r.kind, r.namespace, r.name);
+      this.#stored.delete(policyStoreKey(r.kind, r.namespace, r.name));
+      (existed ? deleted : missing).push(r);
+    }
     if (mustExist && missing.length && !deleted.length) return { deleted, missing, sync: undefined };
     return { deleted, missing, sync: await this.schedule() };
   }
@@ -175,8 +194,20 @@ export class PolicyAgent {
     }
   }
 
+  /** Parses a stored manifest once per revision; an invalid one is logged and left out. */
+  #remember(key: string, value: unknown, revision: number): void {
+    if (this.#stored.get(key)?.revision === revision) return;
+    let object: PolicyObject | undefined;
+    try {
+      [object] = parsePolicyObjects([value], { sources: [key] });
+    } catch (err) {
+      this.#opts.log.warn('policy: stored object skipped', { key, ...errorFields(asBerthError(err)) });
+    }
+    this.#stored.set(key, { revision, object });
+  }
+
   async #objects(): Promise<PolicyObject[]> {
-    if (!this.#opts.source) return loadPolicyObjects(this.#opts.store);
+    if (!this.#opts.source) return [...this.#stored.values()].flatMap((e) => (e.object ? [e.object] : []));
     const out: PolicyObject[] = [];
     for (const [kind, byKey] of this.#kube) {
       for (const [key, manifest] of byKey) {
@@ -218,4 +249,12 @@ export class PolicyAgent {
       },
     };
   }
+}
+
+function namespaceOf(o: PolicyObject): string {
+  return o.kind === 'Namespace' ? '' : o.kind === 'Pod' ? o.pod.namespace : o.policy.namespace;
+}
+
+function nameOf(o: PolicyObject): string {
+  return o.kind === 'Namespace' ? o.namespace.name : o.kind === 'Pod' ? o.pod.name : o.policy.name;
 }

@@ -124,7 +124,12 @@ export class PolicyEnforcer {
   /** Hands the compiler the objects that changed since the last sync. */
   #feed(all: readonly PolicyObject[]): void {
     const next = new Map<string, { json: string; object: PolicyObject }>();
-    for (const object of all) next.set(keyOf(object), { json: JSON.stringify(object), object });
+    for (const object of all) {
+      const key = keyOf(object);
+      const was = this.#fed.get(key);
+      // The same object as last time (callers keep unchanged ones): no need to serialize it.
+      next.set(key, was?.object === object ? was : { json: JSON.stringify(object), object });
+    }
     for (const [key, was] of this.#fed) {
       if (next.has(key)) continue;
       const o = was.object;
@@ -133,7 +138,8 @@ export class PolicyEnforcer {
       else this.#compiler.deletePolicy(o.policy.namespace, o.policy.name);
     }
     for (const [key, now] of next) {
-      if (this.#fed.get(key)?.json === now.json) continue;
+      const was = this.#fed.get(key);
+      if (was === now || was?.json === now.json) continue;
       const o = now.object;
       if (o.kind === 'Namespace') this.#compiler.setNamespace(o.namespace);
       else if (o.kind === 'Pod') this.#compiler.setPod(o.pod);

@@ -4,6 +4,8 @@
  * covers whatever it cannot see (the directory not existing yet, inotify queue overflow,
  * filesystems without inotify). Comparing scans instead of trusting event payloads is what
  * keeps this correct: a missed or coalesced notification costs latency, never an update.
+ * When inotify names the files that changed, only those are looked at (`scanOne`): a write in
+ * a store of thousands of keys costs one read, not thousands; the periodic scan stays whole.
  */
 import { watch, type FSWatcher } from 'node:fs';
 import type { Entry, Unsubscribe, WatchEvent } from '../store.js';
@@ -13,6 +15,11 @@ export interface DirectoryWatchOptions {
   readonly dir: string;
   /** Reads the current entries under the watched prefix. */
   readonly scan: () => ReadonlyMap<string, Entry>;
+  /**
+   * Reads the entry behind one file name: `ignore` for files outside the prefix (temp files,
+   * other keys), `entry: undefined` when the key is gone. Without it every event rescans.
+   */
+  readonly scanOne?: (name: string) => { readonly key: string; readonly entry: Entry | undefined } | 'ignore';
   /** Period of the fallback rescan. */
   readonly intervalMs: number;
   readonly onEvent: (event: WatchEvent) => void;
@@ -24,21 +31,35 @@ const SETTLE_MS = 2;
 /** Starts watching; the first scan happens now, so only later changes are reported. */
 export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
   const { dir, scan, onEvent } = options;
-  let known = scan();
+  let known = new Map(scan());
   let watcher: FSWatcher | undefined;
   let pending: NodeJS.Timeout | undefined;
   let closed = false;
+  /** Files inotify named since the last look; undefined: a whole scan is due. */
+  let named: Set<string> | undefined = new Set();
 
-  const rescan = (): void => {
-    pending = undefined;
-    if (closed) return;
-    ensureWatcher();
-    let now: ReadonlyMap<string, Entry>;
-    try {
-      now = scan();
-    } catch {
-      return; // Unreadable right now (permissions, a corrupt file being fixed): next scan.
+  /** Only the named files: their keys' events, or undefined when a whole scan is needed. */
+  const lookAtNamed = (names: ReadonlySet<string>): WatchEvent[] | undefined => {
+    const scanOne = options.scanOne;
+    if (!scanOne || names.size === 0) return undefined;
+    const events: WatchEvent[] = [];
+    for (const name of names) {
+      const r = scanOne(name);
+      if (r === 'ignore') continue;
+      const was = known.get(r.key);
+      if (r.entry && was?.revision !== r.entry.revision) {
+        known.set(r.key, r.entry);
+        events.push({ type: 'put', key: r.key, value: r.entry.value, revision: r.entry.revision });
+      } else if (!r.entry && was) {
+        known.delete(r.key);
+        events.push({ type: 'delete', key: r.key });
+      }
     }
+    return events;
+  };
+
+  const lookAtAll = (): WatchEvent[] => {
+    const now = scan();
     const events: WatchEvent[] = [];
     for (const [key, entry] of now) {
       if (known.get(key)?.revision !== entry.revision) {
@@ -46,7 +67,23 @@ export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
       }
     }
     for (const key of known.keys()) if (!now.has(key)) events.push({ type: 'delete', key });
-    known = now;
+    known = new Map(now);
+    return events;
+  };
+
+  const rescan = (whole = false): void => {
+    pending = undefined;
+    if (closed) return;
+    ensureWatcher();
+    const names = named;
+    named = new Set();
+    let events: WatchEvent[];
+    try {
+      events = (!whole && names && lookAtNamed(names)) || lookAtAll();
+    } catch {
+      named = undefined;
+      return; // Unreadable right now (permissions, a corrupt file being fixed): next scan.
+    }
     events.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     for (const event of events) {
       if (closed) return;
@@ -54,8 +91,11 @@ export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
     }
   };
 
-  const schedule = (): void => {
-    if (pending || closed) return;
+  const schedule = (_event: string, filename: string | Buffer | null): void => {
+    if (closed) return;
+    if (filename === null || filename === undefined) named = undefined;
+    else named?.add(filename.toString());
+    if (pending) return;
     pending = setTimeout(rescan, SETTLE_MS);
     pending.unref();
   };
@@ -74,7 +114,7 @@ export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
   };
 
   ensureWatcher();
-  const timer = setInterval(rescan, options.intervalMs);
+  const timer = setInterval(() => rescan(true), options.intervalMs);
   timer.unref();
 
   return () => {

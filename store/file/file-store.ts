@@ -15,7 +15,7 @@
  * All I/O is synchronous: a CNI plugin does one operation and exits, and sync fs calls are the
  * cheapest there. The async methods run the same code; only lock waits yield to the loop.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../../core/errors.js';
 import type {
@@ -204,11 +204,51 @@ export class FileStore implements Store, SyncStore {
 
   /** {@inheritDoc Store.watch} See directory-watch.ts for how changes are found. */
   watch(prefix: string, cb: (event: WatchEvent) => void): Unsubscribe {
+    // Values are replaced by rename, so a file whose inode, mtime and size are unchanged holds
+    // the value already read: a scan of a large store costs a stat per key, not a read.
+    const cache = new Map<string, { readonly stamp: string; readonly entry: Entry }>();
+    const readCached = (key: string, name: string): Entry | undefined => {
+      let stamp: string;
+      try {
+        const st = statSync(join(this.kvDir, name));
+        stamp = `${st.ino}:${st.mtimeMs}:${st.size}`;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        cache.delete(name);
+        return undefined;
+      }
+      const hit = cache.get(name);
+      if (hit?.stamp === stamp) return hit.entry;
+      const entry = this.read(key, name);
+      if (entry) cache.set(name, { stamp, entry });
+      else cache.delete(name);
+      return entry;
+    };
+    const keyOf = (name: string): string | undefined => {
+      if (name.endsWith(TEMP_SUFFIX)) return undefined;
+      const key = decodeKey(name);
+      return key !== undefined && key.startsWith(prefix) ? key : undefined;
+    };
     return watchDirectory({
       dir: this.kvDir,
       intervalMs: this.watchIntervalMs,
       onEvent: cb,
-      scan: () => new Map(this.listSync(prefix).map((e) => [e.key, e])),
+      scan: () => {
+        const names = this.kvNames();
+        const present = new Set(names);
+        for (const n of cache.keys()) if (!present.has(n)) cache.delete(n);
+        const out = new Map<string, Entry>();
+        for (const name of names) {
+          const key = keyOf(name);
+          const entry = key === undefined ? undefined : readCached(key, name);
+          if (entry) out.set(entry.key, entry);
+        }
+        return out;
+      },
+      scanOne: (name) => {
+        const key = keyOf(name);
+        return key === undefined ? 'ignore' : { key, entry: readCached(key, name) };
+      },
     });
   }
 

@@ -172,6 +172,35 @@ test('file store: watch reports puts and deletes under the prefix, and stops whe
   t.is(events.length, 2);
 });
 
+test('file store: watch follows the files inotify names, without the periodic scan', async (t) => {
+  // A minute between whole scans: whatever arrives within the test came from a targeted look.
+  const { store } = tempStore(t, { watchIntervalMs: 60_000 });
+  for (let i = 0; i < 200; i++) await store.put(`w/${i}`, i);
+  const events: WatchEvent[] = [];
+  const unsubscribe = store.watch('w/', (e) => events.push(e));
+  t.teardown(unsubscribe);
+  const settle = async (n: number) => {
+    const deadline = Date.now() + 3000;
+    while (events.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  };
+  await store.put('w/7', 'seven');
+  await settle(1);
+  await store.delete('w/8');
+  await settle(2);
+  await store.put('w/new', true);
+  await store.put('elsewhere', 1);
+  await settle(3);
+  await new Promise((r) => setTimeout(r, 50));
+  t.deepEqual(
+    events.map((e) => [e.type, e.key, e.type === 'put' ? e.value : null]),
+    [
+      ['put', 'w/7', 'seven'],
+      ['delete', 'w/8', null],
+      ['put', 'w/new', true],
+    ],
+  );
+});
+
 test('withLockSync: excludes another process, and a holder killed with SIGKILL frees the lock', async (t) => {
   const { store, dir } = tempStore(t);
   const { child, exited } = await holdInChild(t, dir, 'named', 'bridge-br0', 60_000);

@@ -2,8 +2,8 @@
  * berthd's `berth-nat` with a real Docker engine: containers on a nat network reach each
  * other; `docker run -p 8080:80` is reachable from an external namespace through the host's
  * address; the host reaches a container by its address, and through its own address only with
- * `-o loopback=true`; a host port already published makes `docker run` fail with berth's
- * message; `docker network rm` leaves no link, rule, NAT instance or record.
+ * `-o loopback=true`; `-p HOSTIP:...` binds one host address; a host port already published
+ * makes `docker run` fail with berth's message; `docker network rm` leaves no link, rule, NAT instance or record.
  *
  * Addresses: 10.232.0.0/16, which exists only inside this run's namespaces; the external
  * client's namespace hangs off the host on 10.232.9.0/24.
@@ -122,6 +122,21 @@ if (skip) {
     t.is(await eventually(() => httpGet(`http://${up.hostIp}:8081/`)), 'hello-loopback', 'the host reaches the port on its own address');
     t.is(httpGet(`http://127.0.0.1:8081/`), 'hello-loopback', 'and on 127.0.0.1');
     t.is(httpGet(`http://${up.hostIp}:8081/`, up.ext), 'hello-loopback', 'the external client still does');
+  });
+
+  dockerTest('berth-nat: -p HOSTIP:8090:80 publishes on that host address only', async (t) => {
+    const env = t.context.env;
+    const up = t.context.up!;
+    await createNetwork(t, ['-d', 'berth-nat', '--subnet', '10.232.6.0/24'], 'n6');
+    await run(t, 'bound', ['--network', 'n6', '-p', `${up.hostIp}:8090:80`, IMAGE, ...HTTPD('hello-bound')]);
+    t.is(await eventually(() => httpGet(`http://${up.hostIp}:8090/`, up.ext)), 'hello-bound', 'the external client reaches it on the named address');
+    const m = describeNat({ runDir: env.berthd!.runDir }).staticMappings.find((s) => s.externalPort === 8090);
+    t.is(m?.externalIPAddress, up.hostIp, 'the mapping is bound to the host address, not 0.0.0.0');
+    // 0.0.0.0 covers every host address, the bound one included: publishing the port there clashes.
+    const r = await env.docker(['run', '-d', '--name', 'wide', '--network', 'n6', '-p', '8090:80', IMAGE, 'sleep', '600']);
+    t.teardown(async () => void (await env.docker(['rm', '-f', 'wide'])));
+    t.not(r.code, 0, 'a wildcard mapping of a port bound on one address is refused');
+    t.regex(r.stderr, /8090/);
   });
 
   dockerTest('berth-nat: a host port already published makes docker run fail with berth\'s message, leaving nothing', async (t) => {

@@ -2,21 +2,30 @@
  * `berth nat ls`: the nat driver's NAT instances and static mappings, the way Get-NetNat and
  * Get-NetNatStaticMapping show them. Asked of berthd; with `--run-dir DIR`, or when berthd
  * cannot be reached, read straight from WinNAT's state under the run directory (no lock, no
- * kernel call), so it also works for CNI-only hosts.
+ * kernel call), so it also works for CNI-only hosts. `--format hns` and `--format netnat` print
+ * the same state as Windows would be given it: HCN documents, or NetNat commands.
  */
 import { parseArgs } from 'node:util';
 import { InvalidConfigError, NotAvailableError } from '../../core/errors.js';
 import { connectApi } from '../../daemon/grpc/client.js';
 import { natDescriptionOf } from '../../daemon/grpc/messages.js';
 import { DEFAULT_RUN_DIR, describeNat, type NatDescription } from '../../drivers/nat/index.js';
+import { renderWindowsNatDescription } from '../../winnat/windows/index.js';
 import { EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
 import { PROCESS_OUTPUT, type Output } from './network.js';
 
-const USAGE = `Usage: berth nat ls [--format table|json] [--host SOCKET | --run-dir DIR]
+const FORMATS = ['table', 'json', 'hns', 'netnat'] as const;
+type Format = (typeof FORMATS)[number];
+
+const USAGE = `Usage: berth nat ls [--format table|json|hns|netnat] [--host SOCKET | --run-dir DIR]
 
 Shows NAT instances (like Get-NetNat) and static mappings (like Get-NetNatStaticMapping).
+--format hns prints the HCN documents Windows would be given (a NAT HostComputeNetwork per
+instance, a HostComputeEndpoint with PortMapping policies per endpoint holding mappings);
+--format netnat prints the equivalent New-NetNat and Add-NetNatStaticMapping commands, one
+per line. What Windows cannot express is said on stderr.
 Asks berthd; with --run-dir, or when berthd is not running, reads the state under the run
 directory ($BERTH_RUN_DIR or ${DEFAULT_RUN_DIR}) directly.
 `;
@@ -32,12 +41,28 @@ export async function natCommand(argv: readonly string[], io: Output = PROCESS_O
     return EXIT_USAGE;
   }
   const { values } = parseArgs({ args: rest, strict: true, options: { host: { type: 'string', short: 'H' }, format: { type: 'string' }, 'run-dir': { type: 'string' } } });
-  const format = values.format ?? 'table';
-  if (format !== 'table' && format !== 'json') throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use table or json`, { field: '--format', value: format });
+  const format = (values.format ?? 'table') as Format;
+  if (!FORMATS.includes(format)) throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use ${FORMATS.join(', ')}`, { field: '--format', value: format });
   if (values.host !== undefined && values['run-dir'] !== undefined) throw new InvalidConfigError('berth nat ls: give --host or --run-dir, not both', { field: '--run-dir' });
   const d = await natDescription(values.host, values['run-dir'], io);
-  io.out(format === 'json' ? `${JSON.stringify(d, null, 2)}\n` : renderNat(d));
+  io.out(renderAs(format, d, io));
   return EXIT_OK;
+}
+
+function renderAs(format: Format, d: NatDescription, io: Output): string {
+  switch (format) {
+    case 'table':
+      return renderNat(d);
+    case 'json':
+      return `${JSON.stringify(d, null, 2)}\n`;
+    case 'hns':
+    case 'netnat': {
+      const w = renderWindowsNatDescription(d);
+      for (const note of w.notes) io.err(`berth: on Windows: ${note}\n`);
+      if (format === 'netnat') return w.netNat.map((c) => `${c}\n`).join('');
+      return `${JSON.stringify({ networks: w.hcn }, null, 2)}\n`;
+    }
+  }
 }
 
 async function natDescription(host: string | undefined, runDir: string | undefined, io: Output): Promise<NatDescription> {

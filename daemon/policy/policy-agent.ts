@@ -72,7 +72,8 @@ export class PolicyAgent {
 
   constructor(opts: PolicyAgentOptions) {
     this.#opts = opts;
-    this.#enforcer = new PolicyEnforcer({ runDir: opts.runDir, nftables: opts.nftables });
+    // From the API, a recorded pod whose Pod object has not arrived yet has no labels: keep it closed.
+    this.#enforcer = new PolicyEnforcer({ runDir: opts.runDir, nftables: opts.nftables, openKnownPodsOnly: !!opts.source });
     this.#records = new FileStore({ dataDir: join(opts.runDir, POLICY_RUN_SUBDIR), fsync: false });
     opts.metrics?.gauge('berth_policy_objects', 'Policy objects the agent enforces, by kind.', async () => {
       const counts = { Namespace: 0, Pod: 0, NetworkPolicy: 0 };

@@ -28,6 +28,12 @@ export interface EnforcerOptions extends NftRenderOptions {
   /** berth's run directory (/run/berth): the records, the sync lock, the marker. */
   readonly runDir: string;
   readonly nftables: () => Nftables;
+  /**
+   * Open a recorded pod only once a Pod object names it (Kubernetes mode: the API tells the
+   * pod's labels, and a pod whose object has not arrived yet — a lagging watch, an API outage —
+   * would be programmed without them). Such a pod stays closed until its object arrives.
+   */
+  readonly openKnownPodsOnly?: boolean;
 }
 
 export interface SyncReport {
@@ -88,11 +94,15 @@ export class PolicyEnforcer {
       }
       this.#feed(all);
       const ir = this.#compiler.compile();
-      const opening = workloads.filter((w) => !this.#opened.has(openKey(w)));
+      const known = this.#opts.openKnownPodsOnly ? new Set(objects.flatMap((o) => (o.kind === 'Pod' ? [`${o.pod.namespace}/${o.pod.name}`] : []))) : undefined;
+      const ready = known ? workloads.filter((w) => known.has(`${w.namespace}/${w.name}`)) : workloads;
+      const opening = ready.filter((w) => !this.#opened.has(openKey(w)));
       const dataplane = (this.#dataplane ??= new NftPolicyDataplane(this.#nftables(), this.#opts));
-      const report = dataplane.apply(ir, openCommands(opening));
+      // A replace writes the guard sets empty: pods still waiting to be opened are closed again in it.
+      const waiting = known && !dataplane.applied ? workloads.filter((w) => !known.has(`${w.namespace}/${w.name}`)) : [];
+      const report = dataplane.apply(ir, [...guardCommands(waiting, true), ...guardCommands(opening, false)]);
       this.#ir = ir;
-      this.#opened = new Set(workloads.map(openKey));
+      this.#opened = new Set(ready.map(openKey));
       if (!existsSync(join(this.#dir, POLICY_ACTIVE_MARKER))) {
         mkdirSync(this.#dir, { recursive: true });
         writeFileSync(join(this.#dir, POLICY_ACTIVE_MARKER), `${POLICY_TABLE}\n`);
@@ -159,14 +169,15 @@ function openKey(w: WorkloadRecord): string {
   return `${w.containerId}/${w.ifname}=${w.ips.join(',')}`;
 }
 
-/** Takes the workloads' addresses out of the guard sets (add-then-delete: never ENOENT). */
-function openCommands(workloads: readonly WorkloadRecord[]): object[] {
+/** Puts the workloads' addresses in the guard sets (`close`) or takes them out (add-then-delete: never ENOENT). */
+function guardCommands(workloads: readonly WorkloadRecord[], close: boolean): object[] {
   const commands: object[] = [];
   for (const f of [4, 6] as const) {
     const elem = workloads.flatMap((w) => w.ips).filter((ip) => IpAddress.parse(ip).family === f);
     if (!elem.length) continue;
     const element = { family: 'inet', table: POLICY_TABLE, name: GUARD_SETS[f], elem };
-    commands.push({ add: { element } }, { delete: { element } });
+    commands.push({ add: { element } });
+    if (!close) commands.push({ delete: { element } });
   }
   return commands;
 }

@@ -64,11 +64,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
 function load(compiler: PolicyCompiler, objects: readonly PolicyObject[]): void {
-  for (const o of objects) {
-    if (o.kind === 'Namespace') compiler.setNamespace(o.namespace);
-    else if (o.kind === 'Pod') compiler.setPod(o.pod);
-    else compiler.setPolicy(o.policy);
-  }
+  for (const o of objects) compiler.setObject(o);
 }
 
 // --- 1. compile time and object count -------------------------------------------------------

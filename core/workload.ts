@@ -7,6 +7,7 @@
  * Everything lives under the run directory (tmpfs, /run/berth): records, like the pods and the
  * kernel rules they describe, do not survive a reboot.
  */
+import { IpAddress } from './ip.js';
 
 /** What the policy engine learns about one attachment. */
 export interface WorkloadRecord {
@@ -54,3 +55,19 @@ export const POLICY_TABLE = 'berth-policy';
  * by traffic that policy denies.
  */
 export const GUARD_SETS = { 4: 'guard4', 6: 'guard6' } as const;
+
+/**
+ * libnftables commands that put `ips` in the guard sets (`close`) or take them out. Taking
+ * out is add-then-delete: deleting an element that is not there would fail the whole batch.
+ */
+export function guardSetCommands(ips: readonly string[], close: boolean): object[] {
+  const commands: object[] = [];
+  for (const f of [4, 6] as const) {
+    const elem = [...new Set(ips.filter((ip) => IpAddress.parse(ip).family === f))];
+    if (!elem.length) continue;
+    const element = { family: 'inet', table: POLICY_TABLE, name: GUARD_SETS[f], elem };
+    commands.push({ add: { element } });
+    if (!close) commands.push({ delete: { element } });
+  }
+  return commands;
+}

@@ -8,8 +8,7 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { asBerthError } from '../core/errors.js';
-import { IpAddress } from '../core/ip.js';
-import { GUARD_SETS, POLICY_ACTIVE_MARKER, POLICY_RUN_SUBDIR, POLICY_SYNC_LOCK, POLICY_TABLE, WORKLOAD_PREFIX, workloadKey, type WorkloadRecord } from '../core/workload.js';
+import { POLICY_ACTIVE_MARKER, POLICY_RUN_SUBDIR, POLICY_SYNC_LOCK, WORKLOAD_PREFIX, guardSetCommands, workloadKey, type WorkloadRecord } from '../core/workload.js';
 import type { Nftables } from '../dataplane/linux/ports.js';
 import { FileStore } from '../store/file/file-store.js';
 import type { EndpointRef } from './driver.js';
@@ -24,7 +23,7 @@ export interface WorkloadRegistry {
 }
 
 /** The records' store and lock under `runDir` (core/workload.ts's layout). */
-export function workloadStore(runDir: string): FileStore {
+function workloadStore(runDir: string): FileStore {
   // tmpfs: a record is worth exactly as much as the pod, so no fsync.
   return new FileStore({ dataDir: join(runDir, POLICY_RUN_SUBDIR), fsync: false });
 }
@@ -36,15 +35,7 @@ export function fileWorkloadRegistry(opts: { readonly runDir: string; readonly n
 
   /** Adds (`close`) or removes the addresses from the guard sets, in one transaction. */
   const guard = (ips: readonly string[], close: boolean): void => {
-    const commands: object[] = [];
-    for (const f of [4, 6] as const) {
-      const elem = ips.filter((ip) => IpAddress.parse(ip).family === f);
-      if (!elem.length) continue;
-      const element = { family: 'inet', table: POLICY_TABLE, name: GUARD_SETS[f], elem };
-      // add-then-delete: deleting an element that is not there would fail the batch.
-      commands.push({ add: { element } });
-      if (!close) commands.push({ delete: { element } });
-    }
+    const commands = guardSetCommands(ips, close);
     if (!commands.length) return;
     try {
       opts.nftables().run(commands);
@@ -69,7 +60,10 @@ export function fileWorkloadRegistry(opts: { readonly runDir: string; readonly n
       });
     },
     release(ref) {
-      store.withLockSync(POLICY_SYNC_LOCK, () => forget(workloadKey(ref.containerId, ref.ifname)));
+      const key = workloadKey(ref.containerId, ref.ifname);
+      // Most DELs are of pods never recorded (no Kubernetes identity): one failed read, no lock.
+      if (!store.getSync(key)) return;
+      store.withLockSync(POLICY_SYNC_LOCK, () => forget(key));
     },
     gc(network, valid) {
       const keep = new Set(valid.map((v) => workloadKey(v.containerId, v.ifname)));

@@ -5,13 +5,7 @@
  *
  * @example
  * ```ts
- * const compiler = new PolicyCompiler();
- * for (const o of parsePolicyObjects(manifests)) {
- *   if (o.kind === 'Namespace') compiler.setNamespace(o.namespace);
- *   else if (o.kind === 'Pod') compiler.setPod(o.pod);
- *   else compiler.setPolicy(o.policy);
- * }
- * const ir = compiler.compile();
+ * const ir = new PolicyCompiler({ objects: parsePolicyObjects(manifests) }).compile();
  * new NftPolicyDataplane(openNftables()).apply(ir);       // one atomic transaction
  * reachability(ir, { protocol: 'tcp', port: 80 });          // {"x/a": {"y/b": true, ...}}
  * renderHnsAcls(ir).map(modifyEndpointRequest);             // per-endpoint HCN documents
@@ -22,7 +16,7 @@ export { NAMESPACE_NAME_LABEL, objectKey } from './model/types.js';
 export { parseNetworkPolicy, type ReadOptions } from './model/network-policy.js';
 export { parseNamespace, namespaceOf } from './model/namespace.js';
 export { parsePod } from './model/pod.js';
-export { parsePolicyObject, parsePolicyObjects, type PolicyObject } from './model/policy-object.js';
+export { parsePolicyObject, parsePolicyObjects, policyObjectRef, type PolicyObject, type PolicyObjectRef } from './model/policy-object.js';
 export { describeSelector, selectorKey, selectorMatches } from './model/label-selector.js';
 
 export type * from './compile/ir.js';

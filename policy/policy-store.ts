@@ -8,7 +8,7 @@
  * first key is written, so an invalid document applies nothing.
  */
 import type { JsonValue, Store } from '../store/store.js';
-import { parsePolicyObjects, type PolicyObject } from './model/policy-object.js';
+import { parsePolicyObjects, policyObjectRef, type PolicyObject } from './model/policy-object.js';
 import type { ReadOptions } from './model/network-policy.js';
 
 export const POLICY_STORE_PREFIX = 'policy/';
@@ -20,12 +20,6 @@ const SEGMENT: Record<PolicyKind, string> = { NetworkPolicy: 'networkpolicies', 
 /** The store key of an object (`policy/networkpolicies/x/deny`, `policy/namespaces/x`). */
 export function policyStoreKey(kind: PolicyKind, namespace: string, name: string): string {
   return kind === 'Namespace' ? `${POLICY_STORE_PREFIX}${SEGMENT[kind]}/${name}` : `${POLICY_STORE_PREFIX}${SEGMENT[kind]}/${namespace}/${name}`;
-}
-
-function identity(o: PolicyObject): { kind: PolicyKind; namespace: string; name: string } {
-  if (o.kind === 'Namespace') return { kind: o.kind, namespace: '', name: o.namespace.name };
-  const x = o.kind === 'Pod' ? o.pod : o.policy;
-  return { kind: o.kind, namespace: x.namespace, name: x.name };
 }
 
 /** Flattens kubectl `List` objects, as parsePolicyObjects does, keeping each item's manifest. */
@@ -41,7 +35,7 @@ export async function applyPolicyManifests(store: Store, manifests: readonly unk
   const objects = parsePolicyObjects(manifests, options);
   const flat = flatten(manifests);
   for (const [i, o] of objects.entries()) {
-    const { kind, namespace, name } = identity(o);
+    const { kind, namespace, name } = policyObjectRef(o);
     const manifest = flat[i] as { metadata?: Record<string, unknown> };
     const stored = kind === 'Namespace' ? manifest : { ...manifest, metadata: { ...(manifest.metadata ?? {}), namespace } };
     await store.put(policyStoreKey(kind, namespace, name), stored as JsonValue);

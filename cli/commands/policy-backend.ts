@@ -18,6 +18,8 @@ import {
   loadPolicyObjects,
   parsePolicyObjects,
   PolicyEnforcer,
+  policyObjectRef,
+  type PolicyObjectRef,
   withWorkloads,
   type PolicyKind,
   type PolicyObject,
@@ -26,11 +28,7 @@ import {
 import { DEFAULT_DATA_DIR, FileStore } from '../../store/file/file-store.js';
 import { apiSocketPath } from './api-host.js';
 
-export interface PolicyRef {
-  readonly kind: PolicyKind;
-  readonly namespace: string;
-  readonly name: string;
-}
+export type PolicyRef = PolicyObjectRef;
 
 export interface SyncInfo {
   readonly mode: string;
@@ -81,14 +79,8 @@ export async function choosePolicyBackend(c: BackendChoice, env: NodeJS.ProcessE
   return directBackend(c.dataDir ?? DEFAULT_DATA_DIR, runDir);
 }
 
-function refOf(o: PolicyObject): PolicyRef {
-  if (o.kind === 'Namespace') return { kind: o.kind, namespace: '', name: o.namespace.name };
-  const x = o.kind === 'Pod' ? o.pod : o.policy;
-  return { kind: o.kind, namespace: x.namespace, name: x.name };
-}
-
 const sameRef = (a: PolicyRef) => (o: PolicyObject) => {
-  const r = refOf(o);
+  const r = policyObjectRef(o);
   return r.kind === a.kind && r.namespace === a.namespace && r.name === a.name;
 };
 
@@ -99,8 +91,8 @@ function syncInfo(r: SyncReport | PolicySyncMessage | null | undefined): SyncInf
 
 export function directBackend(dataDir: string, runDir: string): PolicyBackend {
   const store = new FileStore({ dataDir });
-  let enforcer: PolicyEnforcer | undefined;
-  const enforce = (objects: readonly PolicyObject[]) => (enforcer ??= new PolicyEnforcer({ runDir, nftables: openNftables })).sync(objects);
+  const enforcer = new PolicyEnforcer({ runDir, nftables: openNftables });
+  const enforce = (objects: readonly PolicyObject[]) => enforcer.sync(objects);
   const nothingApplied = (err: unknown): never => {
     if (err instanceof InvalidObjectError) throw new InvalidObjectError(err.message.replace('nothing was read', 'nothing was applied'), err.problems);
     throw err;
@@ -115,10 +107,10 @@ export function directBackend(dataDir: string, runDir: string): PolicyBackend {
         return nothingApplied(err);
       }
       const current = await loadPolicyObjects(store);
-      const next = [...current.filter((o) => !incoming.some(sameRef(refOf(o)))), ...incoming];
+      const next = [...current.filter((o) => !incoming.some(sameRef(policyObjectRef(o)))), ...incoming];
       const sync = enforce(next);
       await applyPolicyManifests(store, manifests, { sources });
-      return { objects: incoming.map(refOf), sync: syncInfo(sync) };
+      return { objects: incoming.map(policyObjectRef), sync: syncInfo(sync) };
     },
     async delete(refs, mustExist) {
       const current = await loadPolicyObjects(store);
@@ -131,8 +123,7 @@ export function directBackend(dataDir: string, runDir: string): PolicyBackend {
     },
     stored: () => loadPolicyObjects(store),
     async known() {
-      const probe = new PolicyEnforcer({ runDir, nftables: openNftables });
-      return withWorkloads(await loadPolicyObjects(store), probe.workloads());
+      return withWorkloads(await loadPolicyObjects(store), enforcer.workloads());
     },
     async sync() {
       return syncInfo(enforce(await loadPolicyObjects(store)));

@@ -153,13 +153,7 @@ export async function matrixCommand(argv: readonly string[], io: Output, source:
   }
 
   const objects = await source.known(all);
-  const compiler = new PolicyCompiler();
-  for (const o of objects) {
-    if (o.kind === 'Namespace') compiler.setNamespace(o.namespace);
-    else if (o.kind === 'Pod') compiler.setPod(o.pod);
-    else compiler.setPolicy(o.policy);
-  }
-  const model = reachability(compiler.compile(), { protocol: protocol.toLowerCase() as Protocol, port: Number(port) });
+  const model = reachability(new PolicyCompiler({ objects }).compile(), { protocol: protocol.toLowerCase() as Protocol, port: Number(port) });
   const pods = Object.keys(model);
   const flow = `${port}/${protocol}`;
 

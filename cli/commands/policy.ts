@@ -21,6 +21,7 @@ import {
   explainFlow,
   parseFlowPort,
   parsePolicyObjects,
+  policyObjectRef,
   PolicyCompiler,
   type PolicyIR,
   type PolicyObject,
@@ -141,12 +142,6 @@ function readManifests(paths: readonly string[]): { manifests: unknown[]; source
   return { manifests, sources };
 }
 
-function identity(o: PolicyObject): PolicyRef {
-  if (o.kind === 'Namespace') return { kind: o.kind, namespace: '', name: o.namespace.name };
-  const x = o.kind === 'Pod' ? o.pod : o.policy;
-  return { kind: o.kind, namespace: x.namespace, name: x.name };
-}
-
 async function apply(argv: readonly string[], io: Output): Promise<number> {
   const { values } = parseArgs({ args: [...argv], strict: true, options: { filename: { type: 'string', short: 'f', multiple: true }, ...WHERE } });
   const { manifests, sources } = readManifests(values.filename ?? []);
@@ -174,7 +169,7 @@ async function remove(argv: readonly string[], io: Output): Promise<number> {
   if (!byName) {
     if (positionals.length > 0 || values.namespace !== undefined) throw new InvalidConfigError('berth policy delete: give -f FILE or -n NS NAME, not both', { field: '-f' });
     const { manifests, sources } = readManifests(values.filename ?? []);
-    refs = parsePolicyObjects(manifests, { sources }).map(identity);
+    refs = parsePolicyObjects(manifests, { sources }).map(policyObjectRef);
   } else {
     if (positionals.length !== 1) throw new InvalidConfigError('berth policy delete: give -f FILE or -n NS NAME (one NetworkPolicy name)', { field: 'NAME' });
     refs = [{ kind: 'NetworkPolicy', namespace: values.namespace ?? 'default', name: positionals[0]! }];
@@ -270,13 +265,7 @@ async function compileStored(where: Where): Promise<PolicyIR> {
   } finally {
     backend.close();
   }
-  const compiler = new PolicyCompiler();
-  for (const o of known) {
-    if (o.kind === 'Namespace') compiler.setNamespace(o.namespace);
-    else if (o.kind === 'Pod') compiler.setPod(o.pod);
-    else compiler.setPolicy(o.policy);
-  }
-  return compiler.compile();
+  return new PolicyCompiler({ objects: known }).compile();
 }
 
 async function matrix(argv: readonly string[], io: Output): Promise<number> {

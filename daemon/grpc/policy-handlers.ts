@@ -3,7 +3,7 @@
  * objects, not berth messages), and the reply carries the sync that programmed them.
  */
 import { InvalidConfigError } from '../../core/errors.js';
-import type { PolicyObject, SyncReport } from '../../policy/index.js';
+import { policyObjectRef, type SyncReport } from '../../policy/index.js';
 import type { PolicyAgent, PolicyRef } from '../policy/policy-agent.js';
 import type { PolicyKind } from '../policy/policy-source.js';
 import type {
@@ -29,7 +29,7 @@ export function policyHandlers(agent: PolicyAgent) {
         }
       });
       const { objects, sync } = await agent.apply(manifests, req.sources.length === manifests.length ? req.sources : undefined);
-      return { objects: objects.map(refOf), sync: syncMessage(sync) };
+      return { objects: objects.map(policyObjectRef), sync: syncMessage(sync) };
     },
     DeletePolicies: async (req: DeletePoliciesMessage): Promise<DeletePoliciesReply> => {
       const refs = req.objects.map(refFromMessage);
@@ -41,12 +41,6 @@ export function policyHandlers(agent: PolicyAgent) {
       return { manifestsJson: manifests.map((m) => JSON.stringify(m)), workloadsJson: workloads.map((w) => JSON.stringify(w)), source: agent.mode };
     },
   };
-}
-
-function refOf(o: PolicyObject): PolicyObjectRefMessage {
-  if (o.kind === 'Namespace') return { kind: o.kind, namespace: '', name: o.namespace.name };
-  const x = o.kind === 'Pod' ? o.pod : o.policy;
-  return { kind: o.kind, namespace: x.namespace, name: x.name };
 }
 
 function refFromMessage(m: PolicyObjectRefMessage): PolicyRef {

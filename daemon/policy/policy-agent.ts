@@ -8,9 +8,8 @@
  * changes that arrive while a sync runs are folded into the next one. A failed sync is retried
  * with backoff, and the retry replaces the whole table.
  */
-import { join } from 'node:path';
 import { InvalidConfigError, asBerthError } from '../../core/errors.js';
-import { POLICY_RUN_SUBDIR, WORKLOAD_PREFIX, type WorkloadRecord } from '../../core/workload.js';
+import type { WorkloadRecord } from '../../core/workload.js';
 import type { Nftables } from '../../dataplane/linux/ports.js';
 import {
   POLICY_STORE_PREFIX,
@@ -19,11 +18,12 @@ import {
   deletePolicyObject,
   parsePolicyObject,
   parsePolicyObjects,
+  policyObjectRef,
   policyStoreKey,
+  type PolicyObjectRef,
   type PolicyObject,
   type SyncReport,
 } from '../../policy/index.js';
-import { FileStore } from '../../store/file/file-store.js';
 import type { Store, Unsubscribe } from '../../store/store.js';
 import { errorFields, type Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -40,18 +40,13 @@ export interface PolicyAgentOptions {
   readonly source?: (sink: PolicyObjectSink) => PolicySource | Promise<PolicySource>;
 }
 
-export interface PolicyRef {
-  readonly kind: PolicyKind;
-  readonly namespace: string;
-  readonly name: string;
-}
+export type PolicyRef = PolicyObjectRef;
 
 const RETRY_MS = [200, 1000, 5000, 30000];
 
 export class PolicyAgent {
   readonly #opts: PolicyAgentOptions;
   readonly #enforcer: PolicyEnforcer;
-  readonly #records: FileStore;
   readonly #kube = new Map<PolicyKind, Map<string, unknown>>();
   /**
    * Store mode: every stored object, parsed once and kept until its key changes, so that a
@@ -74,7 +69,6 @@ export class PolicyAgent {
     this.#opts = opts;
     // From the API, a recorded pod whose Pod object has not arrived yet has no labels: keep it closed.
     this.#enforcer = new PolicyEnforcer({ runDir: opts.runDir, nftables: opts.nftables, openKnownPodsOnly: !!opts.source });
-    this.#records = new FileStore({ dataDir: join(opts.runDir, POLICY_RUN_SUBDIR), fsync: false });
     opts.metrics?.gauge('berth_policy_objects', 'Policy objects the agent enforces, by kind.', async () => {
       const counts = { Namespace: 0, Pod: 0, NetworkPolicy: 0 };
       for (const o of await this.#objects()) counts[o.kind]++;
@@ -104,7 +98,7 @@ export class PolicyAgent {
       );
       for (const e of await this.#opts.store.list(POLICY_STORE_PREFIX)) this.#remember(e.key, e.value, e.revision);
     }
-    this.#unwatch.push(this.#records.watch(WORKLOAD_PREFIX, () => void this.schedule()));
+    this.#unwatch.push(this.#enforcer.watchWorkloads(() => void this.schedule()));
     return this.schedule();
   }
 
@@ -164,7 +158,10 @@ export class PolicyAgent {
     this.#storeModeOnly('apply');
     const objects = await applyPolicyManifests(this.#opts.store, manifests, sources ? { sources } : {});
     // Known now, not when the store's watch reports the writes.
-    for (const o of objects) this.#stored.set(policyStoreKey(o.kind, namespaceOf(o), nameOf(o)), { revision: -1, object: o });
+    for (const o of objects) {
+      const r = policyObjectRef(o);
+      this.#stored.set(policyStoreKey(r.kind, r.namespace, r.name), { revision: -1, object: o });
+    }
     return { objects, sync: await this.schedule() };
   }
 
@@ -250,12 +247,4 @@ export class PolicyAgent {
       },
     };
   }
-}
-
-function namespaceOf(o: PolicyObject): string {
-  return o.kind === 'Namespace' ? '' : o.kind === 'Pod' ? o.pod.namespace : o.policy.namespace;
-}
-
-function nameOf(o: PolicyObject): string {
-  return o.kind === 'Namespace' ? o.namespace.name : o.kind === 'Pod' ? o.pod.name : o.policy.name;
 }

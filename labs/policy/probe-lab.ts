@@ -210,14 +210,8 @@ export async function runProbeLab(input: ProbeLabInput, pods = new ProbeLabPods(
   const why = enableBrNetfilter();
   if (why) throw new NotAvailableError(why);
 
-  const compiler = new PolicyCompiler();
   const objects = [...(input.objects ?? []).map(checkObject), ...parsePolicyObjects(input.manifests ?? [], input.sources ? { sources: input.sources } : {})];
-  for (const o of objects) {
-    if (o.kind === 'Namespace') compiler.setNamespace(o.namespace);
-    else if (o.kind === 'Pod') compiler.setPod(o.pod);
-    else compiler.setPolicy(o.policy);
-  }
-  const ir = compiler.compile();
+  const ir = new PolicyCompiler({ objects }).compile();
   const { pods: plan, notProbed } = planPods(ir);
   try {
     liftIcmpLimits(); // no restore: the namespace dies with the lab

@@ -17,6 +17,7 @@ import { IpAddress } from '../../core/ip.js';
 import { namespaceOf } from '../model/namespace.js';
 import { selectorMatches } from '../model/label-selector.js';
 import { objectKey, type Namespace, type NetworkPolicy, type Pod, type PolicyRule } from '../model/types.js';
+import type { PolicyObject, PolicyObjectRef } from '../model/policy-object.js';
 import { rangesContain } from './address-ranges.js';
 import type { AddressSet, AddressSetId, CidrAddressSet, CompiledPolicy, CompiledRule, Direction, PodAddressSet, PodEntry, PodKey, PolicyIR, PolicyKey, PortRange } from './ir.js';
 import { cidrSetOf, ipBlockId, podSelectionOf, selectionMatches, type PodSelection } from './peer-sets.js';
@@ -27,6 +28,8 @@ export interface PolicyInputs {
   readonly namespaces?: readonly Namespace[];
   readonly pods?: readonly Pod[];
   readonly policies?: readonly NetworkPolicy[];
+  /** Objects of any kind, as parsed from manifests or the store (after the typed lists). */
+  readonly objects?: readonly PolicyObject[];
 }
 
 interface CachedPodSet {
@@ -63,6 +66,7 @@ export class PolicyCompiler {
     for (const n of inputs.namespaces ?? []) this.setNamespace(n);
     for (const p of inputs.pods ?? []) this.setPod(p);
     for (const p of inputs.policies ?? []) this.setPolicy(p);
+    for (const o of inputs.objects ?? []) this.setObject(o);
   }
 
   /** Adds or replaces a namespace (its labels feed namespaceSelectors). */
@@ -102,6 +106,20 @@ export class PolicyCompiler {
   deletePolicy(namespace: string, name: string): void {
     const key = `${namespace}/${name}`;
     if (this.#policies.delete(key)) this.#dirty.add(key);
+  }
+
+  /** Adds or replaces an object of any kind. */
+  setObject(o: PolicyObject): void {
+    if (o.kind === 'Namespace') this.setNamespace(o.namespace);
+    else if (o.kind === 'Pod') this.setPod(o.pod);
+    else this.setPolicy(o.policy);
+  }
+
+  /** Removes an object of any kind. Idempotent. */
+  deleteObject(ref: PolicyObjectRef): void {
+    if (ref.kind === 'Namespace') this.deleteNamespace(ref.name);
+    else if (ref.kind === 'Pod') this.deletePod(ref.namespace, ref.name);
+    else this.deletePolicy(ref.namespace, ref.name);
   }
 
   /** The objects currently held, for listing. */

@@ -13,13 +13,13 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { IpAddress } from '../../core/ip.js';
-import { GUARD_SETS, POLICY_ACTIVE_MARKER, POLICY_RUN_SUBDIR, POLICY_SYNC_LOCK, POLICY_TABLE, WORKLOAD_PREFIX, type WorkloadRecord } from '../../core/workload.js';
+import { POLICY_ACTIVE_MARKER, POLICY_RUN_SUBDIR, POLICY_SYNC_LOCK, POLICY_TABLE, WORKLOAD_PREFIX, guardSetCommands, type WorkloadRecord } from '../../core/workload.js';
 import type { Nftables } from '../../dataplane/linux/ports.js';
 import { FileStore } from '../../store/file/file-store.js';
+import type { Unsubscribe } from '../../store/store.js';
 import { PolicyCompiler } from '../compile/policy-compiler.js';
 import type { PolicyIR } from '../compile/ir.js';
-import type { PolicyObject } from '../model/policy-object.js';
+import { policyObjectRef, type PolicyObject } from '../model/policy-object.js';
 import { NftPolicyDataplane } from '../nft/nft-policy-dataplane.js';
 import type { NftRenderOptions } from '../nft/render-nft.js';
 import { withWorkloads } from './workload-pods.js';
@@ -71,6 +71,11 @@ export class PolicyEnforcer {
     return this.#ir;
   }
 
+  /** Calls `cb` whenever a plugin records or forgets a workload. */
+  watchWorkloads(cb: () => void): Unsubscribe {
+    return this.#records.watch(WORKLOAD_PREFIX, cb);
+  }
+
   /** The workloads berth's plugins recorded (no lock: a snapshot for display). */
   workloads(): WorkloadRecord[] {
     return this.#records.listSync(WORKLOAD_PREFIX).map((e) => e.value as unknown as WorkloadRecord);
@@ -100,7 +105,7 @@ export class PolicyEnforcer {
       const dataplane = (this.#dataplane ??= new NftPolicyDataplane(this.#nftables(), this.#opts));
       // A replace writes the guard sets empty: pods still waiting to be opened are closed again in it.
       const waiting = known && !dataplane.applied ? workloads.filter((w) => !known.has(`${w.namespace}/${w.name}`)) : [];
-      const report = dataplane.apply(ir, [...guardCommands(waiting, true), ...guardCommands(opening, false)]);
+      const report = dataplane.apply(ir, [...guardSetCommands(waiting.flatMap((w) => w.ips), true), ...guardSetCommands(opening.flatMap((w) => w.ips), false)]);
       this.#ir = ir;
       this.#opened = new Set(ready.map(openKey));
       if (!existsSync(join(this.#dir, POLICY_ACTIVE_MARKER))) {
@@ -142,42 +147,22 @@ export class PolicyEnforcer {
     }
     for (const [key, was] of this.#fed) {
       if (next.has(key)) continue;
-      const o = was.object;
-      if (o.kind === 'Namespace') this.#compiler.deleteNamespace(o.namespace.name);
-      else if (o.kind === 'Pod') this.#compiler.deletePod(o.pod.namespace, o.pod.name);
-      else this.#compiler.deletePolicy(o.policy.namespace, o.policy.name);
+      this.#compiler.deleteObject(policyObjectRef(was.object));
     }
     for (const [key, now] of next) {
       const was = this.#fed.get(key);
       if (was === now || was?.json === now.json) continue;
-      const o = now.object;
-      if (o.kind === 'Namespace') this.#compiler.setNamespace(o.namespace);
-      else if (o.kind === 'Pod') this.#compiler.setPod(o.pod);
-      else this.#compiler.setPolicy(o.policy);
+      this.#compiler.setObject(now.object);
     }
     this.#fed = next;
   }
 }
 
 function keyOf(o: PolicyObject): string {
-  if (o.kind === 'Namespace') return `Namespace/${o.namespace.name}`;
-  if (o.kind === 'Pod') return `Pod/${o.pod.namespace}/${o.pod.name}`;
-  return `NetworkPolicy/${o.policy.namespace}/${o.policy.name}`;
+  const r = policyObjectRef(o);
+  return `${r.kind}/${r.namespace}/${r.name}`;
 }
 
 function openKey(w: WorkloadRecord): string {
   return `${w.containerId}/${w.ifname}=${w.ips.join(',')}`;
-}
-
-/** Puts the workloads' addresses in the guard sets (`close`) or takes them out (add-then-delete: never ENOENT). */
-function guardCommands(workloads: readonly WorkloadRecord[], close: boolean): object[] {
-  const commands: object[] = [];
-  for (const f of [4, 6] as const) {
-    const elem = workloads.flatMap((w) => w.ips).filter((ip) => IpAddress.parse(ip).family === f);
-    if (!elem.length) continue;
-    const element = { family: 'inet', table: POLICY_TABLE, name: GUARD_SETS[f], elem };
-    commands.push({ add: { element } });
-    if (!close) commands.push({ delete: { element } });
-  }
-  return commands;
 }

@@ -16,6 +16,19 @@ export type PolicyObject =
 
 const KINDS = ['NetworkPolicy', 'Namespace', 'Pod', 'List'];
 
+/** Which object it is: kind, namespace ('' for a Namespace) and name. */
+export interface PolicyObjectRef {
+  readonly kind: PolicyObject['kind'];
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export function policyObjectRef(o: PolicyObject): PolicyObjectRef {
+  if (o.kind === 'Namespace') return { kind: o.kind, namespace: '', name: o.namespace.name };
+  const x = o.kind === 'Pod' ? o.pod : o.policy;
+  return { kind: o.kind, namespace: x.namespace, name: x.name };
+}
+
 /** Reads one manifest of any supported kind (not `List`). Throws InvalidObjectError. */
 export function parsePolicyObject(value: unknown, options: ReadOptions = {}): PolicyObject {
   const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;

@@ -24,7 +24,6 @@ import {
   policyObjectRef,
   PolicyCompiler,
   type PolicyIR,
-  type PolicyObject,
 } from '../../policy/index.js';
 import { choosePolicyBackend, type BackendChoice, type PolicyBackend, type PolicyRef, type SyncInfo } from './policy-backend.js';
 import { EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
@@ -146,14 +145,11 @@ async function apply(argv: readonly string[], io: Output): Promise<number> {
   const { values } = parseArgs({ args: [...argv], strict: true, options: { filename: { type: 'string', short: 'f', multiple: true }, ...WHERE } });
   const { manifests, sources } = readManifests(values.filename ?? []);
   if (manifests.length === 0) throw new InvalidConfigError(`berth policy apply: no objects in ${(values.filename ?? []).join(', ')}`, { field: '-f' });
-  const backend = await choosePolicyBackend(whereOf(values));
-  try {
+  await withBackend(values, async (backend) => {
     const { objects, sync } = await backend.apply(manifests, sources);
     for (const o of objects) io.out(`${describeRef(o)} configured\n`);
     reportSync(backend, sync, io);
-  } finally {
-    backend.close();
-  }
+  });
   return EXIT_OK;
 }
 
@@ -174,8 +170,7 @@ async function remove(argv: readonly string[], io: Output): Promise<number> {
     if (positionals.length !== 1) throw new InvalidConfigError('berth policy delete: give -f FILE or -n NS NAME (one NetworkPolicy name)', { field: 'NAME' });
     refs = [{ kind: 'NetworkPolicy', namespace: values.namespace ?? 'default', name: positionals[0]! }];
   }
-  const backend = await choosePolicyBackend(whereOf(values));
-  try {
+  await withBackend(values, async (backend) => {
     const { deleted, missing, sync } = await backend.delete(refs, byName);
     if (byName && deleted.length === 0) {
       const r = refs[0]!;
@@ -184,23 +179,18 @@ async function remove(argv: readonly string[], io: Output): Promise<number> {
     for (const r of deleted) io.out(`${describeRef(r)} deleted\n`);
     for (const r of missing) io.out(`${describeRef(r)} not found\n`);
     reportSync(backend, sync, io);
-  } finally {
-    backend.close();
-  }
+  });
   return EXIT_OK;
 }
 
 /** `berth policy sync`: programs what is stored (direct mode; berthd keeps itself in sync). */
 async function syncCommand(argv: readonly string[], io: Output): Promise<number> {
   const { values } = parseArgs({ args: [...argv], strict: true, options: { ...WHERE } });
-  const backend = await choosePolicyBackend(whereOf(values));
-  try {
+  await withBackend(values, async (backend) => {
     const sync = await backend.sync();
     if (backend.via === 'berthd') io.out('berthd programs policies as they change; nothing to do\n');
     else if (sync) io.out(`${describeSync(sync)}\n`);
-  } finally {
-    backend.close();
-  }
+  });
   return EXIT_OK;
 }
 
@@ -231,13 +221,7 @@ async function list(argv: readonly string[], io: Output): Promise<number> {
   const format = formatOf(values.format);
   if (values['all-namespaces'] && values.namespace !== undefined) throw new InvalidConfigError('berth policy ls: give -A or -n NS, not both', { field: '-n' });
   const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? 'default');
-  const backend = await choosePolicyBackend(whereOf(values));
-  let objects: PolicyObject[];
-  try {
-    objects = await backend.stored();
-  } finally {
-    backend.close();
-  }
+  const objects = await withBackend(values, (backend) => backend.stored());
   const policies = objects
     .flatMap((o) => (o.kind === 'NetworkPolicy' ? [o.policy] : []))
     .filter((p) => namespace === undefined || p.namespace === namespace)
@@ -258,20 +242,14 @@ async function list(argv: readonly string[], io: Output): Promise<number> {
 
 /** Compiles every known object: what was applied, and the pods berth's plugins recorded. */
 async function compileStored(where: Where): Promise<PolicyIR> {
-  const backend = await choosePolicyBackend(whereOf(where));
-  let known: PolicyObject[];
-  try {
-    known = await backend.known();
-  } finally {
-    backend.close();
-  }
-  return new PolicyCompiler({ objects: known }).compile();
+  return new PolicyCompiler({ objects: await withBackend(where, (backend) => backend.known()) }).compile();
 }
 
 async function matrix(argv: readonly string[], io: Output): Promise<number> {
   return matrixCommand(argv, io, { options: WHERE, known: (values) => withBackend(values as Where, (b) => b.known()) });
 }
 
+/** Runs `fn` on berthd or the direct backend, and closes it whatever happens. */
 async function withBackend<T>(where: Where, fn: (backend: PolicyBackend) => Promise<T>): Promise<T> {
   const backend = await choosePolicyBackend(whereOf(where));
   try {

@@ -8,27 +8,14 @@
  * the tests run serially and each removes what it made. Addresses: 10.231.0.0/16, which
  * exists only inside this run's namespaces.
  */
-import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { DockerEnv, DockerUnavailableError, IMAGE, PLUGIN_DIR, dockerSkipReason, rawPluginRequest, waitFor } from './harness.js';
+import anyTest, { type TestFn } from 'ava';
+import { DockerEnv, DockerUnavailableError, IMAGE, PLUGIN_DIR, dockerSkipReason, dockerTests, rawPluginRequest, waitFor } from './harness.js';
 
 type Context = { env: DockerEnv; unavailable?: string };
 const anyTestTyped = anyTest as TestFn<Context>;
 const skip = dockerSkipReason();
 
-/**
- * A test that needs the engine: when dockerd could not start on this machine, it logs why
- * and passes without running (ava cannot skip at run time).
- */
-function dockerTest(title: string, fn: (t: ExecutionContext<Context>) => Promise<void>): void {
-  anyTestTyped.serial(title, async (t) => {
-    if (t.context.unavailable) {
-      t.log(`skipped: ${t.context.unavailable}`);
-      t.pass();
-      return;
-    }
-    await fn(t);
-  });
-}
+const dockerTest = dockerTests(anyTestTyped);
 const test = { serial: dockerTest };
 
 if (skip) {

@@ -19,6 +19,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import type { ExecutionContext, TestFn } from 'ava';
 import { DIST_BIN, runProcess, scratch, type Run } from '../../support/netns.js';
 
 export const DOCKERD = '/usr/sbin/dockerd';
@@ -334,4 +335,21 @@ export function rawPluginRequest(socketPath: string, path: string, body: string)
       resolve({ status, body: data.slice(data.indexOf('\r\n\r\n') + 4) });
     });
   });
+}
+
+/**
+ * Serial tests that need the engine: when dockerd could not start on this machine
+ * (`t.context.unavailable`), each logs why and passes without running (ava cannot skip at
+ * run time).
+ */
+export function dockerTests<C extends { unavailable?: string }>(test: TestFn<C>): (title: string, fn: (t: ExecutionContext<C>) => Promise<void>) => void {
+  return (title, fn) =>
+    test.serial(title, async (t) => {
+      if (t.context.unavailable) {
+        t.log(`skipped: ${t.context.unavailable}`);
+        t.pass();
+        return;
+      }
+      await fn(t);
+    });
 }

@@ -14,22 +14,13 @@ import { join } from 'node:path';
 import { describeNat } from '../../../drivers/nat/index.js';
 import { DIST_BIN, runProcess } from '../../support/netns.js';
 import { uplink } from '../nat/fixtures.js';
-import { BUSYBOX, DockerEnv, DockerUnavailableError, IMAGE, dockerSkipReason } from './harness.js';
+import { BUSYBOX, DockerEnv, DockerUnavailableError, IMAGE, dockerSkipReason, dockerTests } from './harness.js';
 
 type Context = { env: DockerEnv; unavailable?: string; up?: ReturnType<typeof uplink> };
 const anyTestTyped = anyTest as TestFn<Context>;
 const skip = dockerSkipReason();
 
-function dockerTest(title: string, fn: (t: ExecutionContext<Context>) => Promise<void>): void {
-  anyTestTyped.serial(title, async (t) => {
-    if (t.context.unavailable) {
-      t.log(`skipped: ${t.context.unavailable}`);
-      t.pass();
-      return;
-    }
-    await fn(t);
-  });
-}
+const dockerTest = dockerTests(anyTestTyped);
 
 /** HTTP GET with busybox wget (its -T crashes the static 1.35 build: a spawn timeout instead), from the host or from namespace `netns`; the body or undefined. */
 function httpGet(url: string, netns?: string): string | undefined {

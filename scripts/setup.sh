@@ -42,17 +42,12 @@ npm ci --no-audit --no-fund --loglevel=error
 echo "setup: build"
 npm run --silent build
 
-# cniclient: a container runtime built on the reference libcni, used by the tests and the benchmark.
-if [ ! -x .tools/cniclient ]; then
-  src=""
-  for d in ../shared/tools/cniclient ../../shared/tools/cniclient; do [ -f "$d/main.go" ] && src=$d && break; done
-  if [ -n "$src" ]; then
-    mkdir -p .tools
-    bash "$src/build.sh" "$PWD/.tools/cniclient" >/dev/null
-    echo "setup: built .tools/cniclient"
-  else
-    echo "setup: ../shared/tools/cniclient not found; runtime tests will be skipped" >&2
-  fi
+# cniclient: berth's container runtime for the tests and the benchmark, a small Go program on the
+# reference libcni (test/tools/cniclient), built offline from Debian's golang-go and
+# golang-github-appc-cni-dev into .tools/cniclient; rebuilt when its source is newer.
+if [ ! -x .tools/cniclient ] || [ test/tools/cniclient/main.go -nt .tools/cniclient ] || [ test/tools/cniclient/build.sh -nt .tools/cniclient ]; then
+  bash test/tools/cniclient/build.sh "$PWD/.tools/cniclient"
+  echo "setup: built .tools/cniclient"
 fi
 
 case "${1:-}" in

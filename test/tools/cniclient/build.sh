@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds cniclient (berth's libcni test runtime) offline, from Debian's Go sources:
+#   golang-go                    the compiler (Go 1.19 on Debian 12)
+#   golang-github-appc-cni-dev   libcni and its packages under /usr/share/gocode/src
+# Usage: build.sh [OUT]   (default: <repo>/.tools/cniclient)
+# GOPATH mode (GO111MODULE=off): nothing is downloaded; every import resolves in GOROOT or
+# /usr/share/gocode. The build cache lives in <repo>/.tools/go-build (git-ignored).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../../.." && pwd)"
+out="${1:-$root/.tools/cniclient}"
+gocode=/usr/share/gocode
+
+command -v go >/dev/null || { echo "cniclient/build.sh: go is not installed (apt-get install golang-go)" >&2; exit 1; }
+[ -d "$gocode/src/github.com/containernetworking/cni/libcni" ] || {
+  echo "cniclient/build.sh: $gocode/src/github.com/containernetworking/cni is missing (apt-get install golang-github-appc-cni-dev)" >&2
+  exit 1
+}
+
+mkdir -p "$(dirname "$out")" "$root/.tools/go-build"
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+cd "$here"
+env GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 \
+  GOPATH="$gocode:$scratch" GOCACHE="$root/.tools/go-build" \
+  go build -trimpath -o "$out.tmp.$$" .
+mv -f "$out.tmp.$$" "$out"

@@ -8,9 +8,10 @@
  */
 import { join } from 'node:path';
 import { BerthError } from '../core/errors.js';
-import { netnsExists, openNftables } from '../dataplane/linux/index.js';
+import { NftForwardPassage, netnsExists, openNftables } from '../dataplane/linux/index.js';
+import type { ForwardPassage } from '../dataplane/linux/ports.js';
 import { describeNat } from '../drivers/nat/index.js';
-import { tryLockFile, type FileLock } from '../store/file/file-lock.js';
+import { lockFileSync, tryLockFile, type FileLock } from '../store/file/file-lock.js';
 import { FileStore } from '../store/file/file-store.js';
 import type { DaemonConfig } from './config.js';
 import { DockerIpam } from './docker-ipam.js';
@@ -27,6 +28,7 @@ import { NetworkService, type ReconcileReport } from './network-service.js';
 import { PolicyAgent } from './policy/policy-agent.js';
 import type { PolicyObjectSink, PolicySource } from './policy/policy-source.js';
 import { SerialQueue } from './serial-queue.js';
+import { PassageKeeper } from './firewall/passage-keeper.js';
 
 /** The name Docker knows berth's IPAM by (`--ipam-driver berth`). */
 export const IPAM_PLUGIN = 'berth';
@@ -42,6 +44,7 @@ export interface Daemon {
   readonly pluginSockets: readonly string[];
   readonly metricsAddress: string | undefined;
   readonly policy: PolicyAgent | undefined;
+  readonly firewall: PassageKeeper;
   stop(): Promise<void>;
 }
 
@@ -53,6 +56,8 @@ export interface DaemonDeps {
   readonly sandboxExists?: (path: string) => boolean;
   /** @default dataplane/linux openNftables (the policy agent's table) */
   readonly nftables?: typeof openNftables;
+  /** @default berth's devices through other owners' forward drops, on dataplane/linux */
+  readonly forwardPassage?: ForwardPassage;
 }
 
 /** Starts berthd; rejects (after undoing what it started) when any part cannot start. */
@@ -83,6 +88,17 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     registerGauges(metrics, service, ipam, started);
 
     const reconcile = await service.reconcile();
+
+    // After reconcile (the devices exist again) and before any socket opens: a Docker that
+    // started before berthd dropped forwarded traffic; its chains get berth's accepts now.
+    const firewall = new PassageKeeper({
+      passage: deps.forwardPassage ?? linuxForwardPassage(config.runDir),
+      log,
+      intervalMs: config.firewallCheckMs,
+      dockerSocket: config.dockerSocket,
+    });
+    closers.push(() => firewall.stop());
+    firewall.start();
 
     // Before any socket opens: pods recorded while berthd was down are programmed (and
     // opened) first, and policies are in force before new work arrives.
@@ -149,12 +165,14 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
         metricsAddress: metricsServer?.address ?? '',
         reconcile,
         ipamPools: () => ipam.pools(),
+        // Re-checked before berthd says it is healthy: an owner may have rewritten its chains.
+        firewall: () => firewall.check('status'),
       }),
     });
     closers.push(() => api.close());
 
     log.info('berthd started', { version: VERSION, dataDir: config.dataDir, pluginSockets: sockets, apiSocket: config.apiSocket, metrics: metricsServer?.address });
-    return { service, ipam, metrics, reconcile, pluginSockets: sockets, metricsAddress: metricsServer?.address, policy, stop };
+    return { service, ipam, metrics, reconcile, pluginSockets: sockets, metricsAddress: metricsServer?.address, policy, firewall, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -165,6 +183,21 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
 async function kubeSourceFactory(kubeconfigPath: string, log: Log): Promise<(sink: PolicyObjectSink) => Promise<PolicySource>> {
   const { createKubeSource } = await import('./policy/kube-source.js');
   return (sink) => createKubeSource({ kubeconfigPath, sink, logger: log });
+}
+
+/** The passage on this host, under the same locks as the drivers' (`<runDir>/locks`). */
+function linuxForwardPassage(runDir: string): ForwardPassage {
+  return new NftForwardPassage({
+    nftables: () => openNftables(),
+    withLock: (name, fn) => {
+      const lock = lockFileSync(join(runDir, 'locks', `${name}.lock`));
+      try {
+        return fn();
+      } finally {
+        lock.release();
+      }
+    },
+  });
 }
 
 function takeInstanceLock(runDir: string): FileLock {

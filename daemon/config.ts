@@ -37,6 +37,10 @@ export interface DaemonConfig {
   readonly managedPlugin: string | undefined;
   /** Watch Namespaces, Pods and NetworkPolicies of the cluster this kubeconfig names. */
   readonly kubeconfig?: string;
+  /** Docker's API socket, watched for engine starts (it rewrites its firewall). @default /var/run/docker.sock */
+  readonly dockerSocket: string;
+  /** Re-check other owners' forward drops this often; 0 = only on events. @default 10000 */
+  readonly firewallCheckMs: number;
 }
 
 export const USAGE = `Usage: berthd [OPTIONS]
@@ -60,6 +64,12 @@ Options:
                             <plugin-dir>/berth.sock, as a Docker managed plugin
   --kubeconfig FILE         take Namespaces, Pods and NetworkPolicies from the Kubernetes
                             API server that FILE names
+  --docker-socket PATH      Docker's API socket, watched so that berth's accepts in Docker's
+                            firewall chains are re-checked when the engine restarts
+                            (default /var/run/docker.sock)
+  --firewall-check-interval SECONDS
+                            re-check other firewalls' forward drops this often; 0 = only
+                            on start, Docker events and status (default 10)
   -h, --help                show this help
 `;
 
@@ -85,6 +95,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         'no-policy': { type: 'boolean' },
         'managed-plugin': { type: 'string' },
         kubeconfig: { type: 'string' },
+        'docker-socket': { type: 'string' },
+        'firewall-check-interval': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -115,6 +127,11 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
   if (!/^\d+$/.test(lengthText) || poolLength < poolRange.length || poolLength > 30) {
     throw new InvalidConfigError(`--default-pool-length ${lengthText} must be from ${poolRange.length} to 30`, { field: '--default-pool-length', value: lengthText });
   }
+  const checkText = values['firewall-check-interval'] ?? '10';
+  if (!/^\d+(\.\d+)?$/.test(checkText)) {
+    throw new InvalidConfigError(`--firewall-check-interval ${JSON.stringify(checkText)} is not a number of seconds`, { field: '--firewall-check-interval', value: checkText });
+  }
+  if (values['docker-socket'] === '') throw new InvalidConfigError('--docker-socket needs a path', { field: '--docker-socket', value: '' });
   if (values.kubeconfig === '') throw new InvalidConfigError('--kubeconfig needs a file name', { field: '--kubeconfig', value: '' });
   return {
     pluginDir: values['plugin-dir'] ?? '/run/docker/plugins',
@@ -130,5 +147,7 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     policy: !values['no-policy'],
     managedPlugin: values['managed-plugin'],
     kubeconfig: values.kubeconfig,
+    dockerSocket: values['docker-socket'] ?? '/var/run/docker.sock',
+    firewallCheckMs: Math.round(Number(checkText) * 1000),
   };
 }

@@ -224,7 +224,7 @@ export class WinNat {
     try {
       return this.deps.nftables().list(`table ip ${TABLE}`);
     } catch (err) {
-      if (asBerthError(err).code === 'kernel' || asBerthError(err).code === 'not-found') return [];
+      if (asBerthError(err).code === 'not-found') return [];
       throw err;
     }
   }

@@ -9,6 +9,7 @@ import { EXIT_OK } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
 import { PROCESS_OUTPUT, type Output } from './network.js';
+import type { StatusMessage } from '../../daemon/grpc/messages.js';
 
 export async function statusCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {
   const { values } = parseArgs({ args: [...argv], strict: true, options: { host: { type: 'string', short: 'H' }, format: { type: 'string' } } });
@@ -35,6 +36,8 @@ export async function statusCommand(argv: readonly string[], io: Output = PROCES
     ];
     io.out(lines.join('\n'));
     io.out(renderTable(['DRIVER', 'DOCKER PLUGIN', 'NETWORKS', 'ENDPOINTS'], s.drivers.map((d) => [d.driver, d.plugin, String(d.networks), String(d.endpoints)])));
+    io.out('\n');
+    io.out(firewallSection(s));
     if (s.ipamPools.length) {
       io.out('\n');
       io.out(renderTable(['IPAM POOL', 'SUBNET', 'ADDRESSES'], s.ipamPools.map((p) => [p.id, p.pool, String(p.addresses)])));
@@ -43,6 +46,17 @@ export async function statusCommand(argv: readonly string[], io: Output = PROCES
   } finally {
     client.close();
   }
+}
+
+/** Which foreign forward chains berth has added an accept to, and why. */
+function firewallSection(s: StatusMessage): string {
+  if (s.firewallPassages.length === 0) {
+    const devices = s.firewallDevices.length ? ` (berth's devices: ${s.firewallDevices.join(', ')})` : '';
+    return `Firewall:       no other firewall drops forwarded traffic${devices}\n`;
+  }
+  const head = `Firewall:       other owners drop forwarded traffic; berth accepts its own devices' traffic (${s.firewallDevices.join(', ')}) in their chains\n`;
+  const rows = s.firewallPassages.map((p) => [p.owner, `${p.family} ${p.table} ${p.chain}${p.backend === 'iptables-legacy' ? ' (legacy)' : ''}`, p.present ? 'added' : 'MISSING', p.reason]);
+  return head + renderTable(['OWNER', 'CHAIN', "BERTH'S ACCEPT", 'WHY'], rows);
 }
 
 function formatDuration(seconds: number): string {

@@ -23,6 +23,9 @@ const KEYS = {
   hairpinMode: 'hairpinMode',
   macspoofchk: 'macSpoofCheck',
   isolateNetworks: 'isolateFromOtherNetworks',
+  // Docker 28's name: nat (default) lets only published ports in from outside, routed lets
+  // routed traffic reach the containers too.
+  'com.docker.network.bridge.gateway_mode_ipv4': 'inbound',
 } as const;
 
 /** The accepted `-o` keys. */
@@ -57,12 +60,21 @@ export function readBridgeKeys(raw: Readonly<Record<string, string>>): BridgeKey
       case 'icc':
         icc = parseBoolOption(key, value);
         break;
+      case 'inbound':
+        options.inbound = parseGatewayMode(key, value);
+        break;
       default:
         options[target] = parseBoolOption(key, value);
     }
     fieldOf.set(target === 'icc' ? 'portIsolation' : target, key);
   }
   return { options, fieldOf, icc };
+}
+
+function parseGatewayMode(key: string, value: string): BridgeOptions['inbound'] {
+  if (value === 'nat') return 'published';
+  if (value === 'routed') return 'any';
+  throw new InvalidConfigError(`Option ${key}=${value} is not supported: use nat (only published ports are reachable from outside) or routed`, { field: key, value });
 }
 
 /** Translates `-o` options into bridge options. */
@@ -83,6 +95,7 @@ export function bridgeOptionsFromDocker(raw: Readonly<Record<string, string>>, c
       // Docker installs the sandbox's routes itself (from Join's Gateway).
       isDefaultGateway: false,
       ipMasq: o.ipMasq ?? (ctx.hasGateway && !ctx.internal),
+      inbound: o.inbound ?? 'published',
       // Docker's enable_icc=false: containers reach the gateway only, not each other.
       portIsolation: !icc,
     },

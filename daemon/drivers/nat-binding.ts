@@ -33,6 +33,8 @@ export function natOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx:
       // Docker installs the sandbox's routes itself (from Join's Gateway).
       isDefaultGateway: false,
       portIsolation: !icc,
+      // Windows NAT and Docker: from outside, only published ports reach the containers.
+      inbound: o.inbound ?? 'published',
     },
     (k) => fieldOf.get(k) ?? k,
   );

@@ -16,8 +16,9 @@ import type { Metrics } from '../metrics.js';
 import type { NetworkService, ReconcileReport } from '../network-service.js';
 import type { PolicyAgent } from '../policy/policy-agent.js';
 import { policyHandlers } from './policy-handlers.js';
-import { natMessage, networkMessage, type CreateNetworkMessage, type NetworkMessage, type StatusMessage } from './messages.js';
+import { firewallMessage, natMessage, networkMessage, type CreateNetworkMessage, type NetworkMessage, type StatusMessage } from './messages.js';
 import { ERROR_CODE_KEY, loadBerthService } from './proto.js';
+import type { PassageReport } from '../../dataplane/linux/ports.js';
 
 /** Facts for Status that only the daemon's composition knows. */
 export interface StatusFacts {
@@ -29,6 +30,8 @@ export interface StatusFacts {
   readonly metricsAddress: string;
   readonly reconcile: ReconcileReport;
   readonly ipamPools: DockerIpam['pools'];
+  /** Other owners' forward drops and berth's accepts in them, re-checked now. */
+  readonly firewall: () => PassageReport;
 }
 
 export interface ApiServerOptions {
@@ -92,6 +95,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         removedEndpoints: facts.reconcile.removed,
         lostEndpoints: [...facts.reconcile.lost],
         failedNetworks: [...facts.reconcile.failedNetworks],
+        ...firewallMessage(facts.firewall()),
       };
     },
   };

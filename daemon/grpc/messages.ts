@@ -4,6 +4,7 @@
  */
 import type { NatDescription } from '../../drivers/nat/index.js';
 import type { NetworkView } from '../network-service.js';
+import type { PassageReport } from '../../dataplane/linux/ports.js';
 
 export interface SubnetMessage {
   subnet: string;
@@ -54,6 +55,26 @@ export interface StatusMessage {
   removedEndpoints: number;
   lostEndpoints: string[];
   failedNetworks: string[];
+  /** berth's devices whose traffic is let through other owners' forward drops. */
+  firewallDevices: string[];
+  firewallPassages: FirewallPassageMessage[];
+}
+
+export interface FirewallPassageMessage {
+  owner: string;
+  backend: string;
+  family: string;
+  table: string;
+  chain: string;
+  reason: string;
+  present: boolean;
+}
+
+export function firewallMessage(r: PassageReport): Pick<StatusMessage, 'firewallDevices' | 'firewallPassages'> {
+  return {
+    firewallDevices: [...r.devices],
+    firewallPassages: r.passages.map((p) => ({ owner: p.owner, backend: p.place.backend, family: p.place.family, table: p.place.table, chain: p.place.chain, reason: p.reason, present: p.present })),
+  };
 }
 
 export function networkMessage(view: NetworkView): NetworkMessage {

@@ -5,7 +5,7 @@
  * batch: the kernel applies all of it or none. With NFT_CTX_OUTPUT_JSON set, libnftables
  * parses input as JSON first (1.0.6 has no input flag), and `list` output is JSON.
  */
-import { InvalidConfigError, KernelError } from '../../core/errors.js';
+import { InvalidConfigError, KernelError, NotFoundError } from '../../core/errors.js';
 import { loadKoffi } from '../../core/native.js';
 import { closeFd, openNetnsFd, withNetnsFd } from './netns.js';
 import type { Nftables } from './ports.js';
@@ -136,7 +136,12 @@ class LibNftablesContext implements Nftables {
     }
     const operation = `nft -j list ${what}`;
     const { ok, output, error } = this.#exec(`list ${what}`, operation);
-    if (!ok) throw new KernelError(`Cannot list nftables ${what} (${operation}): ${nftErrorText(error) || 'unknown error'}`, { operation, details: error.trim() });
+    if (!ok) {
+      const text = `Cannot list nftables ${what} (${operation}): ${nftErrorText(error) || 'unknown error'}`;
+      // libnftables reports only text; ENOENT's is the one that means "no such object".
+      if (/No such file or directory/.test(error)) throw new NotFoundError(text, { operation, errno: 2, details: error.trim() });
+      throw new KernelError(text, { operation, details: error.trim() });
+    }
     if (output.trim() === '') return [];
     let doc: unknown;
     try {

@@ -8,6 +8,7 @@
  * KernelError for anything else, each carrying `errno` and `operation`.
  */
 import type { IpAddress, IpFamily, IpPrefix, IpWithPrefix } from '../../core/ip.js';
+import type { FirewallOwner, PassagePlace } from './firewall/forward-blockers.js';
 
 export type LinkKind = 'bridge' | 'veth' | 'vxlan' | 'macvlan' | 'device' | string;
 
@@ -219,4 +220,37 @@ export interface Nftables {
   /** `nft -j list ...`: the `nftables` array of the JSON output. */
   list(what: string): object[];
   close(): void;
+}
+
+/** Where berth put an accept in another owner's forward chain, and why. */
+export interface Passage {
+  readonly owner: FirewallOwner;
+  readonly place: PassagePlace;
+  /** Which chain drops what it does not accept. */
+  readonly reason: string;
+  /** Whether berth's accept is in place now. */
+  readonly present: boolean;
+  /** The owner's own networks that berth's traffic is not let into (Docker's bridges). */
+  readonly protectedInterfaces: readonly string[];
+}
+
+export interface PassageReport {
+  /** berth's devices whose traffic passes (bridges; later VXLAN and macvlan devices). */
+  readonly devices: readonly string[];
+  readonly passages: readonly Passage[];
+}
+
+/**
+ * berth's forwarded traffic past other owners' forward drops (Docker, ufw, iptables,
+ * nftables rulesets): only traffic of berth's devices, only where an owner drops.
+ */
+export interface ForwardPassage {
+  /** Lets `device`'s traffic through (idempotent). */
+  open(device: string): PassageReport;
+  /** Forgets `device`; with the last one, every berth rule in foreign chains goes. Idempotent. */
+  close(device: string): PassageReport;
+  /** Re-checks after an owner rewrote its chains (Docker restarted, ufw reloaded). */
+  refresh(): PassageReport;
+  /** What is in place, changing nothing. */
+  describe(): PassageReport;
 }

@@ -247,9 +247,10 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     } finally {
       snl.close();
     }
-    if (o.ipMasq || o.isolateFromOtherNetworks) {
+    if (needsRules(o)) {
       const t = parseTableListing(this.listTable('inet'));
       if (o.isolateFromOtherNetworks && !t.isolation.has(o.bridge)) throw new CheckFailedError(`the isolation rules of bridge ${o.bridge} are missing from table inet ${TABLE}`);
+      if (o.inbound === 'published' && !t.inbound.has(o.bridge)) throw new CheckFailedError(`the inbound rules of bridge ${o.bridge} are missing from table inet ${TABLE}`);
       if (o.ipMasq) {
         for (const s of net.subnets) {
           const map = s.subnet.family === 4 ? t.masq4 : t.masq6;
@@ -356,11 +357,13 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     if (o.isGateway) this.ensureGateway(nl, br, net);
 
     // The rules are (re)written whole: a new bridge or a changed configuration gets them.
-    if (o.ipMasq || o.isolateFromOtherNetworks) {
+    if (needsRules(o)) {
       this.host.nftables().run(
-        ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, isolate: o.isolateFromOtherNetworks }),
+        ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, isolate: o.isolateFromOtherNetworks, inbound: o.inbound }),
       );
     }
+    // Another owner's forward drop (Docker's, ufw's) would otherwise stop this bridge's traffic.
+    this.host.forwardPassage().open(o.bridge);
     nl.setLink(br.index, { alias: bridgeMarker(net) });
     return br;
   }
@@ -410,7 +413,8 @@ export class BridgeDriver implements Driver<BridgeOptions> {
       if (opts.onlyIfUnused && nl.listLinks({ master: br.index }).length > 0) return;
       deleteIgnoringAbsent(nl, br.index);
     }
-    if (!o.ipMasq && !o.isolateFromOtherNetworks) return;
+    this.host.forwardPassage().close(o.bridge);
+    if (!needsRules(o)) return;
     const nft = this.host.nftables();
     this.host.withLock('nft-inet-berth', () => {
       const table = parseTableListing(this.listTable('inet'));
@@ -438,7 +442,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     try {
       return this.host.nftables().list(`table ${family} ${TABLE}`);
     } catch (err) {
-      if (asBerthError(err).code === 'kernel' || asBerthError(err).code === 'not-found') return [];
+      if (asBerthError(err).code === 'not-found') return [];
       throw err;
     }
   }
@@ -505,6 +509,11 @@ export class BridgeDriver implements Driver<BridgeOptions> {
   }
 }
 
+/** Whether the network has rules in berth's inet table. */
+function needsRules(o: BridgeOptions): boolean {
+  return o.ipMasq || o.isolateFromOtherNetworks || o.inbound === 'published';
+}
+
 function lockName(net: BridgeNetwork): string {
   return `bridge-${net.options.bridge}`;
 }
@@ -516,7 +525,7 @@ function gatewayAddresses(net: BridgeNetwork): IpWithPrefix[] {
 /** What the bridge's alias says once this configuration has been applied to it in full. */
 function bridgeMarker(net: BridgeNetwork): string {
   const o = net.options;
-  const key = JSON.stringify([o.ipMasq, o.isolateFromOtherNetworks, o.isGateway, o.promiscMode, o.mtu, net.subnets.map((s) => `${s.subnet}/${s.gateway}`)]);
+  const key = JSON.stringify([o.ipMasq, o.isolateFromOtherNetworks, o.isGateway, o.promiscMode, o.mtu, net.subnets.map((s) => `${s.subnet}/${s.gateway}`), ...(o.inbound === 'any' ? [] : [o.inbound])]);
   return `berth:${stableHash(key)}`;
 }
 

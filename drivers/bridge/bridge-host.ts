@@ -3,7 +3,7 @@
  * implementation (index.ts) wires dataplane/linux and the embedded store's locks; tests may
  * wrap it to inject failures the kernel cannot be made to produce.
  */
-import type { Netlink, Nftables, Sysctl } from '../../dataplane/linux/ports.js';
+import type { ForwardPassage, Netlink, Nftables, Sysctl } from '../../dataplane/linux/ports.js';
 
 export interface BridgeHost {
   /** Netlink of the namespace the driver manages (the host's). */
@@ -18,6 +18,8 @@ export interface BridgeHost {
   inNetns<T>(path: string, fn: () => T): T;
   sysctl: Sysctl;
   nftables(): Nftables;
+  /** berth's traffic past other owners' forward drops (Docker, ufw, iptables). */
+  forwardPassage(): ForwardPassage;
   /** Exclusive, crash-safe lock (released by the kernel if the process dies). */
   withLock<T>(name: string, fn: () => T): T;
 }

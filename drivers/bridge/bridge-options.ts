@@ -30,6 +30,12 @@ export interface BridgeOptions {
   readonly portIsolation: boolean;
   /** Drop traffic between this network's bridge and other berth bridges. Default true. */
   readonly isolateFromOtherNetworks: boolean;
+  /**
+   * Who may open connections to the endpoints from outside the network: 'any' (routed
+   * traffic too, the CNI default: pods are addressable) or 'published' (only through
+   * published ports, Docker's bridge semantics and Windows NAT's). Default 'any'.
+   */
+  readonly inbound: 'any' | 'published';
   /** Leave the sandbox interface down (L2 only, no addresses). Default false. */
   readonly disableContainerInterface: boolean;
 }
@@ -71,6 +77,7 @@ export function makeBridgeOptions(network: string, o: Partial<BridgeOptions>, fi
     enableDad: o.enableDad ?? false,
     portIsolation: o.portIsolation ?? false,
     isolateFromOtherNetworks: o.isolateFromOtherNetworks ?? true,
+    inbound: o.inbound ?? 'any',
     disableContainerInterface: o.disableContainerInterface ?? false,
   };
 }

@@ -19,6 +19,7 @@ const BRIDGE_FAMILY = { family: 'bridge', table: TABLE } as const;
 
 const fwdChain = (bridge: string) => `fwd-${bridge}`;
 const masqChain = (bridge: string) => `masq-${bridge}`;
+const inChain = (bridge: string) => `in-${bridge}`;
 const portChain = (port: string) => `port-${port}`;
 
 function prefixExpr(p: IpPrefix): object {
@@ -42,6 +43,7 @@ function tableMaps(): object[] {
   return [
     { add: { set: { ...INET, name: 'bridges', type: 'ifname' } } },
     { add: { map: { ...INET, name: 'isolation', type: 'ifname', map: 'verdict' } } },
+    { add: { map: { ...INET, name: 'inbound', type: 'ifname', map: 'verdict' } } },
     { add: { map: { ...INET, name: 'masq4', type: 'ipv4_addr', map: 'verdict', flags: ['interval'] } } },
     { add: { map: { ...INET, name: 'masq6', type: 'ipv6_addr', map: 'verdict', flags: ['interval'] } } },
   ];
@@ -51,6 +53,7 @@ function baseRules(): object[] {
   return [
     { flush: { chain: { ...INET, name: 'forward' } } },
     { add: { rule: { ...INET, chain: 'forward', expr: [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@isolation' } }] } } },
+    { add: { rule: { ...INET, chain: 'forward', expr: [{ vmap: { key: { meta: { key: 'oifname' } }, data: '@inbound' } }] } } },
     { flush: { chain: { ...INET, name: 'postrouting' } } },
     { add: { rule: { ...INET, chain: 'postrouting', expr: [{ vmap: { key: { payload: { protocol: 'ip', field: 'saddr' } }, data: '@masq4' } }] } } },
     { add: { rule: { ...INET, chain: 'postrouting', expr: [{ vmap: { key: { payload: { protocol: 'ip6', field: 'saddr' } }, data: '@masq6' } }] } } },
@@ -62,6 +65,12 @@ export interface NetworkRules {
   readonly subnets: readonly IpPrefix[];
   readonly ipMasq: boolean;
   readonly isolate: boolean;
+  /**
+   * 'published': from anything outside the network, new connections reach its endpoints only
+   * through published ports (DNAT), as on Docker's bridge networks; 'any': routed traffic is
+   * let in as well (pods addressable from other hosts).
+   */
+  readonly inbound: 'any' | 'published';
 }
 
 /** One transaction that creates or refreshes the rules of one network. */
@@ -90,6 +99,18 @@ export function ensureNetworkRules(n: NetworkRules): object[] {
       },
     );
     elements.push({ add: { element: { ...INET, name: 'isolation', elem: [[n.bridge, { jump: { target: fwdChain(n.bridge) } }]] } } });
+  }
+  if (n.inbound === 'published') {
+    const chain = inChain(n.bridge);
+    const pass = (comment: string, ...expr: object[]) => ({ add: { rule: { ...INET, chain, comment, expr: [...expr, { return: null }] } } });
+    chains.push({ add: { chain: { ...INET, name: chain } } }, { flush: { chain: { ...INET, name: chain } } });
+    rules.push(
+      pass('replies', { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }),
+      pass('published ports', { match: { op: 'in', left: { ct: { key: 'status' } }, right: 'dnat' } }),
+      pass('within the network', { match: { op: '==', left: { meta: { key: 'iifname' } }, right: n.bridge } }),
+      { add: { rule: { ...INET, chain, comment: 'nothing else from outside the network', expr: [{ drop: null }] } } },
+    );
+    elements.push({ add: { element: { ...INET, name: 'inbound', elem: [[n.bridge, { jump: { target: chain } }]] } } });
   }
   if (n.ipMasq && n.subnets.length) {
     chains.push({ add: { chain: { ...INET, name: masqChain(n.bridge) } } }, { flush: { chain: { ...INET, name: masqChain(n.bridge) } } });
@@ -122,9 +143,9 @@ export function ensureNetworkRules(n: NetworkRules): object[] {
  * Map elements are found by the chain they jump to, so no subnet needs to be known.
  */
 export function teardownNetworkRules(bridge: string, present: TableContents): object[] {
-  const mine = new Set([fwdChain(bridge), masqChain(bridge)]);
+  const mine = new Set([fwdChain(bridge), masqChain(bridge), inChain(bridge)]);
   const cmds: object[] = [];
-  for (const map of ['isolation', 'masq4', 'masq6'] as const) {
+  for (const map of ['isolation', 'inbound', 'masq4', 'masq6'] as const) {
     for (const [key, target] of present[map]) {
       if (mine.has(target)) cmds.push({ delete: { element: { ...INET, name: map, elem: [keyExpr(key)] } } });
     }
@@ -148,6 +169,7 @@ export interface TableContents {
   readonly chains: ReadonlySet<string>;
   readonly bridges: ReadonlySet<string>;
   readonly isolation: ReadonlyMap<string, string>;
+  readonly inbound: ReadonlyMap<string, string>;
   readonly masq4: ReadonlyMap<string, string>;
   readonly masq6: ReadonlyMap<string, string>;
 }
@@ -156,7 +178,7 @@ export interface TableContents {
 export function parseTableListing(items: readonly object[]): TableContents {
   const chains = new Set<string>();
   const bridges = new Set<string>();
-  const maps: Record<string, Map<string, string>> = { isolation: new Map(), masq4: new Map(), masq6: new Map() };
+  const maps: Record<string, Map<string, string>> = { isolation: new Map(), inbound: new Map(), masq4: new Map(), masq6: new Map() };
   let exists = false;
   for (const item of items as Record<string, Record<string, unknown>>[]) {
     if (item.table) exists = true;
@@ -171,7 +193,7 @@ export function parseTableListing(items: readonly object[]): TableContents {
       }
     }
   }
-  return { exists, chains, bridges, isolation: maps.isolation!, masq4: maps.masq4!, masq6: maps.masq6! };
+  return { exists, chains, bridges, isolation: maps.isolation!, inbound: maps.inbound!, masq4: maps.masq4!, masq6: maps.masq6! };
 }
 
 function elementKey(k: unknown): string {
@@ -183,7 +205,7 @@ function elementKey(k: unknown): string {
 
 /** The per-network chains that remain in the table (to know whether it can go). */
 export function networkChainCount(t: TableContents): number {
-  return [...t.chains].filter((c) => c.startsWith('fwd-') || c.startsWith('masq-')).length + t.bridges.size;
+  return [...t.chains].filter((c) => c.startsWith('fwd-') || c.startsWith('masq-') || c.startsWith('in-')).length + t.bridges.size;
 }
 
 export function deleteInetTable(): object[] {

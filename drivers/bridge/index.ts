@@ -3,8 +3,8 @@
  * embedded store's locks.
  */
 import { join } from 'node:path';
-import { closeFd, inNetns, netnsExists, openNetlink, openNetnsFd, openNftables, sysctl } from '../../dataplane/linux/index.js';
-import type { Netlink } from '../../dataplane/linux/ports.js';
+import { NftForwardPassage, closeFd, inNetns, netnsExists, openNetlink, openNetnsFd, openNftables, sysctl } from '../../dataplane/linux/index.js';
+import type { ForwardPassage, Netlink } from '../../dataplane/linux/ports.js';
 import { lockFileSync } from '../../store/file/file-lock.js';
 import { BridgeDriver } from './bridge-driver.js';
 import type { BridgeHost } from './bridge-host.js';
@@ -18,6 +18,15 @@ export type { NetworkSpec, EndpointSpec, EndpointRef, EndpointInfo } from '../dr
 /** The Linux host: netlink of this process's namespace, sandboxes by path, locks under `lockDir`. */
 export function linuxBridgeHost(opts: { lockDir: string }): BridgeHost {
   let host: Netlink | undefined;
+  let passage: ForwardPassage | undefined;
+  const withLock = <T>(name: string, fn: () => T): T => {
+    const lock = lockFileSync(join(opts.lockDir, `${name}.lock`));
+    try {
+      return fn();
+    } finally {
+      lock.release();
+    }
+  };
   return {
     hostNetlink: () => (host ??= openNetlink()),
     sandboxNetlink: (path) => openNetlink(path),
@@ -27,14 +36,8 @@ export function linuxBridgeHost(opts: { lockDir: string }): BridgeHost {
     inNetns,
     sysctl,
     nftables: () => openNftables(),
-    withLock: (name, fn) => {
-      const lock = lockFileSync(join(opts.lockDir, `${name}.lock`));
-      try {
-        return fn();
-      } finally {
-        lock.release();
-      }
-    },
+    forwardPassage: () => (passage ??= new NftForwardPassage({ nftables: () => openNftables(), withLock })),
+    withLock,
   };
 }
 

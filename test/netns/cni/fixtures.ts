@@ -24,7 +24,7 @@ export function world(name: string): World {
     cleanup: () => {
       // A failed test must not leave its bridges or berth's tables to the next test.
       for (const l of leftoverLinks()) spawnSync('/usr/sbin/ip', ['link', 'del', l], { stdio: 'ignore' });
-      for (const t of ['inet berth', 'bridge berth']) spawnSync('/usr/sbin/nft', ['delete', 'table', ...t.split(' ')], { stdio: 'ignore' });
+      for (const t of ['inet berth', 'bridge berth', 'inet berth-passage']) spawnSync('/usr/sbin/nft', ['delete', 'table', ...t.split(' ')], { stdio: 'ignore' });
       s.cleanup();
     },
   };

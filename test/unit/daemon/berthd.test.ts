@@ -29,9 +29,15 @@ function config(t: ExecutionContext, extra: Partial<DaemonConfig> = {}): DaemonC
     // Unit tests run in the host's namespace: its nftables are not ours to touch.
     policy: false,
     managedPlugin: undefined,
+    dockerSocket: join(dir, 'no-docker.sock'),
+    firewallCheckMs: 0,
     ...extra,
   };
 }
+
+/** Unit tests run in the host's namespace: its firewall is not ours to read or touch. */
+const NONE = { devices: [], passages: [] };
+const NO_FIREWALL = { open: () => NONE, close: () => NONE, refresh: () => NONE, describe: () => NONE };
 
 function registry(): DriverRegistry {
   const r = new DriverRegistry();
@@ -53,10 +59,10 @@ function post(socketPath: string, path: string): Promise<unknown> {
 
 test('startDaemon: plugin sockets per driver and for IPAM, the API and metrics; stop removes the sockets and the lock', async (t) => {
   const c = config(t);
-  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false });
+  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false, forwardPassage: NO_FIREWALL });
   t.deepEqual(daemon.pluginSockets, [join(c.pluginDir, 'berth-bridge.sock'), join(c.pluginDir, 'berth.sock')]);
   t.deepEqual(await post(join(c.pluginDir, 'berth.sock'), '/Plugin.Activate'), { Implements: ['IpamDriver'] });
-  const second = await t.throwsAsync(startDaemon(c, { log: SILENT_LOG, registry: registry() }));
+  const second = await t.throwsAsync(startDaemon(c, { log: SILENT_LOG, registry: registry(), forwardPassage: NO_FIREWALL }));
   t.regex(second?.message ?? '', /Another berthd is running/);
   const client = connectApi(c.apiSocket);
   try {
@@ -74,7 +80,7 @@ test('startDaemon: plugin sockets per driver and for IPAM, the API and metrics; 
 
 test('startDaemon --managed-plugin: one socket implementing the network and IPAM drivers', async (t) => {
   const c = config(t, { managedPlugin: 'bridge', metricsAddress: undefined });
-  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false });
+  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false, forwardPassage: NO_FIREWALL });
   t.teardown(() => daemon.stop());
   t.deepEqual(daemon.pluginSockets, [join(c.pluginDir, 'berth.sock')]);
   t.deepEqual(await post(join(c.pluginDir, 'berth.sock'), '/Plugin.Activate'), { Implements: ['NetworkDriver', 'IpamDriver'] });

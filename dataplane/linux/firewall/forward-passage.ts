@@ -1,0 +1,182 @@
+/**
+ * Keeps berth's forwarded traffic flowing past other owners' forward drops (Docker, ufw, a
+ * plain iptables FORWARD policy, an nftables ruleset), without opening anything else:
+ * forward-blockers.ts finds the drops, passage-rules.ts writes berth's half (a mark on its
+ * own traffic) and the owner's half (one accept of that mark, in the owner's user chain).
+ *
+ * The device set in `inet berth-passage` is the shared memory of which devices are berth's:
+ * drivers in any process (CNI plugins, berthd) add and remove their devices, and whoever
+ * re-checks later (berthd, on its start, on a Docker engine start and periodically) opens the
+ * passage again for all of them. With the last device, every berth rule in foreign chains
+ * and the table go.
+ */
+import { NotFoundError } from '../../../core/errors.js';
+import type { ForwardPassage, Nftables, PassageReport } from '../ports.js';
+import { describeBlocker, nftablesBlockers, isBerthTable, type ForwardBlocker, type PassagePlace } from './forward-blockers.js';
+import { deleteLegacyRules, insertLegacyRule, legacyBlockers, legacyRulePresent } from './iptables-legacy.js';
+import {
+  PASSAGE_PRIORITY,
+  PASSAGE_TABLE,
+  addDevice,
+  deleteDevice,
+  deleteForeignRules,
+  deleteMarkingChain,
+  deletePassageTable,
+  foreignRuleHandles,
+  insertForeignRule,
+  markingChain,
+  parsePassageListing,
+  passageSkeleton,
+  type PassageState,
+} from './passage-rules.js';
+
+/** The legacy iptables half, replaceable in tests of the decisions. */
+export interface LegacyIptables {
+  blockers(): ForwardBlocker[];
+  present(place: PassagePlace): boolean;
+  insert(place: PassagePlace): void;
+  remove(place: PassagePlace): void;
+}
+
+export const LINUX_LEGACY_IPTABLES: LegacyIptables = {
+  blockers: legacyBlockers,
+  present: legacyRulePresent,
+  insert: insertLegacyRule,
+  remove: deleteLegacyRules,
+};
+
+export interface ForwardPassageDeps {
+  readonly nftables: () => Nftables;
+  /** Exclusive, crash-safe lock shared by every process that manages berth's devices. */
+  readonly withLock: <T>(name: string, fn: () => T) => T;
+  readonly legacy?: LegacyIptables;
+}
+
+const LOCK = 'forward-passage';
+
+export class NftForwardPassage implements ForwardPassage {
+  readonly #nft: () => Nftables;
+  readonly #withLock: ForwardPassageDeps['withLock'];
+  readonly #legacy: LegacyIptables;
+
+  constructor(deps: ForwardPassageDeps) {
+    this.#nft = deps.nftables;
+    this.#withLock = deps.withLock;
+    this.#legacy = deps.legacy ?? LINUX_LEGACY_IPTABLES;
+  }
+
+  open(device: string): PassageReport {
+    return this.#withLock(LOCK, () => this.#converge({ add: device }));
+  }
+
+  close(device: string): PassageReport {
+    return this.#withLock(LOCK, () => this.#converge({ remove: device }));
+  }
+
+  refresh(): PassageReport {
+    return this.#withLock(LOCK, () => this.#converge({}));
+  }
+
+  describe(): PassageReport {
+    const state = this.#state();
+    const blockers = state.devices.length ? this.#blockers() : [];
+    return { devices: state.devices, passages: blockers.map((b) => this.#passageOf(b, this.#present(b.place))) };
+  }
+
+  /** Brings the kernel to: the devices as asked, and a passage through every current blocker. */
+  #converge(change: { add?: string; remove?: string }): PassageReport {
+    const nft = this.#nft();
+    const state = this.#state();
+    const devices = new Set(state.devices);
+    if (change.add) devices.add(change.add);
+    if (change.remove) devices.delete(change.remove);
+    if (devices.size === 0) {
+      this.#removeForeignRules();
+      if (state.exists) nft.run([...passageSkeleton(), ...deletePassageTable()]);
+      return { devices: [], passages: [] };
+    }
+    const blockers = this.#blockers();
+    const cmds: object[] = [];
+    if (!state.exists) cmds.push(...passageSkeleton());
+    if (change.add && !state.devices.includes(change.add)) cmds.push(...addDevice(change.add));
+    if (change.remove && state.devices.includes(change.remove)) cmds.push(...deleteDevice(change.remove));
+    const present = new Map<ForwardBlocker, boolean>();
+    if (blockers.length) {
+      const guarded = [...new Set(blockers.flatMap((b) => b.protectedInterfaces))].sort();
+      if (!state.marking || guarded.join('\0') !== [...state.guarded].sort().join('\0')) cmds.push(...markingChain(guarded));
+      for (const b of blockers) {
+        const has = this.#present(b.place);
+        if (!has && b.place.backend === 'nftables') cmds.push(...insertForeignRule(b.place));
+        present.set(b, has);
+      }
+    } else if (state.marking) {
+      // Nobody drops any more (the owner went away or changed its policy): stop marking.
+      cmds.push(...deleteMarkingChain());
+    }
+    // A re-check that finds everything in place writes nothing.
+    if (cmds.length) nft.run(cmds);
+    for (const b of blockers) {
+      if (b.place.backend === 'iptables-legacy' && !present.get(b)) this.#legacy.insert(b.place);
+    }
+    return { devices: [...devices].sort(), passages: blockers.map((b) => this.#passageOf(b, true)) };
+  }
+
+  #passageOf(b: ForwardBlocker, present: boolean): PassageReport['passages'][number] {
+    const late = b.priority <= PASSAGE_PRIORITY;
+    return {
+      owner: b.owner,
+      place: b.place,
+      reason: describeBlocker(b) + (late ? `; its priority ${b.priority} runs before berth's marking (${PASSAGE_PRIORITY}), so the accept cannot match` : ''),
+      present,
+      protectedInterfaces: b.protectedInterfaces,
+    };
+  }
+
+  #state(): PassageState {
+    const tables = this.#list('tables');
+    const exists = tables.some((i) => (i as { table?: { family?: string; name?: string } }).table?.name === PASSAGE_TABLE && (i as { table: { family?: string } }).table.family === 'inet');
+    if (!exists) return { exists: false, devices: [], marking: false, guarded: [] };
+    return parsePassageListing(this.#list(`table inet ${PASSAGE_TABLE}`));
+  }
+
+  #blockers(): ForwardBlocker[] {
+    const chains = this.#list('chains');
+    const found = nftablesBlockers(chains, (family, table, chain) => this.#list(`chain ${family} ${table} ${chain}`));
+    return [...found, ...this.#legacy.blockers()];
+  }
+
+  #present(place: PassagePlace): boolean {
+    if (place.backend === 'iptables-legacy') return this.#legacy.present(place);
+    return foreignRuleHandles(this.#list(`chain ${place.family} ${place.table} ${place.chain}`)).length > 0;
+  }
+
+  /**
+   * Every berth rule in a place berth may have used, whatever the policies are now: the
+   * owners' user chains and every foreign forward base chain, in nftables and in legacy.
+   */
+  #removeForeignRules(): void {
+    const chains = this.#list('chains') as { chain?: { family: string; table: string; name: string; hook?: string } }[];
+    const cmds: object[] = [];
+    for (const { chain: c } of chains) {
+      if (!c || isBerthTable(c.table)) continue;
+      if (c.hook !== 'forward' && c.name !== 'DOCKER-USER' && c.name !== 'ufw-user-forward') continue;
+      const place: PassagePlace = { backend: 'nftables', family: c.family, table: c.table, chain: c.name };
+      const handles = foreignRuleHandles(this.#list(`chain ${c.family} ${c.table} ${c.name}`));
+      cmds.push(...deleteForeignRules(place, handles));
+    }
+    if (cmds.length) this.#nft().run(cmds);
+    for (const family of ['ip', 'ip6']) {
+      for (const chain of ['DOCKER-USER', 'ufw-user-forward', 'FORWARD']) this.#legacy.remove({ backend: 'iptables-legacy', family, table: 'filter', chain });
+    }
+  }
+
+  /** A listing; an object that is gone (deleted by its owner meanwhile) lists as nothing. */
+  #list(what: string): object[] {
+    try {
+      return this.#nft().list(what);
+    } catch (err) {
+      if (err instanceof NotFoundError) return [];
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * berth's answer to foreign forward drops, as libnftables JSON commands (pure).
+ *
+ * Two halves, so that what goes into someone else's chain is one rule that every tool of that
+ * owner understands:
+ * - berth's own table `inet berth-passage`: the set `devices` (berth's bridges and, later, its
+ *   VXLAN and macvlan devices) and, while some owner drops forwarded traffic, a base chain
+ *   just before the filter priority that sets one mark bit on berth's traffic: replies and
+ *   published ports (DNAT) into berth's devices, and anything from them except into an owner's
+ *   own protected networks (Docker's bridges). The bit is first cleared on every packet, so
+ *   nothing that is not berth's arrives carrying it.
+ * - in the owner's chain: `meta mark & BIT == BIT counter accept` with a `berth:` comment,
+ *   which iptables-nft shows as `-m mark --mark 0x2000/0x2000 -m comment --comment ...
+ *   -j ACCEPT` (stateful matches written by nftables would make iptables call the whole table
+ *   incompatible, and Docker would then fail to start).
+ */
+import type { PassagePlace } from './forward-blockers.js';
+
+export const PASSAGE_TABLE = 'berth-passage';
+/**
+ * The packet mark bit berth sets on its own forwarded traffic. Chosen clear of the bits the
+ * usual neighbours use: kube-proxy 0x4000/0x8000, Cilium 0x0f00, Calico 0xffff0000.
+ */
+export const PASSAGE_MARK = 0x2000;
+/** Before the filter priority (0) of iptables, ufw and most rulesets, after mangle (-150). */
+export const PASSAGE_PRIORITY = -10;
+/** Every rule berth puts in a foreign chain carries a comment starting with this. */
+export const FOREIGN_RULE_COMMENT = 'berth: accept traffic of berth devices (marked in table inet berth-passage)';
+
+const T = { family: 'inet', table: PASSAGE_TABLE } as const;
+const MARK = { meta: { key: 'mark' } };
+const match = (op: string, left: unknown, right: unknown) => ({ match: { op, left, right } });
+const setMark = { mangle: { key: MARK, value: { '|': [MARK, PASSAGE_MARK] } } };
+const GUARD_COMMENT = 'the owner protects its own networks';
+const rule = (comment: string, ...expr: object[]) => ({ add: { rule: { ...T, chain: 'forward', comment, expr } } });
+
+/** Table and device set, without a base chain: safe to repeat; the set remembers berth's devices. */
+export function passageSkeleton(): object[] {
+  return [{ add: { table: { family: 'inet', name: PASSAGE_TABLE } } }, { add: { set: { ...T, name: 'devices', type: 'ifname' } } }];
+}
+
+export function addDevice(device: string): object[] {
+  return [{ add: { element: { ...T, name: 'devices', elem: [device] } } }];
+}
+
+export function deleteDevice(device: string): object[] {
+  return [{ delete: { element: { ...T, name: 'devices', elem: [device] } } }];
+}
+
+/** The marking base chain, written whole (flush + rules). `protectedInterfaces` may hold `br-*` wildcards. */
+export function markingChain(protectedInterfaces: readonly string[]): object[] {
+  const oif = { meta: { key: 'oifname' } };
+  const iif = { meta: { key: 'iifname' } };
+  return [
+    { add: { chain: { ...T, name: 'forward', type: 'filter', hook: 'forward', prio: PASSAGE_PRIORITY, policy: 'accept' } } },
+    { flush: { chain: { ...T, name: 'forward' } } },
+    rule('no packet arrives with berth\'s bit', match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { mangle: { key: MARK, value: { '&': [MARK, ~PASSAGE_MARK >>> 0] } } }),
+    rule('replies into berth\'s networks', match('==', oif, '@devices'), match('in', { ct: { key: 'state' } }, ['established', 'related']), setMark, { return: null }),
+    rule('published ports', match('==', oif, '@devices'), match('in', { ct: { key: 'status' } }, 'dnat'), setMark, { return: null }),
+    ...protectedInterfaces.map((name) => rule(GUARD_COMMENT, match('==', iif, '@devices'), match('==', oif, name), { return: null })),
+    rule('from berth\'s networks', match('==', iif, '@devices'), setMark),
+  ];
+}
+
+export function deleteMarkingChain(): object[] {
+  return [{ delete: { chain: { ...T, name: 'forward' } } }];
+}
+
+export function deletePassageTable(): object[] {
+  return [{ delete: { table: { family: 'inet', name: PASSAGE_TABLE } } }];
+}
+
+/** What `list table inet berth-passage` showed. */
+export interface PassageState {
+  readonly exists: boolean;
+  readonly devices: readonly string[];
+  readonly marking: boolean;
+  /** The protected interfaces the marking chain skips, as written. */
+  readonly guarded: readonly string[];
+}
+
+export function parsePassageListing(items: readonly object[]): PassageState {
+  let exists = false;
+  let marking = false;
+  const devices: string[] = [];
+  const guarded: string[] = [];
+  for (const item of items as Record<string, Record<string, unknown> | undefined>[]) {
+    if (item.rule?.comment === GUARD_COMMENT && Array.isArray(item.rule.expr)) {
+      for (const e of item.rule.expr as { match?: { left?: { meta?: { key?: string } }; right?: unknown } }[]) {
+        if (e.match?.left?.meta?.key === 'oifname' && typeof e.match.right === 'string') guarded.push(e.match.right);
+      }
+    }
+    if (item.table) exists = true;
+    if (item.chain?.name === 'forward') marking = true;
+    if (item.set?.name === 'devices' && Array.isArray(item.set.elem)) for (const e of item.set.elem as unknown[]) if (typeof e === 'string') devices.push(e);
+  }
+  return { exists, devices: devices.sort(), marking, guarded };
+}
+
+/** The accept rule in a foreign nftables chain, inserted at its top. */
+export function insertForeignRule(place: PassagePlace): object[] {
+  return [
+    {
+      insert: {
+        rule: {
+          family: place.family,
+          table: place.table,
+          chain: place.chain,
+          comment: FOREIGN_RULE_COMMENT,
+          expr: [match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { counter: { packets: 0, bytes: 0 } }, { accept: null }],
+        },
+      },
+    },
+  ];
+}
+
+/** Handles of berth's rules in a foreign chain's listing (found by their `berth:` comment). */
+export function foreignRuleHandles(chainListing: readonly object[]): number[] {
+  const handles: number[] = [];
+  for (const item of chainListing as { rule?: { handle?: number; comment?: string } }[]) {
+    const r = item.rule;
+    if (r && typeof r.comment === 'string' && r.comment.startsWith('berth:') && typeof r.handle === 'number') handles.push(r.handle);
+  }
+  return handles;
+}
+
+export function deleteForeignRules(place: PassagePlace, handles: readonly number[]): object[] {
+  return handles.map((handle) => ({ delete: { rule: { family: place.family, table: place.table, chain: place.chain, handle } } }));
+}
+
+/** iptables arguments of the same rule, for iptables-legacy (after `-I CHAIN 1`, `-C CHAIN` or `-D CHAIN`). */
+export function legacyRuleSpec(): string[] {
+  const hex = `0x${PASSAGE_MARK.toString(16)}`;
+  return ['-m', 'mark', '--mark', `${hex}/${hex}`, '-m', 'comment', '--comment', FOREIGN_RULE_COMMENT, '-j', 'ACCEPT'];
+}

@@ -99,6 +99,11 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     });
     closers.push(() => firewall.stop());
     firewall.start();
+    metrics.gauge('berth_firewall_passages', "Other owners' dropping forward chains that hold berth's accept, by owner.", async () => {
+      const byOwner = new Map<string, number>();
+      for (const p of firewall.last().passages) if (p.present) byOwner.set(p.owner, (byOwner.get(p.owner) ?? 0) + 1);
+      return [...byOwner].map(([owner, value]) => ({ labels: { owner }, value }));
+    });
 
     // Before any socket opens: pods recorded while berthd was down are programmed (and
     // opened) first, and policies are in force before new work arrives.

@@ -10,6 +10,8 @@ const USAGE = `Usage: berth COMMAND [OPTIONS]
 Commands:
   network                     Manage berthd's networks (create, ls, inspect, rm)
   status                      Show what berthd serves and manages
+  ps                          Show containers on berth's networks, their addresses and
+                              published ports (what docker ps cannot show for plugins)
   nat ls                      Show NAT instances and static mappings (berthd or the state)
   policy                      NetworkPolicies in the store: apply, delete, ls, matrix, explain
   install --cni-bin-dir DIR   Install the CNI plugins (berth-bridge, berth-ipam) into DIR
@@ -26,6 +28,7 @@ const API_COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise
   network: (argv) => import('../commands/network.js').then((m) => m.networkCommand(argv)),
   status: (argv) => import('../commands/status.js').then((m) => m.statusCommand(argv)),
   nat: (argv) => import('../commands/nat.js').then((m) => m.natCommand(argv)),
+  ps: (argv) => import('../commands/ps.js').then((m) => m.psCommand(argv)),
   policy: (argv) => import('../commands/policy.js').then((m) => m.policyCommand(argv)),
 };
 

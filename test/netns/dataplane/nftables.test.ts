@@ -1,5 +1,5 @@
 import test from 'ava';
-import { InvalidConfigError, KernelError } from '../../../core/errors.js';
+import { InvalidConfigError, KernelError, NotFoundError } from '../../../core/errors.js';
 import { openNftables } from '../../../dataplane/linux/index.js';
 import { inNs, namespaces } from './helpers/ip.js';
 
@@ -64,7 +64,7 @@ test('an invalid batch throws KernelError with nft\'s text and changes nothing',
   t.regex(err?.message ?? '', /^Cannot apply nftables transaction \[add table inet berth-test, add chain inet berth-test fwd, add rule inet berth-test missing\] \(nft -j -f -\): Error: .*No such file or directory/);
   t.is(err?.fields.operation, 'nft -j -f -');
   t.is(tablesIn(ns.name).trim(), '', 'the table of the failed batch was not created');
-  t.throws(() => nft.list('table inet berth-test'), { instanceOf: KernelError });
+  t.throws(() => nft.list('table inet berth-test'), { instanceOf: NotFoundError }, 'an absent object lists as NotFoundError, not as a kernel failure');
   t.throws(() => nft.list('ruleset; flush ruleset'), { instanceOf: InvalidConfigError });
   const bad = t.throws(() => nft.run([{ add: { tabel: table } }]), { instanceOf: KernelError });
   t.false(bad?.message.includes('{"nftables"'), 'the echoed input is left out of the message');

@@ -15,7 +15,7 @@ test.before(async (t) => {
   const s = scratch('cli');
   const socket = join(s.dir, 'run', 'berthd.sock');
   const plugins = join(s.dir, 'plugins');
-  const berthd = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', plugins, '--data-dir', join(s.dir, 'data'), '--run-dir', join(s.dir, 'run'), '--metrics-address', 'none', '--log-file', join(s.dir, 'log')], {
+  const berthd = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', plugins, '--data-dir', join(s.dir, 'data'), '--run-dir', join(s.dir, 'run'), '--metrics-address', 'none', '--log-file', join(s.dir, 'log'), '--docker-socket', join(s.dir, 'no-docker.sock')], {
     stdio: 'ignore',
   });
   t.context = { berthd, socket, cleanup: s.cleanup };

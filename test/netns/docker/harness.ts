@@ -5,9 +5,12 @@
  *
  * What keeps the machine untouched:
  * - dockerd gets its own --data-root, --exec-root, --pidfile, -H socket and a --config-file
- *   whose `deprecated-key-path` keeps it from writing /etc/docker/key.json; no iptables, no
- *   default bridge, no userland proxy; containers go under a cgroup parent of this run,
- *   removed at the end.
+ *   whose `deprecated-key-path` keeps it from writing /etc/docker/key.json; no default bridge,
+ *   no userland proxy; containers go under a cgroup parent of this run, removed at the end.
+ * - dockerd starts the way it does on a host that just booted: IPv4 forwarding off, and its
+ *   own firewall on (iptables-nft, in this namespace). It then turns forwarding on and sets
+ *   `filter FORWARD` to drop, which berth's networks must live with. Its tables are removed
+ *   and forwarding put back as it was when the run ends.
  * - A tmpfs is mounted over /run in the private mount namespace: Docker looks for plugins in
  *   /run/docker/plugins (hard-coded in Docker) and containerd's shims put sockets in
  *   /run/containerd; both then live and die with the test. /run/netns is re-created inside.
@@ -28,6 +31,7 @@ export const DOCKER = '/usr/bin/docker';
 export const BUSYBOX = '/bin/busybox';
 export const IMAGE = 'berth-busybox:test';
 export const PLUGIN_DIR = '/run/docker/plugins';
+const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 const ENV_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Why Docker tests cannot run here, or undefined when they can. */
@@ -77,6 +81,7 @@ export class DockerEnv {
   private readonly cleanupDir: () => void;
   private dockerd: ChildProcess | undefined;
   private runMounted = false;
+  private forwardingBefore: string | undefined;
   berthd: Berthd | undefined;
   readonly cgroupParent: string;
 
@@ -136,7 +141,7 @@ export class DockerEnv {
     const logFile = join(this.dir, 'berthd.log');
     const proc = spawn(
       process.execPath,
-      [join(DIST_BIN, 'berthd'), '--plugin-dir', PLUGIN_DIR, '--data-dir', dataDir, '--run-dir', runDir, '--metrics-address', `unix:${metricsSocket}`, '--log-level', 'debug', '--log-file', logFile],
+      [join(DIST_BIN, 'berthd'), '--plugin-dir', PLUGIN_DIR, '--data-dir', dataDir, '--run-dir', runDir, '--metrics-address', `unix:${metricsSocket}`, '--log-level', 'debug', '--log-file', logFile, '--docker-socket', this.dockerSocket],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: ENV_PATH } },
     );
     let stderr = '';
@@ -191,6 +196,10 @@ export class DockerEnv {
     if (this.dockerd) await stopProcess(this.dockerd, 20_000);
     this.dockerd = undefined;
     killLeftovers(this.dir);
+    // Docker leaves its chains (and FORWARD's drop) behind when it stops, as on a real host.
+    for (const table of ['ip filter', 'ip nat', 'ip6 filter', 'ip6 nat']) spawnSync('/usr/sbin/nft', ['delete', 'table', ...table.split(' ')], { stdio: 'ignore' });
+    if (this.forwardingBefore !== undefined) writeFileSync(IP_FORWARD, this.forwardingBefore);
+    this.forwardingBefore = undefined;
     if (this.runMounted) {
       spawnSync('umount', ['-R', '/run']);
       this.runMounted = false;
@@ -210,7 +219,19 @@ export class DockerEnv {
     mkdirSync(PLUGIN_DIR, { recursive: true });
   }
 
-  private async startDockerd(): Promise<void> {
+  /** Stops dockerd (SIGTERM, as systemd does) and starts it again with the same settings. */
+  async restartDockerd(): Promise<void> {
+    if (this.dockerd) await stopProcess(this.dockerd, 20_000);
+    this.dockerd = undefined;
+    await this.startDockerd({ boot: false });
+  }
+
+  private async startDockerd(opts: { boot: boolean } = { boot: true }): Promise<void> {
+    if (opts.boot) {
+      // A host that just booted: forwarding is off until Docker turns it on (and drops in FORWARD).
+      this.forwardingBefore = readFileSync(IP_FORWARD, 'utf8').trim();
+      writeFileSync(IP_FORWARD, '0');
+    }
     const config = join(this.dir, 'daemon.json');
     writeFileSync(config, JSON.stringify({ 'deprecated-key-path': join(this.dir, 'key.json') }));
     const log = openSync(join(this.dir, 'dockerd.log'), 'a');
@@ -223,9 +244,6 @@ export class DockerEnv {
           '--pidfile', join(this.dir, 'dockerd.pid'),
           '-H', `unix://${this.dockerSocket}`,
           '--config-file', config,
-          '--iptables=false',
-          '--ip6tables=false',
-          '--ip-masq=false',
           '--bridge=none',
           '--userland-proxy=false',
           '--storage-driver=vfs',

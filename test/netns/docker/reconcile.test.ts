@@ -24,7 +24,7 @@ interface Agent {
 
 async function startAgent(dir: string): Promise<Agent> {
   const plugins = join(dir, 'plugins');
-  const proc = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', plugins, '--data-dir', join(dir, 'data'), '--run-dir', join(dir, 'run'), '--metrics-address', 'none', '--log-file', join(dir, 'berthd.log')], {
+  const proc = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', plugins, '--data-dir', join(dir, 'data'), '--run-dir', join(dir, 'run'), '--metrics-address', 'none', '--log-file', join(dir, 'berthd.log'), '--docker-socket', join(dir, 'no-docker.sock')], {
     stdio: 'ignore',
   });
   // A killed agent leaves its socket files: wait until the new one answers, which it does
@@ -134,7 +134,7 @@ test.serial('berthd: a second agent on the same run directory refuses to start',
     first.proc.kill('SIGTERM');
     await exited(first.proc);
   });
-  const second = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', join(s.dir, 'plugins2'), '--data-dir', join(s.dir, 'data'), '--run-dir', join(s.dir, 'run'), '--metrics-address', 'none', '--log-level', 'error'], {
+  const second = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', join(s.dir, 'plugins2'), '--data-dir', join(s.dir, 'data'), '--run-dir', join(s.dir, 'run'), '--metrics-address', 'none', '--log-level', 'error', '--docker-socket', join(s.dir, 'no-docker.sock')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -28,6 +28,7 @@ import { NetworkService, type ReconcileReport } from './network-service.js';
 import { PolicyAgent } from './policy/policy-agent.js';
 import type { PolicyObjectSink, PolicySource } from './policy/policy-source.js';
 import { SerialQueue } from './serial-queue.js';
+import { startCniServer, type CniServer } from './cni/cni-server.js';
 import { PassageKeeper } from './firewall/passage-keeper.js';
 
 /** The name Docker knows berth's IPAM by (`--ipam-driver berth`). */
@@ -116,6 +117,14 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
       log.info('policy agent started', { source: policy.mode, ...(first ? { policies: first.policies, pods: first.pods, mode: first.mode } : {}) });
     }
 
+    // The plugin shims' fast path; until it listens they run the in-process plugin.
+    let cni: CniServer | undefined;
+    if (config.cniSocket) {
+      const server = await startCniServer({ socketPath: config.cniSocket, log, metrics });
+      cni = server;
+      closers.push(() => server.close());
+    }
+
     const sockets: string[] = [];
     if (config.docker && config.managedPlugin) {
       const binding = registry.get(config.managedPlugin);
@@ -167,6 +176,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
         dataDir: config.dataDir,
         apiSocket: config.apiSocket,
         pluginSockets: sockets,
+        cniSocket: cni?.socketPath ?? '',
         metricsAddress: metricsServer?.address ?? '',
         reconcile,
         ipamPools: () => ipam.pools(),
@@ -176,7 +186,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     });
     closers.push(() => api.close());
 
-    log.info('berthd started', { version: VERSION, dataDir: config.dataDir, pluginSockets: sockets, apiSocket: config.apiSocket, metrics: metricsServer?.address });
+    log.info('berthd started', { version: VERSION, dataDir: config.dataDir, pluginSockets: sockets, cniSocket: cni?.socketPath, apiSocket: config.apiSocket, metrics: metricsServer?.address });
     return { service, ipam, metrics, reconcile, pluginSockets: sockets, metricsAddress: metricsServer?.address, policy, firewall, stop };
   } catch (err) {
     await stop();

@@ -41,6 +41,8 @@ export interface DaemonConfig {
   readonly dockerSocket: string;
   /** Re-check other owners' forward drops this often; 0 = only on events. @default 10000 */
   readonly firewallCheckMs: number;
+  /** Serve CNI requests of the plugin shims here; undefined = do not. @default <runDir>/cni.sock */
+  readonly cniSocket: string | undefined;
 }
 
 export const USAGE = `Usage: berthd [OPTIONS]
@@ -59,6 +61,9 @@ Options:
   --default-pool CIDR       range berth IPAM picks pools from (default 10.209.0.0/16)
   --default-pool-length N   prefix length of picked pools (default 24)
   --no-docker               do not serve the Docker plugin sockets
+  --cni-socket PATH         serve the CNI plugins' requests here (default <run-dir>/cni.sock;
+                            the plugins look there, or in $BERTH_RUN_DIR/cni.sock)
+  --no-cni                  do not serve CNI (the plugins then run in-process)
   --no-policy               do not run the policy agent (no NetworkPolicy enforcement)
   --managed-plugin DRIVER   serve DRIVER's network driver and the IPAM driver on one socket,
                             <plugin-dir>/berth.sock, as a Docker managed plugin
@@ -92,6 +97,8 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         'default-pool': { type: 'string' },
         'default-pool-length': { type: 'string' },
         'no-docker': { type: 'boolean' },
+        'cni-socket': { type: 'string' },
+        'no-cni': { type: 'boolean' },
         'no-policy': { type: 'boolean' },
         'managed-plugin': { type: 'string' },
         kubeconfig: { type: 'string' },
@@ -149,5 +156,6 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     kubeconfig: values.kubeconfig,
     dockerSocket: values['docker-socket'] ?? '/var/run/docker.sock',
     firewallCheckMs: Math.round(Number(checkText) * 1000),
+    cniSocket: values['no-cni'] ? undefined : (values['cni-socket'] ?? `${runDir}/cni.sock`),
   };
 }

@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { executableOptions } from './bundle-options.mjs';
 
 const entries = {
@@ -14,7 +15,11 @@ const entries = {
   // The node agent: it may load anything heavy (gRPC, winston); the plugins never do.
   berthd: 'daemon/bin/berthd.ts',
 };
-/** Plugins start through the code-cache launcher (cni/launcher.ts); their bundles sit beside it. */
+/**
+ * Plugins: `dist/bin/NAME` is the native shim (cni/shim) that hands requests to berthd;
+ * `dist/bin/NAME-node` the in-process plugin it falls back to, which starts through the
+ * code-cache launcher (cni/launcher.ts) with its bundle beside it.
+ */
 const plugins = ['berth-bridge', 'berth-ipam', 'berth-nat'];
 
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
@@ -41,9 +46,21 @@ await build({
 });
 const launcher = readFileSync('dist/bin/launcher.cjs', 'utf8');
 for (const name of plugins) {
-  // Run from the build tree: the bundle is found next to the launcher.
+  // The in-process plugin, run from the build tree (its bundle is found next to it): what the
+  // shim falls back to when berthd is not running.
   const text = `#!/usr/bin/env node\nvar __berthBundle = require('node:path').join(__dirname, ${JSON.stringify(`${name}.bundle.cjs`)});\nglobalThis.__berthHome ??= require('node:path').join(__dirname, '..', '..');\n${launcher}`;
-  writeFileSync(`dist/bin/${name}`, text, { mode: 0o755 });
+  writeFileSync(`dist/bin/${name}-node`, text, { mode: 0o755 });
+  chmodSync(`dist/bin/${name}-node`, 0o755);
+}
+
+// The native plugin shim (cni/shim): built once as a template, then one copy per plugin with
+// its settings written in (the same thing `berth install` writes into a CNI bin directory).
+execFileSync('bash', ['cni/shim/build.sh', resolve('dist/bin/cni-shim')], { stdio: 'inherit' });
+const { withShimSettings } = await import('../dist/cni/shim-settings.js');
+const template = readFileSync('dist/bin/cni-shim');
+for (const name of plugins) {
+  const shim = withShimSettings(template, { plugin: name, socket: '/run/berth/cni.sock', node: process.execPath, launcher: resolve(`dist/bin/${name}-node`) });
+  writeFileSync(`dist/bin/${name}`, shim, { mode: 0o755 });
   chmodSync(`dist/bin/${name}`, 0o755);
 }
 console.log(`built dist/ and dist/bin/{${Object.keys(entries).join(',')}}`);

@@ -26,6 +26,7 @@ export async function statusCommand(argv: readonly string[], io: Output = PROCES
     const lines = [
       `berthd ${s.version}, up ${formatDuration(s.uptimeSeconds)} (since ${s.started})`,
       `API:            ${s.apiSocket}`,
+      `CNI:            ${s.cniSocket ? `${s.cniSocket} (the plugins' fast path)` : 'not served (the plugins run in-process)'}`,
       `Docker plugins: ${s.pluginSockets.length ? s.pluginSockets.join(', ') : 'not served'}`,
       `Metrics:        ${s.metricsAddress || 'not served'}`,
       `State:          ${s.dataDir}`,

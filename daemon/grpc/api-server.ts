@@ -27,6 +27,8 @@ export interface StatusFacts {
   readonly dataDir: string;
   readonly apiSocket: string;
   readonly pluginSockets: readonly string[];
+  /** The CNI socket the plugin shims use; empty when not served. */
+  readonly cniSocket: string;
   readonly metricsAddress: string;
   readonly reconcile: ReconcileReport;
   readonly ipamPools: DockerIpam['pools'];
@@ -88,6 +90,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         dataDir: facts.dataDir,
         apiSocket: facts.apiSocket,
         pluginSockets: [...facts.pluginSockets],
+        cniSocket: facts.cniSocket,
         metricsAddress: facts.metricsAddress,
         drivers: opts.registry.all().map((b) => ({ driver: b.driver, plugin: b.pluginName, networks: counts.networks.get(b.driver) ?? 0, endpoints: counts.endpoints.get(b.driver) ?? 0 })),
         ipamPools: pools.map((p) => ({ id: p.record.id, pool: p.record.pool, addresses: p.addresses.length })),

@@ -48,6 +48,7 @@ export interface StatusMessage {
   dataDir: string;
   apiSocket: string;
   pluginSockets: string[];
+  cniSocket: string;
   metricsAddress: string;
   drivers: { driver: string; plugin: string; networks: number; endpoints: number }[];
   ipamPools: { id: string; pool: string; addresses: number }[];

@@ -18,3 +18,4 @@ export { VXLAN_DEFAULT_PORT } from './netlink/links.js';
 export { NftForwardPassage, type ForwardPassageDeps, type LegacyIptables } from './firewall/forward-passage.js';
 export { PASSAGE_MARK, PASSAGE_TABLE } from './firewall/passage-rules.js';
 export type { FirewallOwner, PassagePlace } from './firewall/forward-blockers.js';
+export { peerCredentials, type PeerCredentials } from './peer-credentials.js';

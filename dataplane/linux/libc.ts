@@ -16,6 +16,7 @@ export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
+export const SO_PEERCRED = 17;
 
 export const EINTR = 4;
 export const EAGAIN = 11;
@@ -27,6 +28,7 @@ export interface Libc {
   sendto(fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, addrlen: number): number;
   recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, len: Uint32Array): number;
   setns(fd: number, nstype: number): number;
   close(fd: number): number;
   /** errno of the last failed call on this thread. */
@@ -55,6 +57,7 @@ export function libc(): Libc {
     sendto: lib.func('intptr_t sendto(int fd, void *buf, size_t len, int flags, void *addr, uint32_t addrlen)'),
     recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, void *value, uint32_t len)'),
+    getsockopt: lib.func('int getsockopt(int fd, int level, int name, _Inout_ void *value, _Inout_ uint32_t *len)'),
     setns: lib.func('int setns(int fd, int nstype)'),
     close: lib.func('int close(int fd)'),
     errno: () => koffi.errno(),

@@ -31,6 +31,7 @@ function config(t: ExecutionContext, extra: Partial<DaemonConfig> = {}): DaemonC
     managedPlugin: undefined,
     dockerSocket: join(dir, 'no-docker.sock'),
     firewallCheckMs: 0,
+    cniSocket: join(dir, 'run', 'cni.sock'),
     ...extra,
   };
 }

@@ -50,6 +50,14 @@ if [ ! -x .tools/cniclient ] || [ test/tools/cniclient/main.go -nt .tools/cnicli
   echo "setup: built .tools/cniclient"
 fi
 
+# hnscheck: the tests' strict checker of HNS/HCN documents (test/tools/hnscheck: hcsshim's struct
+# fields and types, unknown fields refused), standard-library Go built offline with golang-go into
+# .tools/hnscheck; rebuilt when a source file is newer.
+if [ ! -x .tools/hnscheck ] || [ -n "$(find test/tools/hnscheck -newer .tools/hnscheck -type f)" ]; then
+  bash test/tools/hnscheck/build.sh "$PWD/.tools/hnscheck"
+  echo "setup: built .tools/hnscheck"
+fi
+
 case "${1:-}" in
   --quickstart) exec bash scripts/quickstart.sh ;;
   --test) exec bash scripts/test.sh ;;

@@ -57,7 +57,8 @@ export async function startCniServer(o: CniServerOptions): Promise<CniServer> {
   mkdirSync(dirname(o.socketPath), { recursive: true, mode: 0o755 });
   removeStale(o.socketPath);
   const open = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  // Half-open: a peer that shuts down its sending side (or is cut short) still gets its answer.
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
     socket.on('error', () => undefined);

@@ -1,0 +1,277 @@
+/**
+ * The CNI fast path: the installed shim hands requests to berthd's CNI socket, and runs the
+ * in-process plugin when berthd is not running. Both paths answer the same request the same
+ * way and share one truth (the IPAM store, the links); a berthd killed in a burst of ADDs
+ * leaves every ADD done or answered with a CNI error; a copied shim works; bad frames, a
+ * non-root peer and a missing fallback get CNI errors, and berthd keeps serving.
+ *
+ * Addresses: 10.175.0.0/16, only inside this run's namespaces.
+ */
+import test from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { withShimSettings } from '../../../cni/shim-settings.js';
+import { DIST_BIN, hostLinks, ping, runPlugin, type Run } from '../../support/netns.js';
+import { addressOf, berthBridge, client, conflist, heldAddresses, pods, world, type World } from './fixtures.js';
+
+interface Berthd {
+  readonly proc: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** berthd serving CNI on the world's run directory (where the shims look, through BERTH_RUN_DIR). */
+async function startBerthd(w: World): Promise<Berthd> {
+  const runDir = w.env.BERTH_RUN_DIR!;
+  const socket = join(runDir, 'cni.sock');
+  const proc = spawn(
+    process.execPath,
+    [join(DIST_BIN, 'berthd'), '--no-docker', '--no-policy', '--metrics-address', 'none', '--run-dir', runDir, '--data-dir', join(w.dir, 'berthd-data'), '--log-file', join(w.dir, 'berthd.log'), '--docker-socket', join(w.dir, 'no-docker.sock'), '--firewall-check-interval', '0'],
+    { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
+  );
+  const end = Date.now() + 20_000;
+  while (!existsSync(socket)) {
+    if (proc.exitCode !== null) throw new Error(`berthd exited ${proc.exitCode}: ${readFileSync(join(w.dir, 'berthd.log'), 'utf8')}`);
+    if (Date.now() > end) throw new Error('berthd did not open its CNI socket');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    proc,
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** One raw frame exchange on the CNI socket, as the shim does it; the decoded answer. */
+function exchange(socketPath: string, frame: Buffer, opts: { uid?: number } = {}): Promise<{ code: number; stdout: string }> {
+  if (opts.uid !== undefined) {
+    // A peer with another uid: a child process that drops to it and relays the answer.
+    const script = `const s=require('net').connect(process.argv[1]);let d=Buffer.alloc(0);s.on('connect',()=>s.write(Buffer.from(process.argv[2],'base64')));s.on('data',(c)=>d=Buffer.concat([d,c]));s.on('end',()=>{process.stdout.write(d.subarray(4).toString())});s.on('error',(e)=>{process.stdout.write(JSON.stringify({error:e.code}))})`;
+    return new Promise((resolve, reject) => {
+      const p = spawn(process.execPath, ['-e', script, socketPath, frame.toString('base64')], { uid: opts.uid, gid: opts.uid, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.on('error', reject);
+      p.on('close', () => resolve(decodeAnswer(out)));
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const s = connect(socketPath);
+    let data = Buffer.alloc(0);
+    s.on('connect', () => (frame.length ? s.end(frame) : s.end()));
+    s.on('data', (d: Buffer) => (data = Buffer.concat([data, d])));
+    s.on('error', reject);
+    s.on('close', () => resolve(decodeAnswer(data.subarray(4).toString())));
+  });
+}
+
+function decodeAnswer(text: string): { code: number; stdout: string } {
+  if (text === '') return { code: -1, stdout: 'berthd closed the connection without an answer' };
+  const a = JSON.parse(text) as { code: number; stdout: string };
+  return { code: a.code, stdout: Buffer.from(a.stdout, 'base64').toString() };
+}
+
+function frameOf(body: object | string): Buffer {
+  const b = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(b.length, 0);
+  return Buffer.concat([head, b]);
+}
+
+/** A result with the MACs the kernel picks at random masked, so two ADDs can be compared byte for byte. */
+function macsMasked(stdout: string): string {
+  return stdout.replace(/"mac":\s*"[0-9a-f:]{17}"/g, '"mac": "<random>"');
+}
+
+test.serial('the same requests through berthd and through the fallback give byte-identical answers, and each path sees what the other did', async (t) => {
+  const w = world('fast');
+  const p = pods('bfast', 2);
+  let berthd: Berthd | undefined;
+  t.teardown(async () => {
+    await berthd?.stop();
+    p.cleanup();
+    w.cleanup();
+  });
+  const conf = conflist('fast', [berthBridge(w, 'fast', '10.175.1.0/24', { bridge: 'bt-fast', isDefaultGateway: true })]);
+  const c = client(w);
+  const [a, b] = p.pods as [(typeof p.pods)[0], (typeof p.pods)[0]];
+  const plugin = join(w.cniPath.split(':')[0]!, 'berth-bridge');
+  const direct = (env: Record<string, string>, stdin: string): Promise<Run> => runPlugin(plugin, { ...w.env, CNI_PATH: w.cniPath, ...env }, stdin);
+  const confText = JSON.stringify({ ...(conf as { plugins: object[] }).plugins[0], cniVersion: '1.0.0', name: 'fast' });
+  const requests: [string, Record<string, string>, string][] = [
+    ['VERSION', { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.4.0"}'],
+    ['bad JSON', { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x1', CNI_NETNS: b.path, CNI_IFNAME: 'eth0' }, '{"cniVersion":'],
+    ['missing CNI_NETNS', { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x1', CNI_IFNAME: 'eth0' }, confText],
+    ['bad CIDR', { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'x1', CNI_NETNS: b.path, CNI_IFNAME: 'eth0' }, confText.replace('10.175.1.0/24', '10.175.1.0/33')],
+    ['DEL of an unknown container', { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'never-added', CNI_IFNAME: 'eth0' }, confText],
+  ];
+
+  // Fallback first (berthd not running), then the same through berthd.
+  const fallbackAnswers = [];
+  for (const [, env, stdin] of requests) fallbackAnswers.push(await direct(env, stdin));
+  const fromFallback = await c.add(a, conf);
+  t.is(fromFallback.code, 0, fromFallback.stderr + fromFallback.stdout);
+
+  berthd = await startBerthd(w);
+  for (const [i, [what, env, stdin]] of requests.entries()) {
+    const r = await direct(env, stdin);
+    t.is(r.stdout, fallbackAnswers[i]!.stdout, `${what}: the same bytes on stdout`);
+    t.is(r.code, fallbackAnswers[i]!.code, `${what}: the same exit status`);
+  }
+  // berthd knows the pod the fallback added: CHECK passes, the next address is another one.
+  t.is((await c.check(a, conf)).code, 0, 'CHECK through berthd of a pod the fallback added');
+  const fromBerthd = await c.add(b, conf);
+  t.is(fromBerthd.code, 0, fromBerthd.stderr + fromBerthd.stdout);
+  t.not(addressOf(fromBerthd), addressOf(fromFallback), 'no address handed out twice');
+  t.true(ping(b.netns, addressOf(fromFallback)), 'the two pods reach each other');
+  // Re-adding the berthd pod through the fallback answers the same result (MACs aside).
+  await berthd.stop();
+  berthd = undefined;
+  const again = await c.add(b, conf);
+  t.is(macsMasked(again.stdout), macsMasked(fromBerthd.stdout), 'a repeated ADD through the fallback gives the same result');
+  berthd = await startBerthd(w);
+  for (const pod of [a, b]) t.is((await c.del(pod, conf)).code, 0);
+  t.deepEqual(heldAddresses(w.dataDir, 'fast'), []);
+  t.false(hostLinks().includes('bt-fast'));
+});
+
+test.serial('berthd killed during 32 parallel ADDs: every ADD is done or a CNI error; after DEL of the failed ones and GC nothing is leaked or doubled', async (t) => {
+  const w = world('kill32');
+  const p = pods('bk32', 32);
+  let berthd: Berthd | undefined;
+  t.teardown(async () => {
+    await berthd?.stop('SIGKILL');
+    p.cleanup();
+    w.cleanup();
+  });
+  const conf = conflist('kill32', [berthBridge(w, 'kill32', '10.175.2.0/24', { bridge: 'bt-kill32' })]);
+  const c = client(w);
+  berthd = await startBerthd(w);
+  const adds = p.pods.map((pod) => c.add(pod, conf));
+  // Killed in the middle of the burst: once some pods hold addresses and others do not yet.
+  const end = Date.now() + 20_000;
+  while (heldAddresses(w.dataDir, 'kill32').length < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  await berthd.stop('SIGKILL');
+  berthd = undefined;
+  const results = await Promise.all(adds);
+  const done = results.map((r, i) => ({ r, pod: p.pods[i]! })).filter((x) => x.r.code === 0);
+  const failed = results.map((r, i) => ({ r, pod: p.pods[i]! })).filter((x) => x.r.code !== 0);
+  for (const { r } of failed) {
+    const e = JSON.parse(r.stdout) as { code: number; msg: string };
+    t.true(Number.isInteger(e.code) && e.code > 0, `a failed ADD answers a CNI error: ${r.stdout}`);
+  }
+  t.log(`${done.length} ADDs done, ${failed.length} answered with a CNI error`);
+  const addresses = done.map((x) => addressOf(x.r));
+  t.is(new Set(addresses).size, addresses.length, 'no address twice');
+  // What a runtime does next: DEL the failed ones (now through the fallback), then GC.
+  for (const { pod } of failed) t.is((await c.del(pod, conf)).code, 0);
+  const plugin = join(w.cniPath.split(':')[0]!, 'berth-bridge');
+  const gcConf = { ...(conf as { plugins: object[] }).plugins[0], cniVersion: '1.1.0', name: 'kill32', 'cni.dev/valid-attachments': done.map((x) => ({ containerID: x.pod.id, ifname: 'eth0' })) };
+  const gc = await runPlugin(plugin, { ...w.env, CNI_COMMAND: 'GC', CNI_PATH: w.cniPath }, JSON.stringify(gcConf));
+  t.is(gc.code, 0, gc.stdout + gc.stderr);
+  t.deepEqual(heldAddresses(w.dataDir, 'kill32').map((h) => h.address).sort(), [...addresses].sort(), 'exactly the done pods hold addresses');
+  t.is(hostLinks().filter((l) => l.startsWith('bv')).length, done.length, 'one host veth per done pod');
+  for (const { pod } of done) t.is((await c.del(pod, conf)).code, 0);
+  t.deepEqual(heldAddresses(w.dataDir, 'kill32'), []);
+  t.false(hostLinks().some((l) => l === 'bt-kill32' || l.startsWith('bv')));
+});
+
+test.serial('a copied shim works from another folder, through berthd and without it; with neither it answers code 11 naming what is missing', async (t) => {
+  const w = world('copy');
+  const p = pods('bcopy', 1);
+  let berthd: Berthd | undefined;
+  t.teardown(async () => {
+    await berthd?.stop();
+    p.cleanup();
+    w.cleanup();
+  });
+  const elsewhere = join(w.dir, 'host-opt-cni-bin');
+  mkdirSync(elsewhere);
+  copyFileSync(join(w.cniPath.split(':')[0]!, 'berth-bridge'), join(elsewhere, 'berth-bridge'));
+  const cw = { ...w, cniPath: `${elsewhere}:/usr/lib/cni` };
+  const conf = conflist('copy', [berthBridge(w, 'copy', '10.175.3.0/24', { bridge: 'bt-copy' })]);
+  const c = client(cw);
+  const pod = p.pods[0]!;
+  t.is((await c.add(pod, conf)).code, 0, 'through the fallback');
+  berthd = await startBerthd(w);
+  t.is((await c.check(pod, conf)).code, 0, 'through berthd');
+  t.is((await c.del(pod, conf)).code, 0);
+
+  await berthd.stop();
+  berthd = undefined;
+  // A shim whose recorded Node binary is gone, and no berthd: code 11, naming the Node binary.
+  const broken = join(elsewhere, 'berth-bridge');
+  writeFileSync(broken, withShimSettings(readFileSync(join(DIST_BIN, 'cni-shim')), { plugin: 'berth-bridge', socket: '/nonexistent/cni.sock', node: '/nonexistent/node', launcher: join(DIST_BIN, 'berth-bridge-node') }), { mode: 0o755 });
+  const r = await runPlugin(broken, { ...w.env, CNI_PATH: cw.cniPath, CNI_COMMAND: 'ADD', CNI_CONTAINERID: pod.id, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0' }, JSON.stringify({ ...(conf as { plugins: object[] }).plugins[0], cniVersion: '1.0.0', name: 'copy' }));
+  t.not(r.code, 0);
+  const e = JSON.parse(r.stdout) as { code: number; msg: string };
+  t.is(e.code, 11);
+  t.regex(e.msg, /berthd is not running .* the Node binary \/nonexistent\/node is missing/);
+});
+
+test.serial('bad frames, truncated frames and a non-root peer each get a CNI error, and berthd keeps serving', async (t) => {
+  const w = world('frames');
+  const p = pods('bframe', 1);
+  let berthd: Berthd | undefined;
+  t.teardown(async () => {
+    await berthd?.stop();
+    p.cleanup();
+    w.cleanup();
+  });
+  berthd = await startBerthd(w);
+  const socket = join(w.env.BERTH_RUN_DIR!, 'cni.sock');
+  let seed = 42;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / (1 << 24);
+  for (let i = 0; i < 1000; i++) {
+    const len = Math.floor(rand() * 200);
+    const body = Buffer.from(Array.from({ length: len }, () => Math.floor(rand() * 256)));
+    const a = await exchange(socket, frameOf(body.toString('latin1')));
+    t.is(a.code, 1);
+    const e = JSON.parse(a.stdout) as { code: number };
+    if (e.code !== 6) t.fail(`random frame ${i}: expected CNI code 6, got ${a.stdout}`);
+  }
+  // Truncated: the length says more than what comes before the peer closes.
+  const whole = frameOf({ plugin: 'berth-bridge', env: ['CNI_COMMAND=VERSION'], stdin: '' });
+  const cut = await exchange(socket, whole.subarray(0, whole.length - 5));
+  t.regex(cut.stdout, /"code":6,"msg":"The CNI request was cut short/);
+  const huge = Buffer.alloc(4);
+  huge.writeUInt32BE(64 << 20, 0);
+  t.regex((await exchange(socket, huge)).stdout, /"code":6,"msg":"The CNI request of 67108864 bytes is larger than/);
+  t.regex((await exchange(socket, frameOf({ plugin: 'rm -rf', env: [], stdin: '' }))).stdout, /names plugin \\"rm -rf\\"; berthd serves berth-bridge/);
+  // A non-root peer: the socket's mode (0600, root's) keeps it out, so its shim answers a CNI
+  // error; and were the mode opened, berthd's SO_PEERCRED check refuses it as well.
+  t.is(statSync(socket).mode & 0o777, 0o600);
+  // The test's directories are root's (0700); let the peer find the shim and the socket.
+  const shimDir = mkdtempSync(join(tmpdir(), 'berth-shim-'));
+  t.teardown(() => rmSync(shimDir, { recursive: true, force: true }));
+  chmodSync(shimDir, 0o755);
+  const shim = join(shimDir, 'berth-bridge');
+  copyFileSync(join(w.cniPath.split(':')[0]!, 'berth-bridge'), shim);
+  chmodSync(shim, 0o755);
+  for (const dir of [w.dir, w.env.BERTH_RUN_DIR!]) chmodSync(dir, 0o711);
+  const asNobody = await new Promise<string>((resolve) => {
+    const child = spawn(shim, [], { uid: 65534, gid: 65534, env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'x', CNI_IFNAME: 'eth0', BERTH_RUN_DIR: w.env.BERTH_RUN_DIR!, PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', () => resolve(out));
+    child.stdin.end('{"cniVersion":"1.0.0","name":"x","type":"berth-bridge"}');
+  });
+  t.regex(asNobody, /"code":11,"msg":"cannot reach berthd at .*cni\.sock".*permission denied/);
+  chmodSync(socket, 0o666);
+  const nobody = await exchange(socket, whole, { uid: 65534 });
+  chmodSync(socket, 0o600);
+  t.regex(nobody.stdout, /"code":5,"msg":"berthd serves CNI requests from uid 0 only; this peer is uid 65534"/);
+  // Still serving: a real ADD and DEL through the shim.
+  const conf = conflist('frames', [berthBridge(w, 'frames', '10.175.4.0/24', { bridge: 'bt-frames' })]);
+  const c = client(w);
+  const pod = p.pods[0]!;
+  t.is((await c.add(pod, conf)).code, 0);
+  t.is((await c.del(pod, conf)).code, 0);
+  t.is(berthd.proc.exitCode, null, 'berthd is alive');
+});

@@ -120,7 +120,8 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     // The plugin shims' fast path; until it listens they run the in-process plugin.
     let cni: CniServer | undefined;
     if (config.cniSocket) {
-      const server = await startCniServer({ socketPath: config.cniSocket, log, metrics });
+      const listenFd = systemdSocket();
+      const server = await startCniServer({ socketPath: config.cniSocket, log, metrics, ...(listenFd !== undefined ? { listenFd } : {}) });
       cni = server;
       closers.push(() => server.close());
     }
@@ -198,6 +199,16 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
 async function kubeSourceFactory(kubeconfigPath: string, log: Log): Promise<(sink: PolicyObjectSink) => Promise<PolicySource>> {
   const { createKubeSource } = await import('./policy/kube-source.js');
   return (sink) => createKubeSource({ kubeconfigPath, sink, logger: log });
+}
+
+/** The first socket systemd passed (LISTEN_FDS, sd_listen_fds(3)), if it passed one to this process. */
+function systemdSocket(): number | undefined {
+  if (process.env.LISTEN_PID !== String(process.pid) || Number(process.env.LISTEN_FDS ?? 0) < 1) return undefined;
+  // Not inherited by anything berthd starts (delegated IPAM plugins).
+  delete process.env.LISTEN_PID;
+  delete process.env.LISTEN_FDS;
+  delete process.env.LISTEN_FDNAMES;
+  return 3;
 }
 
 /** The passage on this host, under the same locks as the drivers' (`<runDir>/locks`). */

@@ -73,6 +73,8 @@ const (
 
 const maxFrame = 16 << 20
 
+const answerTimeout = 2 * time.Minute
+
 func main() {
 	os.Exit(run())
 }
@@ -102,6 +104,9 @@ func run() int {
 		return cniError(stdin, codeTryAgain, fmt.Sprintf("cannot reach berthd at %s", socket), err.Error())
 	}
 	defer conn.Close()
+	// A socket systemd holds for a berthd that is still starting queues the request; give it
+	// time, but not forever.
+	_ = conn.SetDeadline(time.Now().Add(answerTimeout))
 	res, err := exchange(conn, request{Plugin: s.Plugin, Env: os.Environ(), Stdin: stdin})
 	if err != nil {
 		return cniError(stdin, codeTryAgain, fmt.Sprintf("berthd at %s did not answer the %s request", socket, command), err.Error())

@@ -37,6 +37,12 @@ export interface CniServerOptions {
   readonly plugins?: Readonly<Record<string, PluginHandlers>>;
   /** Peers with another uid are refused. @default 0 (root) */
   readonly allowedUid?: number;
+  /**
+   * A listening socket handed over by systemd (socket activation, berthd-cni.socket): the
+   * socket exists from early boot, so a plugin that runs while berthd starts waits for it
+   * instead of falling back. `socketPath` then only names it.
+   */
+  readonly listenFd?: number;
 }
 
 export interface CniServer {
@@ -54,8 +60,10 @@ export async function startCniServer(o: CniServerOptions): Promise<CniServer> {
   const plugins = o.plugins ?? PLUGINS;
   const allowedUid = o.allowedUid ?? 0;
   const order = new KeyedQueue();
-  mkdirSync(dirname(o.socketPath), { recursive: true, mode: 0o755 });
-  removeStale(o.socketPath);
+  if (o.listenFd === undefined) {
+    mkdirSync(dirname(o.socketPath), { recursive: true, mode: 0o755 });
+    removeStale(o.socketPath);
+  }
   const open = new Set<Socket>();
   // Half-open: a peer that shuts down its sending side (or is cut short) still gets its answer.
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
@@ -70,6 +78,10 @@ export async function startCniServer(o: CniServerOptions): Promise<CniServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     // Root only: the socket runs plugins with whatever environment the peer sends.
+    if (o.listenFd !== undefined) {
+      server.listen({ fd: o.listenFd }, () => resolve());
+      return;
+    }
     const mask = process.umask(0o177);
     try {
       server.listen(o.socketPath, () => resolve());
@@ -77,7 +89,7 @@ export async function startCniServer(o: CniServerOptions): Promise<CniServer> {
       process.umask(mask);
     }
   });
-  chmodSync(o.socketPath, 0o600);
+  if (o.listenFd === undefined) chmodSync(o.socketPath, 0o600);
   return {
     socketPath: o.socketPath,
     close: () =>
@@ -85,7 +97,8 @@ export async function startCniServer(o: CniServerOptions): Promise<CniServer> {
         server.close(() => resolve());
         // In-flight requests finish (their answer is written); idle peers are let go.
         for (const s of open) if (!s.writableLength) s.end();
-        removeStale(o.socketPath);
+        // systemd's socket stays: it queues requests for the next berthd.
+        if (o.listenFd === undefined) removeStale(o.socketPath);
       }),
   };
 }

@@ -31,6 +31,10 @@ async function startBerthd(w: World): Promise<Berthd> {
     [join(DIST_BIN, 'berthd'), '--no-docker', '--no-policy', '--metrics-address', 'none', '--run-dir', runDir, '--data-dir', join(w.dir, 'berthd-data'), '--log-file', join(w.dir, 'berthd.log'), '--docker-socket', join(w.dir, 'no-docker.sock'), '--firewall-check-interval', '0'],
     { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
   );
+  // A test that dies of an uncaught exception skips its teardown: berthd must not outlive it.
+  const reap = () => proc.kill('SIGKILL');
+  process.once('exit', reap);
+  proc.once('exit', () => process.off('exit', reap));
   const end = Date.now() + 20_000;
   while (!existsSync(socket)) {
     if (proc.exitCode !== null) throw new Error(`berthd exited ${proc.exitCode}: ${readFileSync(join(w.dir, 'berthd.log'), 'utf8')}`);

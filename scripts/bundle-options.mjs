@@ -8,7 +8,7 @@
  */
 export const EXTERNAL = ['koffi', 'winston', '@grpc/grpc-js', '@grpc/proto-loader', '@kubernetes/client-node'];
 
-/** One executable: a single CommonJS file for Node 20. */
+/** One executable: a single CommonJS file for Node 22 or later. */
 export function executableOptions(entry, outfile) {
   return {
     entryPoints: [entry],
@@ -16,7 +16,7 @@ export function executableOptions(entry, outfile) {
     bundle: true,
     platform: 'node',
     format: 'cjs',
-    target: 'node20',
+    target: 'node22',
     external: EXTERNAL,
     // import.meta.url only exists in ES modules; computed on demand because pathToFileURL
     // costs ~5 ms on first use and the plugins' hot path never needs it.

@@ -7,6 +7,61 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node.js: berth runs on the current LTS lines (22 or later). A machine whose node is older
+# (Debian 12's own is 18) or missing gets a pinned Node LTS of its own in .tools/node (git-ignored),
+# from the npm registry: the package node-linux-<arch> holds the official node binary, the
+# package npm the npm that Node bundles. Both are checked against pinned sha512
+# sums. Everything below (npm ci, the build, cniclient, the tests, the quickstart) then runs on
+# it through PATH; a second run finds it in place and only puts it on PATH.
+NODE_VERSION=24.22.3
+NPM_VERSION=11.21.3
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if ! command -v node >/dev/null || [ "$(node_major)" -lt 22 ] || ! command -v npm >/dev/null; then
+  tools_node="$PWD/.tools/node"
+  if [ "$("$tools_node/bin/node" --version 2>/dev/null)" != "v$NODE_VERSION" ] ||
+     ! grep -q "\"version\": \"$NPM_VERSION\"" "$tools_node/lib/node_modules/npm/package.json" 2>/dev/null ||
+     [ ! -e "$tools_node/bin/npm" ]; then
+    case "$(uname -m)" in
+      x86_64|amd64) node_arch=x64
+        node_sha512=287b286fe16ff587ab013bd8ba331b8b226a9d10af2edadcaff79336a46a88e486a7dec43a244fd723f8efe9271a043fc677375d8f31ce45b9f3b76567336a44 ;;
+      aarch64|arm64) node_arch=arm64
+        node_sha512=219c74279dbfd4d0f002c6368b2591f6794f218b98be24d67ad8e3f3e125bd8421dbe5d184b7c27e46c5105ff63b9bc623685c51bc8f34757e9f3df8d856c95f ;;
+      *) echo "setup: no Node.js package for $(uname -m) (x86_64 and aarch64 are supported)" >&2; exit 1 ;;
+    esac
+    npm_sha512=e427fe8c4f9772d6e11ffce338ea970be8adcbb79e73f4e4938425dfcb5feb0fb586da76c183c7984e1cd51d44b370d8db6ec0735e3e48bae5609c2406271b4e
+    echo "setup: node is $(node --version 2>/dev/null || echo missing), berth needs 22 or later: installing Node $NODE_VERSION ($node_arch) and npm $NPM_VERSION into .tools/node"
+    scratch="$(mktemp -d)"
+    trap 'rm -rf "$scratch"' EXIT
+    # fetch_pkg NAME VERSION SHA512: the package's tarball into $scratch, with the machine's npm when
+    # it has a working one (its registry and proxy settings apply), else straight from the registry.
+    fetch_pkg() {
+      local file="$scratch/$1-$2.tgz"
+      if ! { command -v npm >/dev/null && (cd "$scratch" && npm pack --silent --loglevel=error "$1@$2" >/dev/null); }; then
+        command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl ca-certificates >/dev/null; }
+        local registry="${npm_config_registry:-https://registry.npmjs.org/}"
+        curl -fsSL --retry 3 -o "$file" "${registry%/}/$1/-/$1-$2.tgz"
+      fi
+      echo "$3  $file" | sha512sum --check --quiet --strict
+    }
+    fetch_pkg "node-linux-$node_arch" "$NODE_VERSION" "$node_sha512"
+    fetch_pkg npm "$NPM_VERSION" "$npm_sha512"
+    rm -rf "$tools_node.new"
+    mkdir -p "$tools_node.new/lib/node_modules/npm"
+    tar -xzf "$scratch/node-linux-$node_arch-$NODE_VERSION.tgz" -C "$tools_node.new" --strip-components=1 --no-same-owner
+    tar -xzf "$scratch/npm-$NPM_VERSION.tgz" -C "$tools_node.new/lib/node_modules/npm" --strip-components=1 --no-same-owner
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$tools_node.new/bin/npm"
+    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$tools_node.new/bin/npx"
+    rm -rf "$tools_node" "$scratch"
+    trap - EXIT
+    mv "$tools_node.new" "$tools_node"
+  fi
+  # npm (#!/usr/bin/env node), npm's scripts and the tests pick this Node from here on.
+  export PATH="$tools_node/bin:$PATH"
+  hash -r
+  if [ "$(node_major)" -lt 22 ]; then echo "setup: $tools_node/bin/node does not run" >&2; exit 1; fi
+fi
+echo "setup: node $(node --version) ($(command -v node)), npm $(npm --version)"
+
 need_apt=()
 # docker.io and busybox-static: the berthd end-to-end tests run a real Docker engine (inside
 # the test run's private namespaces; the package's own service is not started here) with an
@@ -31,10 +86,6 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null || status=$?
   if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
   if [ "$status" -ne 0 ]; then exit "$status"; fi
-fi
-if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-  echo "setup: Node.js 20 or later is required (found: $(node --version 2>/dev/null || echo none))" >&2
-  exit 1
 fi
 
 echo "setup: npm ci"

@@ -36,12 +36,11 @@ export async function execDelegate(opts: {
   stdin: Buffer;
 }): Promise<unknown> {
   const bin = findPlugin(opts.type, opts.path);
-  // Loaded only when delegating: most pods never need it, and it costs milliseconds to load.
-  const { spawnSync } = await import('node:child_process');
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
   env.CNI_COMMAND = opts.command;
-  const r = spawnSync(bin, [], { input: opts.stdin, env, maxBuffer: 16 << 20 });
+  // Asynchronous, so berthd serves other requests while a delegate runs.
+  const r = await run(bin, env, opts.stdin);
   if (r.error) throw new BerthError('io', `Cannot run IPAM plugin ${bin}: ${r.error.message}`, { operation: `${opts.command} ${bin}` }, { cause: r.error });
   const stdout = r.stdout.toString('utf8').trim();
   if (r.stderr.length) process.stderr.write(r.stderr);
@@ -68,4 +67,22 @@ export async function execDelegate(opts: {
 function codeFromCni(code: number | undefined): ErrorCode {
   for (const [k, v] of Object.entries(CNI_CODE)) if (v === code) return k as ErrorCode;
   return 'internal';
+}
+
+async function run(bin: string, env: Record<string, string>, stdin: Buffer): Promise<{ status: number | null; stdout: Buffer; stderr: Buffer; error?: Error }> {
+  // Loaded only when delegating: most pods never need it, and it costs milliseconds to load.
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve) => {
+    const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let failed: Error | undefined;
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => (failed = e));
+    // A delegate that exits without reading its stdin closes the pipe; that is its business.
+    child.stdin.on('error', () => undefined);
+    child.on('close', (status) => resolve({ status, stdout: Buffer.concat(out), stderr: Buffer.concat(err), ...(failed ? { error: failed } : {}) }));
+    child.stdin.end(stdin);
+  });
 }

@@ -279,3 +279,30 @@ test.serial('bad frames, truncated frames and a non-root peer each get a CNI err
   t.is((await c.del(pod, conf)).code, 0);
   t.is(berthd.proc.exitCode, null, 'berthd is alive');
 });
+
+test.serial('through berthd, an IPAM plugin that is not berth\'s is still run from CNI_PATH (host-local), and its error comes back as its own', async (t) => {
+  const w = world('deleg');
+  const p = pods('bdeleg', 1);
+  let berthd: Berthd | undefined;
+  t.teardown(async () => {
+    await berthd?.stop();
+    p.cleanup();
+    w.cleanup();
+  });
+  berthd = await startBerthd(w);
+  const dataDir = join(w.dir, 'host-local');
+  const conf = conflist('deleg', [{ type: 'berth-bridge', bridge: 'bt-deleg', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.175.5.0/24' }]], dataDir } }]);
+  const c = client(w);
+  const pod = p.pods[0]!;
+  const r = await c.add(pod, conf);
+  t.is(r.code, 0, r.stderr + r.stdout);
+  const ip = addressOf(r);
+  t.true(existsSync(join(dataDir, 'deleg', ip)), 'host-local recorded the address it handed out');
+  t.is((await c.del(pod, conf)).code, 0);
+  t.false(existsSync(join(dataDir, 'deleg', ip)), 'and released it on DEL');
+  const bad = conflist('deleg', [{ type: 'berth-bridge', bridge: 'bt-deleg', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.175.5.0/33' }]], dataDir } }]);
+  const e = await c.add(pod, bad);
+  t.not(e.code, 0);
+  t.regex(e.stdout, /IPAM plugin host-local failed/);
+  t.is(berthd.proc.exitCode, null);
+});

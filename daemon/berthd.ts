@@ -211,12 +211,12 @@ function systemdSocket(): number | undefined {
   return 3;
 }
 
-/** The passage on this host, under the same locks as the drivers' (`<runDir>/locks`). */
+/** The passage on this host, under the same lock as the drivers' and the CNI plugins' (`<runDir>`). */
 function linuxForwardPassage(runDir: string): ForwardPassage {
   return new NftForwardPassage({
     nftables: () => openNftables(),
     withLock: (name, fn) => {
-      const lock = lockFileSync(join(runDir, 'locks', `${name}.lock`));
+      const lock = lockFileSync(join(runDir, `${name}.lock`));
       try {
         return fn();
       } finally {

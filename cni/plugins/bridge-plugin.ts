@@ -5,12 +5,12 @@
 import { createLinuxBridgeDriver, type BridgeOptions } from '../../drivers/bridge/index.js';
 import type { PluginHandlers } from '../skel.js';
 import { bridgeOptionsFromConf } from './bridge-config.js';
-import { driverPlugin, runDirOf } from './driver-plugin.js';
+import { driverPerRunDir, driverPlugin } from './driver-plugin.js';
 
 /** berth-bridge's command handlers. */
 export const bridgePlugin: PluginHandlers = driverPlugin<BridgeOptions>({
   name: 'berth-bridge',
   about: 'berth-bridge: a Linux bridge per network and a veth pair per container (berth)',
   options: (req) => bridgeOptionsFromConf(req.name, req.conf),
-  driver: (req) => createLinuxBridgeDriver({ lockDir: runDirOf(req), runDir: runDirOf(req) }),
+  driver: driverPerRunDir((runDir) => createLinuxBridgeDriver({ lockDir: runDir, runDir })),
 });

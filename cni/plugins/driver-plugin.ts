@@ -33,6 +33,21 @@ export function runDirOf(req: CniRequest): string {
 }
 
 /**
+ * One driver per run directory, made on first use: a plugin process makes one, and berthd,
+ * which serves every request of the node, reuses it (and the netlink socket it holds)
+ * instead of opening a new one per request.
+ */
+export function driverPerRunDir<D>(make: (runDir: string) => D): (req: CniRequest) => D {
+  const made = new Map<string, D>();
+  return (req) => {
+    const runDir = runDirOf(req);
+    let d = made.get(runDir);
+    if (!d) made.set(runDir, (d = make(runDir)));
+    return d;
+  };
+}
+
+/**
  * The driver call's network. Its subnets come from berth-ipam's configuration, or, for a
  * delegated IPAM plugin, from the addresses it handed out (`known`).
  */

@@ -5,7 +5,7 @@
 import { createLinuxNatDriver, type NatOptions } from '../../drivers/nat/index.js';
 import { parsePortMappings } from '../port-mappings.js';
 import type { PluginHandlers } from '../skel.js';
-import { driverPlugin, runDirOf } from './driver-plugin.js';
+import { driverPerRunDir, driverPlugin } from './driver-plugin.js';
 import { natOptionsFromConf } from './nat-config.js';
 
 /** berth-nat's command handlers. */
@@ -13,6 +13,6 @@ export const natPlugin: PluginHandlers = driverPlugin<NatOptions>({
   name: 'berth-nat',
   about: 'berth-nat: a bridge network masqueraded behind the host, with published ports, as Windows NAT (berth)',
   options: (req) => natOptionsFromConf(req.name, req.conf),
-  driver: (req) => createLinuxNatDriver({ runDir: runDirOf(req) }),
+  driver: driverPerRunDir((runDir) => createLinuxNatDriver({ runDir })),
   portMappings: (req) => parsePortMappings(req.runtimeConfig, { protocols: ['tcp', 'udp'], families: [4] }),
 });

@@ -7,7 +7,6 @@
  * Program/RevokeExternalConnectivity are reached through the Driver interface's optional
  * methods, and `berth nat ls` through the gRPC service (proto/berth/v1/nat.proto).
  */
-import { join } from 'node:path';
 import { createLinuxBridgeDriver } from '../../drivers/bridge/index.js';
 import { createLinuxNatDriver } from '../../drivers/nat/index.js';
 import { DriverRegistry } from './binding.js';
@@ -17,7 +16,9 @@ import { natBinding } from './nat-binding.js';
 /** Every driver berthd serves on Linux; locks live under `runDir`. */
 export function linuxDriverRegistry(opts: { readonly runDir: string }): DriverRegistry {
   const registry = new DriverRegistry();
-  registry.register(bridgeBinding(createLinuxBridgeDriver({ lockDir: join(opts.runDir, 'locks') })));
+  // Locks directly under the run directory, as the CNI plugins and the nat driver keep them, so
+  // that a Docker network and a CNI network of one host share the forward passage's lock.
+  registry.register(bridgeBinding(createLinuxBridgeDriver({ lockDir: opts.runDir })));
   registry.register(natBinding(createLinuxNatDriver({ runDir: opts.runDir })));
   return registry;
 }

@@ -9,7 +9,7 @@
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -305,4 +305,28 @@ test.serial('through berthd, an IPAM plugin that is not berth\'s is still run fr
   t.not(e.code, 0);
   t.regex(e.stdout, /IPAM plugin host-local failed/);
   t.is(berthd.proc.exitCode, null);
+});
+
+test.serial('berthd holds no more file descriptors after 20 ADD/DEL cycles than after the first', async (t) => {
+  const w = world('fds');
+  const p = pods('bfds', 1);
+  let berthd: Berthd | undefined;
+  t.teardown(async () => {
+    await berthd?.stop();
+    p.cleanup();
+    w.cleanup();
+  });
+  berthd = await startBerthd(w);
+  const conf = conflist('fds', [berthBridge(w, 'fds', '10.175.6.0/24', { bridge: 'bt-fds' })]);
+  const c = client(w);
+  const pod = p.pods[0]!;
+  const cycle = async () => {
+    t.is((await c.add(pod, conf)).code, 0);
+    t.is((await c.del(pod, conf)).code, 0);
+  };
+  const fds = () => readdirSync(`/proc/${berthd!.proc.pid}/fd`).length;
+  await cycle();
+  const first = fds();
+  for (let i = 0; i < 20; i++) await cycle();
+  t.is(fds(), first, 'no descriptor leaks per request');
 });

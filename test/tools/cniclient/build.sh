@@ -17,12 +17,4 @@ command -v go >/dev/null || { echo "cniclient/build.sh: go is not installed (apt
   exit 1
 }
 
-mkdir -p "$(dirname "$out")" "$root/.tools/go-build"
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
-
-cd "$here"
-env GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 \
-  GOPATH="$gocode:$scratch" GOCACHE="$root/.tools/go-build" \
-  go build -trimpath -o "$out.tmp.$$" .
-mv -f "$out.tmp.$$" "$out"
+exec bash "$root/scripts/go-build.sh" "$here" "$out" "$gocode"

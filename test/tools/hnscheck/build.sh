@@ -10,14 +10,4 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 out="${1:-$root/.tools/hnscheck}"
 
-command -v go >/dev/null || { echo "hnscheck/build.sh: go is not installed (apt-get install golang-go)" >&2; exit 1; }
-
-mkdir -p "$(dirname "$out")" "$root/.tools/go-build"
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
-
-cd "$here"
-env GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 \
-  GOPATH="$scratch" GOCACHE="$root/.tools/go-build" \
-  go build -trimpath -o "$out.tmp.$$" .
-mv -f "$out.tmp.$$" "$out"
+exec bash "$root/scripts/go-build.sh" "$here" "$out"

@@ -222,13 +222,12 @@ test.serial('a copied shim works from another folder, through berthd and without
 test.serial('bad frames, truncated frames and a non-root peer each get a CNI error, and berthd keeps serving', async (t) => {
   const w = world('frames');
   const p = pods('bframe', 1);
-  let berthd: Berthd | undefined;
   t.teardown(async () => {
-    await berthd?.stop();
     p.cleanup();
     w.cleanup();
   });
-  berthd = await startBerthd(w);
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
   const socket = join(w.env.BERTH_RUN_DIR!, 'cni.sock');
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / (1 << 24);
@@ -283,13 +282,12 @@ test.serial('bad frames, truncated frames and a non-root peer each get a CNI err
 test.serial('through berthd, an IPAM plugin that is not berth\'s is still run from CNI_PATH (host-local), and its error comes back as its own', async (t) => {
   const w = world('deleg');
   const p = pods('bdeleg', 1);
-  let berthd: Berthd | undefined;
   t.teardown(async () => {
-    await berthd?.stop();
     p.cleanup();
     w.cleanup();
   });
-  berthd = await startBerthd(w);
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
   const dataDir = join(w.dir, 'host-local');
   const conf = conflist('deleg', [{ type: 'berth-bridge', bridge: 'bt-deleg', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.175.5.0/24' }]], dataDir } }]);
   const c = client(w);
@@ -310,13 +308,12 @@ test.serial('through berthd, an IPAM plugin that is not berth\'s is still run fr
 test.serial('berthd holds no more file descriptors after 20 ADD/DEL cycles than after the first', async (t) => {
   const w = world('fds');
   const p = pods('bfds', 1);
-  let berthd: Berthd | undefined;
   t.teardown(async () => {
-    await berthd?.stop();
     p.cleanup();
     w.cleanup();
   });
-  berthd = await startBerthd(w);
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
   const conf = conflist('fds', [berthBridge(w, 'fds', '10.175.6.0/24', { bridge: 'bt-fds' })]);
   const c = client(w);
   const pod = p.pods[0]!;

@@ -3,7 +3,7 @@
  * `vm.Script` with a V8 code cache, one per plugin and CNI command, written after the
  * first run of that command. A plugin is a new process per pod, and compiling the bundle's
  * functions again on every start was about a quarter of a short ADD; with the cache V8
- * skips parsing and compiling. (Node 22 can do this itself; Node 20 cannot.)
+ * skips parsing and compiling.
  *
  * The cache lives in BERTH_CACHE_DIR (default /var/cache/berth), used only when the
  * directory belongs to the running user and no one else can write to it: a code cache is

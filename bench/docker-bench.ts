@@ -12,15 +12,15 @@
  * per side and the berth/bridge ratio of the p50s (target: at most 1.2; exits 1 when missed).
  */
 import { parseArgs } from 'node:util';
-import { DockerEnv, IMAGE, dockerSkipReason } from '../test/netns/docker/harness.js';
+import { DockerEnv, IMAGE, dockerUnavailable } from '../test/netns/docker/harness.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, warmup: { type: 'string', default: '2' }, publish: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
 const RUNS = Number(values.runs);
 const WARMUP = Number(values.warmup);
 
-const skip = dockerSkipReason();
-if (skip) {
-  console.error(`cannot benchmark: ${skip}`);
+const unavailable = dockerUnavailable();
+if (unavailable) {
+  console.error(`cannot benchmark: ${unavailable}`);
   process.exit(1);
 }
 

@@ -11,10 +11,16 @@ export const ROOT = resolve(import.meta.dirname ?? new URL('.', import.meta.url)
 export const DIST_BIN = join(ROOT, 'dist', 'bin');
 export const REFERENCE_PLUGINS = '/usr/lib/cni';
 
-/** cniclient (libcni) built by setup.sh; undefined when it is missing. */
-export function cniclientPath(): string | undefined {
-  for (const p of [join(ROOT, '.tools', 'cniclient'), '/usr/local/bin/cniclient']) if (existsSync(p)) return p;
-  return undefined;
+/** The project's libcni client, built by scripts/setup.sh from test/tools/cniclient; the only one the tests use. */
+export function cniclientPath(): string {
+  return join(ROOT, '.tools', 'cniclient');
+}
+
+/** The libcni client, or an error that says how to build it: a test that needs it fails without it. */
+export function requireCniclient(): string {
+  const bin = cniclientPath();
+  if (!existsSync(bin)) throw new Error(`the libcni test client ${bin} is missing: run bash scripts/setup.sh (it builds test/tools/cniclient into .tools/cniclient)`);
+  return bin;
 }
 
 export function sh(cmd: string, args: string[]): string {
@@ -68,8 +74,7 @@ export function cniclient(
   op: 'add' | 'check' | 'del',
   opts: { conflist: object; netns: string; containerId: string; ifname?: string; cniPath: string; cache: string; caps?: object; args?: string; env?: Record<string, string> },
 ): Promise<Run> {
-  const bin = cniclientPath();
-  if (!bin) throw new Error('cniclient is not built (run scripts/setup.sh)');
+  const bin = requireCniclient();
   const confFile = join(opts.cache, `conf-${opts.containerId}-${op}-${counter++}.conflist`);
   writeFileSync(confFile, JSON.stringify(opts.conflist));
   const env: Record<string, string> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CNI_PATH: opts.cniPath, CNI_CACHE: join(opts.cache, 'cni-cache'), ...(opts.env ?? {}) };

@@ -1,10 +1,8 @@
 import test from 'ava';
-import { cniclientPath, ping, sh } from '../../support/netns.js';
+import { ping, sh } from '../../support/netns.js';
 import { addressOf, berthBridge, client, conflist, pods, world } from './fixtures.js';
 
-const t2 = cniclientPath() ? test : test.skip;
-
-t2('berth-bridge followed by the reference portmap and tuning plugins in one conflist', async (t) => {
+test('berth-bridge followed by the reference portmap and tuning plugins in one conflist', async (t) => {
   const w = world('chain');
   const p = pods('bchain', 2);
   t.teardown(() => {
@@ -40,7 +38,7 @@ t2('berth-bridge followed by the reference portmap and tuning plugins in one con
   t.notRegex(sh('iptables-save', ['-t', 'nat']), /--dport 18080/);
 });
 
-t2('the reference bridge plugin with berth-ipam as its IPAM', async (t) => {
+test('the reference bridge plugin with berth-ipam as its IPAM', async (t) => {
   const w = world('refbr');
   const p = pods('brefbr', 2);
   t.teardown(() => {

@@ -2,16 +2,14 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cniclientPath, hostLinks, runPlugin, sh } from '../../support/netns.js';
+import { hostLinks, runPlugin, sh } from '../../support/netns.js';
 import { addressOf, berthBridge, client, conflist, heldAddresses, pods, world } from './fixtures.js';
-
-const t2 = cniclientPath() ? test : test.skip;
 
 function held(dataDir: string, network: string): Record<string, { containerId: string }> {
   return Object.fromEntries(heldAddresses(dataDir, network).map((h) => [h.address, { containerId: h.containerId }]));
 }
 
-t2('64 ADDs in parallel get 64 distinct addresses, and 64 DELs leave nothing', async (t) => {
+test('64 ADDs in parallel get 64 distinct addresses, and 64 DELs leave nothing', async (t) => {
   const w = world('par');
   const p = pods('bpar', 64);
   t.teardown(() => {
@@ -32,7 +30,7 @@ t2('64 ADDs in parallel get 64 distinct addresses, and 64 DELs leave nothing', a
   t.false(hostLinks().some((l) => l === 'bt-par' || l.startsWith('bv')));
 });
 
-t2('ADDs killed with SIGKILL at any point leave nothing that a retry or GC cannot clean', async (t) => {
+test('ADDs killed with SIGKILL at any point leave nothing that a retry or GC cannot clean', async (t) => {
   const w = world('kill');
   const p = pods('bkill', 12);
   t.teardown(() => {

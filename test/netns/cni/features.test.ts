@@ -1,10 +1,8 @@
 import test from 'ava';
-import { cniclientPath, ping, runProcess, sh, shOk } from '../../support/netns.js';
+import { ping, runProcess, sh, shOk } from '../../support/netns.js';
 import { addressOf, berthBridge, client, conflist, pods, world } from './fixtures.js';
 
-const t2 = cniclientPath() ? test : test.skip;
-
-t2('dual-stack pods reach each other over IPv4 and IPv6, without waiting for DAD', async (t) => {
+test('dual-stack pods reach each other over IPv4 and IPv6, without waiting for DAD', async (t) => {
   const w = world('v6');
   const p = pods('bv6', 2);
   t.teardown(() => {
@@ -27,7 +25,7 @@ t2('dual-stack pods reach each other over IPv4 and IPv6, without waiting for DAD
   for (const pod of [a, b]) t.is((await c.del(pod, conf)).code, 0);
 });
 
-t2('two berth bridge networks are isolated from each other by default', async (t) => {
+test('two berth bridge networks are isolated from each other by default', async (t) => {
   const w = world('iso');
   const p = pods('biso', 3);
   t.teardown(() => {
@@ -52,7 +50,7 @@ t2('two berth bridge networks are isolated from each other by default', async (t
   t.is((await c.del(o, open)).code, 0);
 });
 
-t2('macspoofchk: a pod that changes its MAC or IP is cut off; its rules go with DEL', async (t) => {
+test('macspoofchk: a pod that changes its MAC or IP is cut off; its rules go with DEL', async (t) => {
   const w = world('spoof');
   const p = pods('bspoof', 2);
   t.teardown(() => {
@@ -82,7 +80,7 @@ t2('macspoofchk: a pod that changes its MAC or IP is cut off; its rules go with 
   t.false(shOk('/usr/sbin/nft', ['list', 'table', 'bridge', 'berth']), 'the spoof-check table is gone');
 });
 
-t2('hairpinMode sets the hairpin flag on the pod\'s bridge port; mtu applies to bridge and veth', async (t) => {
+test('hairpinMode sets the hairpin flag on the pod\'s bridge port; mtu applies to bridge and veth', async (t) => {
   const w = world('hair');
   const p = pods('bhair', 1);
   t.teardown(() => {
@@ -102,7 +100,7 @@ t2('hairpinMode sets the hairpin flag on the pod\'s bridge port; mtu applies to 
   t.is((await c.del(pod, conf)).code, 0);
 });
 
-t2('ipMasq: a pod reaches a host that has no route back to the pod subnet; without ipMasq it does not', async (t) => {
+test('ipMasq: a pod reaches a host that has no route back to the pod subnet; without ipMasq it does not', async (t) => {
   const w = world('masq');
   const p = pods('bmasq', 2);
   // An "outside" namespace on an uplink of the test's host namespace, with no route to any pod subnet.
@@ -131,7 +129,7 @@ t2('ipMasq: a pod reaches a host that has no route back to the pod subnet; witho
   sh('ip', ['link', 'del', 'bt-up']);
 });
 
-t2('installed plugins run in a bare environment: no PATH, no node on it', async (t) => {
+test('installed plugins run in a bare environment: no PATH, no node on it', async (t) => {
   const w = world('bare');
   t.teardown(() => w.cleanup());
   const bin = w.cniPath.split(':')[0]!;

@@ -1,14 +1,10 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { cniclientPath } from '../../support/netns.js';
 import { addressOf, client, conflist, pods } from '../cni/fixtures.js';
 import { NFT, NOTHING, berthNat, ip, natState, natWorld, serve, tcpProbe, traces, udpProbe, uplink } from './fixtures.js';
 
-const t2 = cniclientPath() ? test : test.skip;
-if (!cniclientPath()) console.log('cniclient is not built: berth-nat runtime tests skipped (run scripts/setup.sh)');
-
 for (const [i, version] of ['0.3.1', '0.4.0', '1.0.0'].entries()) {
-  t2(`berth-nat (cniVersion ${version}): an external client reaches the pod through the host address and published ports (TCP and UDP); the host reaches the pod by its address but not through its own address; DEL leaves nothing`, async (t) => {
+  test(`berth-nat (cniVersion ${version}): an external client reaches the pod through the host address and published ports (TCP and UDP); the host reaches the pod by its address but not through its own address; DEL leaves nothing`, async (t) => {
     const w = natWorld('nat-basic');
     const up = uplink(`10.160.${i}`);
     const p = pods('bnat', 1);
@@ -46,7 +42,7 @@ for (const [i, version] of ['0.3.1', '0.4.0', '1.0.0'].entries()) {
   });
 }
 
-t2('berth-nat with loopback: the host reaches a published port on its own address and on 127.0.0.1, and pods reach published ports through the host address (hairpin, also their own)', async (t) => {
+test('berth-nat with loopback: the host reaches a published port on its own address and on 127.0.0.1, and pods reach published ports through the host address (hairpin, also their own)', async (t) => {
   const w = natWorld('nat-loop');
   const up = uplink('10.161.0');
   const p = pods('bnatl', 2);
@@ -76,7 +72,7 @@ t2('berth-nat with loopback: the host reaches a published port on its own addres
   t.deepEqual(traces(w, 'nat-loop'), NOTHING);
 });
 
-t2('berth-nat: two pods asking for the same host port: the second fails with the conflict naming the first, and leaves nothing', async (t) => {
+test('berth-nat: two pods asking for the same host port: the second fails with the conflict naming the first, and leaves nothing', async (t) => {
   const w = natWorld('nat-conf');
   const up = uplink('10.162.0');
   const p = pods('bnatc', 2);
@@ -109,7 +105,7 @@ t2('berth-nat: two pods asking for the same host port: the second fails with the
   t.deepEqual(traces(w, 'nat-conf'), NOTHING);
 });
 
-t2('berth-nat: hostPort 0 gets an ephemeral port, which berth nat state shows and which works; parallel ADDs get distinct ports', async (t) => {
+test('berth-nat: hostPort 0 gets an ephemeral port, which berth nat state shows and which works; parallel ADDs get distinct ports', async (t) => {
   const w = natWorld('nat-eph');
   const up = uplink('10.163.0');
   const p = pods('bnate', 8);
@@ -141,7 +137,7 @@ t2('berth-nat: hostPort 0 gets an ephemeral port, which berth nat state shows an
   t.deepEqual(traces(w, 'nat-eph'), NOTHING);
 });
 
-t2('berth-nat: DEL releases the port mappings when the netns is gone, and a repeated DEL succeeds', async (t) => {
+test('berth-nat: DEL releases the port mappings when the netns is gone, and a repeated DEL succeeds', async (t) => {
   const w = natWorld('nat-gone');
   const p = pods('bnatg', 1);
   t.teardown(() => {
@@ -161,7 +157,7 @@ t2('berth-nat: DEL releases the port mappings when the netns is gone, and a repe
   t.deepEqual(traces(w, 'nat-gone'), NOTHING);
 });
 
-t2('berth-nat: CHECK finds a published port missing from the kernel, and the next change rebuilds the table', async (t) => {
+test('berth-nat: CHECK finds a published port missing from the kernel, and the next change rebuilds the table', async (t) => {
   const w = natWorld('nat-chk');
   const up = uplink('10.164.0');
   const p = pods('bnatk', 2);
@@ -198,7 +194,7 @@ t2('berth-nat: CHECK finds a published port missing from the kernel, and the nex
   t.deepEqual(traces(w, 'nat-chk'), NOTHING);
 });
 
-t2('berth-nat: two nat networks side by side share the host ports and keep their own instance; the table goes with the last', async (t) => {
+test('berth-nat: two nat networks side by side share the host ports and keep their own instance; the table goes with the last', async (t) => {
   const w = natWorld('nat-two');
   const up = uplink('10.165.0');
   const p = pods('bnat2', 3);
@@ -236,7 +232,7 @@ t2('berth-nat: two nat networks side by side share the host ports and keep their
   t.deepEqual(traces(w, 'nat-one'), NOTHING);
 });
 
-t2('berth-nat: pods reach the outside masqueraded behind the host address', async (t) => {
+test('berth-nat: pods reach the outside masqueraded behind the host address', async (t) => {
   const w = natWorld('nat-out');
   const up = uplink('10.166.0');
   const p = pods('bnato', 1);

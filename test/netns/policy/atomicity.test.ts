@@ -12,11 +12,10 @@ import { parsePolicyObjects } from '../../../policy/model/policy-object.js';
 import { NftPolicyDataplane } from '../../../policy/nft/nft-policy-dataplane.js';
 import { netpol } from '../../fixtures/policy/conformance-cases.js';
 import { worldManifests } from '../../fixtures/policy/conformance-world.js';
-import { PolicyLab, labUnavailable } from './policy-lab.js';
+import { unlessKernelLacks } from '../../support/skip.js';
+import { PolicyLab, labKernelLacks } from './policy-lab.js';
 
-const why = labUnavailable();
-const run = why ? test.skip : test.serial;
-if (why) test('atomicity probes are skipped', (t) => t.log(`skipped: ${why}`) ?? t.pass());
+const run = unlessKernelLacks(test.serial, labKernelLacks());
 
 const ns = (name: string) => ({ namespaceSelector: { matchLabels: { ns: name } } });
 /** x/a: in from y, out to y. */

@@ -7,17 +7,13 @@
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST_BIN, scratch, sh } from '../../support/netns.js';
+import { kernelLacks, unlessKernelLacks } from '../../support/skip.js';
 
 const BERTH = join(DIST_BIN, 'berth');
 
-function unavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root';
-  if (!existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) return 'br_netfilter is not available';
-  return undefined;
-}
 
 const MANIFESTS = `apiVersion: v1
 kind: Namespace
@@ -83,9 +79,8 @@ interface ProbeJson {
   notProbed?: Record<string, string>;
 }
 
-const why = unavailable();
-const run = why ? test.skip : test.serial;
-if (why) test('matrix --probe is skipped', (t) => t.log(`skipped: ${why}`) ?? t.pass());
+const lacks = kernelLacks.brNetfilter();
+const run = unlessKernelLacks(test.serial, lacks);
 
 let dir = '';
 let cleanup = () => undefined as void;
@@ -102,7 +97,8 @@ function footprint(): string {
 }
 
 test.before(() => {
-  if (why) return;
+  if (lacks) return;
+  if (process.getuid?.() !== 0) throw new Error('berth policy matrix --probe needs root: run the network tests with bash scripts/test.sh as root');
   ({ dir, cleanup } = scratch('matrix-probe'));
   const file = join(dir, 'm.yaml');
   writeFileSync(file, MANIFESTS);

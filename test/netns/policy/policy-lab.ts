@@ -4,13 +4,13 @@
  * (servers on TCP/UDP 80 and 81, and a prober). Everything lives inside the test run's
  * private namespace; `close()` removes every process, pod, link and table it made.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { openNftables, type Nftables } from '../../../dataplane/linux/index.js';
 import { PodAgent, type LoopResult, type ProbeResult } from '../../../labs/policy/agent.js';
 import { liftIcmpLimits } from '../../../labs/policy/icmp-limits.js';
 import { probeAllPairs } from '../../../labs/policy/probe-pairs.js';
-import { ROOT } from '../../support/netns.js';
+import { requireCniclient } from '../../support/netns.js';
+import { kernelLacks } from '../../support/skip.js';
 import { addressOf, berthBridge, client, conflist, pods, world, type Pod, type World } from '../cni/fixtures.js';
 import { POD_KEYS, PORTS, podRef, type CaseWorld } from '../../fixtures/policy/conformance-world.js';
 
@@ -18,13 +18,16 @@ export type { LoopResult, ProbeResult };
 
 export const LAB_SUBNET = '10.211.0.0/24';
 
-/** Why the lab cannot run here, or undefined when it can. */
-export function labUnavailable(): string | undefined {
+/** The kernel feature the lab needs and this kernel lacks (the lab's tests then skip), or undefined. */
+export function labKernelLacks(): string | undefined {
+  return kernelLacks.brNetfilter();
+}
+
+/** Throws, saying what to do, when the lab cannot start for a reason other than the kernel. */
+function labPrerequisites(): void {
   const knob = '/proc/sys/net/bridge/bridge-nf-call-iptables';
-  if (!existsSync(knob)) return 'br_netfilter is not available: bridged traffic would bypass the forward hook';
-  if (readFileSync(knob, 'utf8').trim() !== '1') return `${knob} is not 1 (run the tests through scripts/in-private-netns.sh)`;
-  if (!existsSync('/usr/local/bin/cniclient') && !existsSync(join(ROOT, '.tools', 'cniclient'))) return 'cniclient is not built (scripts/setup.sh)';
-  return undefined;
+  if (readFileSync(knob, 'utf8').trim() !== '1') throw new Error(`${knob} is not 1: run the network tests through bash scripts/test.sh (scripts/in-private-netns.sh sets it)`);
+  requireCniclient();
 }
 
 export class PolicyLab {
@@ -43,6 +46,7 @@ export class PolicyLab {
 
   /** Builds the nine pods on one berth-bridge network and starts their agents. */
   static async create(): Promise<PolicyLab> {
+    labPrerequisites();
     const w: World = world('policy');
     const p = pods('bpol', POD_KEYS.length);
     const conf = conflist('policy-net', [berthBridge(w, 'policy-net', LAB_SUBNET, { bridge: 'bt-pol' })]);

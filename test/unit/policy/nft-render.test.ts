@@ -1,10 +1,9 @@
 /**
  * The nftables backend without a kernel: golden batches for a few conformance cases, and the
  * diff's promise that a change costs what it touches, not what is installed.
- * BERTH_UPDATE_GOLDEN=1 rewrites the golden files.
+ * A missing golden fails; BERTH_UPDATE_GOLDEN=1 rewrites the golden files (test/support/golden.ts).
  */
 import test from 'ava';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PolicyCompiler } from '../../../policy/compile/policy-compiler.js';
 import { namespaceOf } from '../../../policy/model/namespace.js';
@@ -16,20 +15,17 @@ import { NftRenderer, policyChainName } from '../../../policy/nft/render-nft.js'
 import { CASES, netpol } from '../../fixtures/policy/conformance-cases.js';
 import { loadCase } from '../../fixtures/policy/conformance-inputs.js';
 import { modelWorld } from '../../fixtures/policy/conformance-world.js';
+import { expectGolden } from '../../support/golden.js';
 import { ROOT } from '../../support/netns.js';
 
 const GOLDEN = join(ROOT, 'test', 'fixtures', 'policy', 'nft');
-const update = process.env.BERTH_UPDATE_GOLDEN === '1';
 
 for (const name of ['pod-and-namespace-selector', 'named-port', 'ip-block-except', 'egress-named-port', 'deny-all-allow-one-port', 'both-ends-must-allow']) {
   test(`nftables golden: ${name}`, (t) => {
     const c = CASES.find((x) => x.name === name)!;
     const batch = replaceNftState(new NftRenderer().render(loadCase(c, modelWorld()).compile()));
     const file = join(GOLDEN, `${name}.json`);
-    const text = `${JSON.stringify({ nftables: batch }, null, 1)}\n`;
-    mkdirSync(GOLDEN, { recursive: true });
-    if (update || !existsSync(file)) writeFileSync(file, text);
-    t.is(text, readFileSync(file, 'utf8'), `${file} differs (BERTH_UPDATE_GOLDEN=1 rewrites it after review)`);
+    expectGolden(t, file, `${JSON.stringify({ nftables: batch }, null, 1)}\n`);
   });
 }
 

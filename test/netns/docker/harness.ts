@@ -53,16 +53,6 @@ export function dockerUnavailable(): string | undefined {
   return undefined;
 }
 
-/**
- * Docker needs no kernel feature that this project's kernels lack, so the Docker tests have no
- * skip: always undefined. A Docker engine that cannot run fails the tests (dockerUnavailable,
- * DockerEnv.start, dockerTests). Kept for the test files that still ask.
- * @deprecated the Docker tests never skip; drop the `if (skip)` branch.
- */
-export function dockerSkipReason(): string | undefined {
-  return undefined;
-}
-
 function sameNamespace(kind: 'mnt' | 'net'): boolean {
   try {
     return statSync(`/proc/1/ns/${kind}`).ino === statSync(`/proc/self/ns/${kind}`).ino;

@@ -10,25 +10,19 @@
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { NftForwardPassage, openNftables } from '../../../dataplane/linux/index.js';
-import { cniclientPath, nftTables, ping } from '../../support/netns.js';
+import { nftTables, ping } from '../../support/netns.js';
+import { kernelLacks, skipBecause } from '../../support/skip.js';
 import { addressOf, berthBridge, client, conflist, pods, world } from '../cni/fixtures.js';
 import { ip, uplink } from '../nat/fixtures.js';
-import { IPTABLES_LEGACY, SHAPES, countBerthRules, type FirewallShape } from './shapes.js';
+import { SHAPES, countBerthRules, type FirewallShape } from './shapes.js';
 
-const t2 = cniclientPath() ? test.serial : test.serial.skip;
-
-function legacyUsable(): boolean {
-  return spawnSync(IPTABLES_LEGACY, ['-w', '-S'], { stdio: 'ignore' }).status === 0;
-}
+const t2 = test.serial;
 
 SHAPES.forEach((shape: FirewallShape, i: number) => {
   const title = `forward drop by ${shape.name}: pods reach each other and the outside; only berth's traffic passes; the last DEL takes berth's rule away`;
   t2(title, async (t) => {
-    if (shape.place.tool === 'iptables-legacy' && !legacyUsable()) {
-      t.log('skipped: this kernel has no legacy x_tables (ip_tables); iptables-legacy cannot run');
-      t.pass();
-      return;
-    }
+    const lacks = shape.place.tool === 'iptables-legacy' ? kernelLacks.legacyXtables() : undefined;
+    if (lacks) return skipBecause(t, lacks);
     const w = world(`fw${i}`);
     const p = pods(`bfw${i}`, 2);
     const up = uplink(`10.160.${100 + i}`);

@@ -5,7 +5,8 @@
  * BERTH_UPDATE_GOLDEN=1 rewrites the golden files.
  */
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { expectGolden } from '../../support/golden.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { modifyEndpointRequest, renderHnsAcls } from '../../../policy/hns/render-hns.js';
@@ -17,7 +18,6 @@ import { ROOT } from '../../support/netns.js';
 import { hnsAllows } from './hns-acl-simulator.js';
 
 const GOLDEN = join(ROOT, 'test', 'fixtures', 'policy', 'hns');
-const update = process.env.BERTH_UPDATE_GOLDEN === '1';
 const w = modelWorld();
 
 function documentsOf(name: string): Record<string, unknown> {
@@ -32,8 +32,7 @@ for (const c of CASES) {
     const docs = documentsOf(c.name);
     const file = join(GOLDEN, `${c.name}.json`);
     const text = `${JSON.stringify(docs, null, 2)}\n`;
-    if (update || !existsSync(file)) writeFileSync(file, text);
-    t.is(text, readFileSync(file, 'utf8'), `${file} differs (BERTH_UPDATE_GOLDEN=1 rewrites it after review)`);
+    expectGolden(t, file, text);
     for (const check of c.checks) {
       const actual: Record<string, Record<string, boolean>> = {};
       for (const f of POD_KEYS) {

@@ -6,7 +6,8 @@
  * BERTH_UPDATE_GOLDEN=1 rewrites the golden files.
  */
 import test from 'ava';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { expectGoldenDir } from '../../support/golden.js';
 import { join } from 'node:path';
 import { IpAddress } from '../../../core/ip.js';
 import { describeState } from '../../../winnat/describe.js';
@@ -19,7 +20,6 @@ import { ROOT } from '../../support/netns.js';
 import { instance, tcp } from './helpers.js';
 
 const GOLDEN = join(ROOT, 'test', 'fixtures', 'winnat', 'hns');
-const update = process.env.BERTH_UPDATE_GOLDEN === '1';
 
 const C1 = '3f1c2a9e8b7d4c6f5a0e1d2c3b4a5968';
 const C2 = '7e6d5c4b3a29180f7e6d5c4b3a291807';
@@ -72,13 +72,7 @@ for (const [name, state] of Object.entries(CASES)) {
   test(`Windows rendering: ${name}: golden files`, (t) => {
     const dir = join(GOLDEN, name);
     const files = filesOf(renderWindowsNat(state));
-    if (update || !existsSync(dir)) {
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true });
-      for (const [f, text] of files) writeFileSync(join(dir, f), text);
-    }
-    t.deepEqual(readdirSync(dir).sort(), [...files.keys()].sort(), `${dir} holds other files (BERTH_UPDATE_GOLDEN=1 rewrites it after review)`);
-    for (const [f, text] of files) t.is(text, readFileSync(join(dir, f), 'utf8'), `${join(dir, f)} differs (BERTH_UPDATE_GOLDEN=1 rewrites it after review)`);
+    expectGoldenDir(t, dir, files);
   });
 }
 

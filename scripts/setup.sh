@@ -66,8 +66,9 @@ need_apt=()
 # docker.io and busybox-static: the berthd end-to-end tests run a real Docker engine (inside
 # the test run's private namespaces; the package's own service is not started here) with an
 # image made from the static busybox. `file` tells the tests the busybox is the static one;
-# openssl makes the certificates of the Kubernetes source's HTTPS test.
-for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl; do
+# openssl makes the certificates of the Kubernetes source's HTTPS test; gcc and libc6-dev
+# build the CNI plugin shim (cni/shim/shim.c), linked statically.
+for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -265,7 +265,7 @@ test.serial('bad frames, truncated frames and a non-root peer each get a CNI err
     child.on('close', () => resolve(out));
     child.stdin.end('{"cniVersion":"1.0.0","name":"x","type":"berth-bridge"}');
   });
-  t.regex(asNobody, /"code":11,"msg":"cannot reach berthd at .*cni\.sock".*permission denied/);
+  t.regex(asNobody, /"code":11,"msg":"cannot reach berthd at .*cni\.sock".*permission denied/i);
   chmodSync(socket, 0o666);
   const nobody = await exchange(socket, whole, { uid: 65534 });
   chmodSync(socket, 0o600);

@@ -14,8 +14,6 @@ import { InvalidConfigError, IoError } from '../../core/errors.js';
 import { PLUGIN_NAMES } from '../../cni/plugins/index.js';
 import { withShimSettings } from '../../cni/shim-settings.js';
 
-export const CNI_PLUGINS = PLUGIN_NAMES;
-
 /** The package root: dist/bin/berth → ../.. */
 export function packageRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,7 +26,7 @@ export function installPlugins(opts: { cniBinDir: string; nodePath?: string; roo
   mkdirSync(opts.cniBinDir, { recursive: true });
   const template = readBuilt(join(root, 'dist', 'bin', 'cni-shim'));
   const installed: string[] = [];
-  for (const name of CNI_PLUGINS) {
+  for (const name of PLUGIN_NAMES) {
     const launcher = join(root, 'dist', 'bin', `${name}-node`);
     readBuilt(launcher);
     const shim = withShimSettings(template, { plugin: name, socket: opts.socket ?? '/run/berth/cni.sock', node, launcher });

@@ -15,7 +15,5 @@ export { NetlinkHandle } from './netlink/handle.js';
 export { openSysctl, sysctl, sysctlPath } from './sysctl.js';
 export { openNftables } from './nftables.js';
 export { VXLAN_DEFAULT_PORT } from './netlink/links.js';
-export { NftForwardPassage, type ForwardPassageDeps, type LegacyIptables } from './firewall/forward-passage.js';
-export { PASSAGE_MARK, PASSAGE_TABLE } from './firewall/passage-rules.js';
-export type { FirewallOwner, PassagePlace } from './firewall/forward-blockers.js';
+export { NftForwardPassage } from './firewall/forward-passage.js';
 export { peerCredentials, type PeerCredentials } from './peer-credentials.js';

@@ -251,6 +251,4 @@ export interface ForwardPassage {
   close(device: string): PassageReport;
   /** Re-checks after an owner rewrote its chains (Docker restarted, ufw reloaded). */
   refresh(): PassageReport;
-  /** What is in place, changing nothing. */
-  describe(): PassageReport;
 }

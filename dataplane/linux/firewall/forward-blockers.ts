@@ -145,14 +145,6 @@ function legacyWildcard(name: string): string {
   return name.endsWith('+') ? `${name.slice(0, -1)}*` : name;
 }
 
-/** A stable text of what was found, to notice when another owner rewrote its chains. */
-export function blockerSignature(blockers: readonly ForwardBlocker[]): string {
-  return blockers
-    .map((b) => `${b.owner}:${b.place.backend}:${b.place.family}:${b.place.table}:${b.place.chain}:${b.protectedInterfaces.join(',')}`)
-    .sort()
-    .join('|');
-}
-
 /** "Docker's ip filter FORWARD drops forwarded traffic (policy drop)": why berth added a rule. */
 export function describeBlocker(b: ForwardBlocker): string {
   const who = { docker: 'Docker', ufw: 'ufw', iptables: 'iptables', nftables: 'an nftables ruleset' }[b.owner];

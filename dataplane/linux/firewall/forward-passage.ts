@@ -77,12 +77,6 @@ export class NftForwardPassage implements ForwardPassage {
     return this.#withLock(LOCK, () => this.#converge({}));
   }
 
-  describe(): PassageReport {
-    const state = this.#state();
-    const blockers = state.devices.length ? this.#blockers() : [];
-    return { devices: state.devices, passages: blockers.map((b) => this.#passageOf(b, this.#present(b.place))) };
-  }
-
   /** Brings the kernel to: the devices as asked, and a passage through every current blocker. */
   #converge(change: { add?: string; remove?: string }): PassageReport {
     const nft = this.#nft();

@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DIST_BIN, runProcess } from '../../support/netns.js';
 import { uplink } from '../nat/fixtures.js';
-import { BUSYBOX, DockerEnv, DockerUnavailableError, IMAGE, dockerTests, waitFor } from './harness.js';
+import { DockerEnv, DockerUnavailableError, HTTPD, IMAGE, dockerTests, httpGet, waitFor } from './harness.js';
 
 type Context = { env: DockerEnv; unavailable?: string; up?: ReturnType<typeof uplink> };
 const anyTestTyped = anyTest as TestFn<Context>;
@@ -29,12 +29,6 @@ function iptables(...args: string[]): string {
   return r.stdout;
 }
 
-function httpGet(url: string, netns: string): string | undefined {
-  const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', netns, BUSYBOX, 'wget', '-q', '-O', '-', url], { encoding: 'utf8', timeout: 3000 });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-const HTTPD = (banner: string) => ['sh', '-c', `echo ${banner} > /tmp/index.html && exec httpd -f -p 80 -h /tmp`];
 
 anyTestTyped.before(async (t) => {
   try {

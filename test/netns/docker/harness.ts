@@ -372,3 +372,13 @@ export function dockerTests<C extends { unavailable?: string }>(test: TestFn<C>)
       await fn(t);
     });
 }
+
+/** HTTP GET with busybox wget (its -T crashes the static 1.35 build: a spawn timeout instead), from the host or from namespace `netns`; the body or undefined. */
+export function httpGet(url: string, netns?: string): string | undefined {
+  const cmd = netns ? ['/usr/sbin/ip', 'netns', 'exec', netns, BUSYBOX] : [BUSYBOX];
+  const r = spawnSync(cmd[0]!, [...cmd.slice(1), 'wget', '-q', '-O', '-', url], { encoding: 'utf8', timeout: 3000 });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** busybox httpd serving `banner` as its index page on port 80. */
+export const HTTPD = (banner: string) => ['sh', '-c', `echo ${banner} > /tmp/index.html && exec httpd -f -p 80 -h /tmp`];

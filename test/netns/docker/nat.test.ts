@@ -9,27 +9,17 @@
  * client's namespace hangs off the host on 10.232.9.0/24.
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describeNat } from '../../../drivers/nat/index.js';
 import { DIST_BIN, runProcess } from '../../support/netns.js';
 import { uplink } from '../nat/fixtures.js';
-import { BUSYBOX, DockerEnv, DockerUnavailableError, IMAGE, dockerTests } from './harness.js';
+import { DockerEnv, DockerUnavailableError, HTTPD, IMAGE, dockerTests, httpGet } from './harness.js';
 
 type Context = { env: DockerEnv; unavailable?: string; up?: ReturnType<typeof uplink> };
 const anyTestTyped = anyTest as TestFn<Context>;
 
 const dockerTest = dockerTests(anyTestTyped);
 
-/** HTTP GET with busybox wget (its -T crashes the static 1.35 build: a spawn timeout instead), from the host or from namespace `netns`; the body or undefined. */
-function httpGet(url: string, netns?: string): string | undefined {
-  const cmd = netns ? ['/usr/sbin/ip', 'netns', 'exec', netns, BUSYBOX] : [BUSYBOX];
-  const r = spawnSync(cmd[0]!, [...cmd.slice(1), 'wget', '-q', '-O', '-', url], { encoding: 'utf8', timeout: 3000 });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-/** busybox httpd serving `banner` as its index page on port 80. */
-const HTTPD = (banner: string) => ['sh', '-c', `echo ${banner} > /tmp/index.html && exec httpd -f -p 80 -h /tmp`];
 
 anyTestTyped.before(async (t) => {
   try {

@@ -38,7 +38,7 @@ function config(t: ExecutionContext, extra: Partial<DaemonConfig> = {}): DaemonC
 
 /** Unit tests run in the host's namespace: its firewall is not ours to read or touch. */
 const NONE = { devices: [], passages: [] };
-const NO_FIREWALL = { open: () => NONE, close: () => NONE, refresh: () => NONE, describe: () => NONE };
+const NO_FIREWALL = { open: () => NONE, close: () => NONE, refresh: () => NONE };
 
 function registry(): DriverRegistry {
   const r = new DriverRegistry();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { blockerSignature, describeBlocker, legacyBlocker, nftablesBlockers } from '../../../dataplane/linux/firewall/forward-blockers.js';
+import { describeBlocker, legacyBlocker, nftablesBlockers } from '../../../dataplane/linux/firewall/forward-blockers.js';
 import { foreignRuleHandles, insertForeignRule, legacyRuleSpec, markingChain, parsePassageListing, PASSAGE_MARK } from '../../../dataplane/linux/firewall/passage-rules.js';
 
 const chain = (family: string, table: string, name: string, base?: { hook: string; policy: string; prio?: number }) => ({ chain: { family, table, name, handle: 1, ...(base ? { type: 'filter', prio: 0, ...base } : {}) } });
@@ -38,14 +38,6 @@ test('iptables-legacy: -S output read the same way; iptables wildcards become nf
   t.is(legacyBlocker('ip6', '-P FORWARD DROP\n-N ufw-user-forward\n')?.place.chain, 'ufw-user-forward');
   t.is(legacyBlocker('ip', '-P FORWARD DROP\n')?.owner, 'iptables');
   t.is(legacyBlocker('ip', '-P FORWARD ACCEPT\n-N DOCKER-USER\n'), undefined);
-});
-
-test('the signature changes when an owner comes, goes or protects another network', (t) => {
-  const a = nftablesBlockers([chain('ip', 'filter', 'FORWARD', { hook: 'forward', policy: 'drop' }), chain('ip', 'filter', 'DOCKER-USER')], noRules);
-  const b = nftablesBlockers([chain('ip', 'filter', 'FORWARD', { hook: 'forward', policy: 'drop' })], noRules);
-  t.not(blockerSignature(a), blockerSignature(b));
-  t.is(blockerSignature(a), blockerSignature([...a]));
-  t.is(blockerSignature([]), '');
 });
 
 test('the rule in the owner\'s chain is one iptables can read: a mark match, a counter, accept, a berth comment', (t) => {

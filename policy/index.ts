@@ -29,7 +29,7 @@ export type { DirectionVerdict, FlowPort, FlowVerdict, ReachabilityMatrix, RuleM
 
 export { NftPolicyDataplane, type ApplyReport } from './nft/nft-policy-dataplane.js';
 export { NftRenderer, type DenyVerdict, type NftRenderOptions } from './nft/render-nft.js';
-export { deleteNftTable, diffNftState, replaceNftState } from './nft/nft-diff.js';
+export { deleteNftTable, diffNftState } from './nft/nft-diff.js';
 export { POLICY_TABLE, countObjects } from './nft/nft-state.js';
 export type { NftChain, NftRule, NftSet, NftState } from './nft/nft-state.js';
 

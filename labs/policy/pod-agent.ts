@@ -76,10 +76,19 @@ function probe(req: ProbeRequest): Promise<{ ok: boolean; error?: string }> {
       };
       s.once('message', () => finish(true));
       s.once('error', (err: NodeJS.ErrnoException) => finish(false, err.code ?? err.message));
-      // A connected socket also receives the ICMP errors a reject sends back.
-      s.connect(req.port, req.host, () => s.send('probe'));
+      // A connected socket also receives the ICMP errors a reject sends back. Each probe has a
+      // source port of its own: a random one could repeat the 5-tuple of an earlier probe whose
+      // conntrack entry (30 s) still lets replies, and so the probe, through a new policy.
+      s.bind(nextUdpPort(), () => s.connect(req.port, req.host, () => s.send('probe')));
     }
   });
+}
+
+/** Source ports 10000-31999 in turn: below the kernel's ephemeral range, so never taken by it. */
+let udpPort = 10000;
+function nextUdpPort(): number {
+  udpPort = udpPort >= 31999 ? 10000 : udpPort + 1;
+  return udpPort;
 }
 
 await serve();

@@ -24,7 +24,7 @@ import { InvalidConfigError, NotAvailableError } from '../../core/errors.js';
 import { openNftables } from '../../dataplane/linux/index.js';
 import { NftPolicyDataplane, parsePolicyObjects, PolicyCompiler, type PolicyIR, type PolicyObject } from '../../policy/index.js';
 import { PodAgent, type ProbeProtocol } from './agent.js';
-import { liftIcmpLimits } from './icmp-limits.js';
+import { tuneForProbes } from './probe-knobs.js';
 import { probeAllPairs, type MeasuredMatrix, type ProbeFailure } from './probe-pairs.js';
 
 const IP = '/usr/sbin/ip';
@@ -214,7 +214,7 @@ export async function runProbeLab(input: ProbeLabInput, pods = new ProbeLabPods(
   const ir = new PolicyCompiler({ objects }).compile();
   const { pods: plan, notProbed } = planPods(ir);
   try {
-    liftIcmpLimits(); // no restore: the namespace dies with the lab
+    tuneForProbes(); // no restore: the namespace dies with the lab
     await buildPods(plan, input.port, pods);
     await baseline(plan, pods, input.port);
     if (!input.skipPolicy) new NftPolicyDataplane(openNftables()).apply(ir);

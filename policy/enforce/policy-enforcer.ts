@@ -103,9 +103,12 @@ export class PolicyEnforcer {
       const ready = known ? workloads.filter((w) => known.has(`${w.namespace}/${w.name}`)) : workloads;
       const opening = ready.filter((w) => !this.#opened.has(openKey(w)));
       const dataplane = (this.#dataplane ??= new NftPolicyDataplane(this.#nftables(), this.#opts));
-      // A replace writes the guard sets empty: pods still waiting to be opened are closed again in it.
+      // A first apply may find no table (cleared, or never made): pods still waiting to be opened are closed in it.
       const waiting = known && !dataplane.applied ? workloads.filter((w) => !known.has(`${w.namespace}/${w.name}`)) : [];
-      const report = dataplane.apply(ir, [...guardSetCommands(waiting.flatMap((w) => w.ips), true), ...guardSetCommands(opening.flatMap((w) => w.ips), false)]);
+      const report = dataplane.apply(ir, {
+        with: guardSetCommands(waiting.flatMap((w) => w.ips), true),
+        after: guardSetCommands(opening.flatMap((w) => w.ips), false),
+      });
       this.#ir = ir;
       this.#opened = new Set(ready.map(openKey));
       if (!existsSync(join(this.#dir, POLICY_ACTIVE_MARKER))) {

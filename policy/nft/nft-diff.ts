@@ -1,6 +1,6 @@
 /**
  * Two desired states → the libnftables JSON commands that turn the first into the second, as
- * ONE batch (one atomic transaction: no packet ever meets half of it). Only what differs is
+ * ONE batch (one transaction; nft-copies.ts says what that does and does not make atomic). Only what differs is
  * sent: set elements that came or went, chains whose rules changed (flushed and rewritten
  * whole, so no rule handles are needed), chains and sets that came or went.
  *
@@ -67,13 +67,6 @@ export function diffNftState(prev: NftState | undefined, next: NftState): object
   return [...head, ...body];
 }
 
-/** Commands that replace whatever the table holds with `next`, in one transaction. */
-export function replaceNftState(next: NftState): object[] {
-  const table = { family: 'inet', name: next.table };
-  // `add` first makes the `delete` valid whether or not the table exists (no `destroy` in 1.0.6).
-  return [{ add: { table } }, { delete: { table } }, ...diffNftState(undefined, next)];
-}
-
 /** Commands that remove the table and everything in it; valid whether or not it exists. */
 export function deleteNftTable(table: string): object[] {
   return [{ add: { table: { family: 'inet', name: table } } }, { delete: { table: { family: 'inet', name: table } } }];
@@ -109,4 +102,19 @@ function sameRules(a: readonly NftRule[], b: readonly NftRule[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Commands that delete the named objects of a table, whatever refers to what among them:
+ * their chains are flushed first (jumps and set references go), then maps (their elements
+ * jump to chains), chains and sets. Nothing outside the list may refer to them.
+ */
+export function deleteNftObjects(table: string, objects: { chains: readonly string[]; maps: readonly string[]; sets: readonly string[] }): object[] {
+  const T = { family: 'inet', table } as const;
+  return [
+    ...objects.chains.map((name) => ({ flush: { chain: { ...T, name } } })),
+    ...objects.maps.map((name) => ({ delete: { map: { ...T, name } } })),
+    ...objects.chains.map((name) => ({ delete: { chain: { ...T, name } } })),
+    ...objects.sets.map((name) => ({ delete: { set: { ...T, name } } })),
+  ];
 }

@@ -2,32 +2,61 @@
  * Applies PolicyIRs to the kernel through libnftables (dataplane/linux's `Nftables` port):
  * render, diff against what was last applied, and run the difference as one transaction.
  *
- * The first apply in a process replaces the whole table in one transaction (whatever an earlier
- * process left there), so a restarted agent needs no memory of the past. A failed transaction
- * changes nothing in the kernel; the next apply then replaces the whole table again rather
- * than trusting a diff against a state that may have drifted (felix's "fail closed" resync).
+ * The table holds two copies of the rendered content and the base chains dispatch into one of
+ * them (nft-copies.ts says why). Every change rewrites the other copy, which still holds the
+ * state before last, and points the base chains at it, in one transaction.
+ *
+ * The first apply in a process reads the table once: it rewrites the copy the base chains do
+ * not use from scratch, switches to it, and then removes everything else an earlier process
+ * left there, so a restarted agent needs no memory of the past. A failed transaction changes
+ * nothing in the kernel; the next apply then starts over the same way rather than trusting a
+ * diff against a state that may have drifted (felix's "fail closed" resync).
  */
 import type { Nftables } from '../../dataplane/linux/ports.js';
 import type { PolicyIR } from '../compile/ir.js';
-import { deleteNftTable, diffNftState, replaceNftState } from './nft-diff.js';
+import { CopyNamer, copyObjects, copyOfName, isSharedSet, otherCopy, sharedObjects, type CopyId } from './nft-copies.js';
+import { deleteNftObjects, deleteNftTable, diffNftState } from './nft-diff.js';
+import { readPolicyTable, type TableContent } from './nft-listing.js';
 import type { NftState } from './nft-state.js';
 import { NftRenderer, type NftRenderOptions } from './render-nft.js';
 
 /** What one apply did. */
 export interface ApplyReport {
-  /** `replace`: the whole table was written; `diff`: only the changes; `none`: nothing changed. */
+  /** `replace`: the table was written afresh; `diff`: only the changes; `none`: nothing changed. */
   readonly mode: 'replace' | 'diff' | 'none';
-  /** Commands in the transaction. */
+  /** Commands in the transaction that made the change. */
   readonly commands: number;
   /** Milliseconds spent rendering and diffing, and in libnftables. */
   readonly renderMs: number;
   readonly kernelMs: number;
 }
 
+/** Commands that ride along with an apply (the guard sets' elements, core/workload.ts). */
+export interface ApplyExtra {
+  /** Run in the transaction that makes the change (closing pods: safe at any moment). */
+  readonly with?: readonly object[];
+  /**
+   * Run in a transaction of their own once the change is in force (opening pods: a packet that
+   * met the old rules must not find its pod open before the pod's policy is in force).
+   */
+  readonly after?: readonly object[];
+}
+
+interface Applied {
+  readonly copy: CopyId;
+  /** Rendered, in the active copy's names; with the base chains and the guard sets. */
+  readonly state: NftState;
+  /** The same before renaming: what the next render is compared with. */
+  readonly logical: NftState;
+}
+
 export class NftPolicyDataplane {
   readonly #nft: Nftables;
   readonly #renderer: NftRenderer;
-  #applied: NftState | undefined;
+  readonly #namers = new Map<CopyId, CopyNamer>();
+  #applied: Applied | undefined;
+  /** What the copy not in use holds (its own objects only); undefined when it holds nothing. */
+  #standby: NftState | undefined;
 
   /** `nft`: the context of the namespace whose forward hook is filtered (the host's). */
   constructor(nft: Nftables, options: NftRenderOptions = {}) {
@@ -35,42 +64,108 @@ export class NftPolicyDataplane {
     this.#renderer = new NftRenderer(options);
   }
 
-  /** The state last applied successfully (undefined before the first apply or after a failure). */
+  /** The state in force, as last applied (undefined before the first apply or after a failure). */
   get applied(): NftState | undefined {
-    return this.#applied;
+    return this.#applied?.state;
   }
 
   /**
-   * Makes the table match `ir` in one transaction, with `extra` commands appended to it. Throws KernelError (and changes nothing)
-   * when libnftables refuses the batch.
+   * Makes the table match `ir` in one transaction, with `extra` commands around it. Throws
+   * KernelError (and changes nothing) when libnftables refuses the batch.
    */
-  apply(ir: PolicyIR, extra: readonly object[] = []): ApplyReport {
+  apply(ir: PolicyIR, extra: ApplyExtra = {}): ApplyReport {
     const t0 = performance.now();
-    const next = this.#renderer.render(ir);
+    const logical = this.#renderer.render(ir);
     const prev = this.#applied;
-    const commands = prev ? diffNftState(prev, next) : replaceNftState(next);
-    // Commands outside the rendered state (opening guarded pods) ride in the same transaction.
-    if (extra.length) commands.push(...(commands.length ? [] : [{ add: { table: { family: 'inet', name: next.table } } }]), ...extra);
-    const t1 = performance.now();
-    if (commands.length) {
-      // Until this transaction succeeds, what the kernel holds is not known for sure.
-      this.#applied = undefined;
-      this.#nft.run(commands);
+    if (prev && diffNftState(prev.logical, logical).length === 0) {
+      // No change: the guard commands alone, in one transaction (the pods' policies are in force).
+      const commands = [...(extra.with ?? []), ...(extra.after ?? [])];
+      const t1 = performance.now();
+      if (commands.length) this.#nft.run([{ add: { table: { family: 'inet', name: logical.table } } }, ...commands]);
+      return { mode: 'none', commands: commands.length, renderMs: t1 - t0, kernelMs: performance.now() - t1 };
     }
-    this.#applied = next;
-    const t2 = performance.now();
-    return { mode: !prev ? 'replace' : commands.length ? 'diff' : 'none', commands: commands.length, renderMs: t1 - t0, kernelMs: t2 - t1 };
+    const content = prev ? undefined : readPolicyTable(this.#nft, logical.table);
+    const copy = prev ? otherCopy(prev.copy) : otherCopy(content?.active ?? 'b');
+    const next = this.#namer(copy, logical).state(logical);
+    const commands = [...this.#changeCommands(copy, next, content), ...(extra.with ?? [])];
+    const t1 = performance.now();
+    // Until this transaction succeeds, what the kernel holds is not known for sure.
+    this.#applied = undefined;
+    this.#standby = undefined;
+    this.#nft.run(commands);
+    this.#standby = prev ? copyObjects(prev.state) : undefined;
+    this.#applied = { copy, state: next, logical };
+    if (content) {
+      const bases = new Set([...next.chains.values()].filter((c) => c.base).map((c) => c.name));
+      // What an earlier process left that the new copy does not use: the other copy, older layouts.
+      const leftovers = namesOf(content, (name, base) => copyOfName(name) !== copy && !isSharedSet(name) && !(base && bases.has(name)));
+      try {
+        if (leftovers.chains.length + leftovers.maps.length + leftovers.sets.length) this.#nft.run(deleteNftObjects(logical.table, leftovers));
+      } catch (err) {
+        // The next apply must read the table again rather than write over leftovers.
+        this.#applied = undefined;
+        throw err;
+      }
+    }
+    if (extra.after?.length) this.#nft.run(extra.after);
+    return { mode: prev ? 'diff' : 'replace', commands: commands.length, renderMs: t1 - t0, kernelMs: performance.now() - t1 };
   }
 
-  /** The commands `apply(ir)` would run now, without running them (for dry runs and tests). */
+  /** The commands `apply(ir)` would run now to make the change, without running them (dry runs, tests). */
   plan(ir: PolicyIR): object[] {
-    const next = this.#renderer.render(ir);
-    return this.#applied ? diffNftState(this.#applied, next) : replaceNftState(next);
+    const logical = this.#renderer.render(ir);
+    const prev = this.#applied;
+    if (prev && diffNftState(prev.logical, logical).length === 0) return [];
+    const content = prev ? undefined : readPolicyTable(this.#nft, logical.table);
+    const copy = prev ? otherCopy(prev.copy) : otherCopy(content?.active ?? 'b');
+    return this.#changeCommands(copy, this.#namer(copy, logical).state(logical), content);
   }
 
   /** Removes the table (all policy filtering stops). Idempotent. */
   clear(): void {
     this.#nft.run(deleteNftTable(this.#renderer.table));
     this.#applied = undefined;
+    this.#standby = undefined;
   }
+
+  /**
+   * One transaction: the standby copy `copy` becomes `next` (from what it holds, or from
+   * scratch on a first apply, when `content` is what the table holds), then the base chains
+   * switch to it.
+   */
+  #changeCommands(copy: CopyId, next: NftState, content: TableContent | undefined): object[] {
+    const own = copyObjects(next);
+    const shared = sharedObjects(next);
+    // Each diff opens with `add table`; one is enough.
+    if (this.#applied) return [...diffNftState(this.#standby, own), ...diffNftState(sharedObjects(this.#applied.state), shared).slice(1)];
+    const T = { family: 'inet', table: next.table };
+    const bases = [...shared.chains.values()];
+    // Base chains and guard sets: `add` keeps an existing one (and the guards' elements); the
+    // base chains' rules are rewritten whole, as what an earlier process left there is not known.
+    const empty: NftState = { ...shared, chains: new Map(bases.map((c) => [c.name, { ...c, rules: [] }])) };
+    return [
+      ...diffNftState(undefined, empty),
+      ...(content ? deleteNftObjects(next.table, namesOf(content, (name) => copyOfName(name) === copy)) : []),
+      ...diffNftState(undefined, own).slice(1),
+      ...bases.flatMap((c) => [{ flush: { chain: { ...T, name: c.name } } }, ...c.rules.map((r) => ({ add: { rule: { ...T, chain: c.name, expr: r.expr, ...(r.comment ? { comment: r.comment } : {}) } } }))]),
+    ];
+  }
+
+  #namer(copy: CopyId, logical: NftState): CopyNamer {
+    let namer = this.#namers.get(copy);
+    if (!namer) {
+      namer = new CopyNamer(copy, [...logical.chains.values()].filter((c) => c.base).map((c) => c.name));
+      this.#namers.set(copy, namer);
+    }
+    return namer;
+  }
+}
+
+/** The names in `content` that `keep` selects, grouped as deleteNftObjects wants them. */
+function namesOf(content: TableContent, keep: (name: string, base: boolean) => boolean): { chains: string[]; maps: string[]; sets: string[] } {
+  return {
+    chains: [...content.chains].filter(([name, c]) => keep(name, c.base)).map(([name]) => name),
+    maps: content.maps.filter((name) => keep(name, false)),
+    sets: content.sets.filter((name) => keep(name, false)),
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * NftPolicyDataplane against the kernel (the test run's own namespace, a table of its own):
- * invalid input applies nothing, a restarted agent rewrites the table to the very same
- * ruleset, and a table changed behind berth's back is rewritten whole on the next apply.
+ * invalid input applies nothing, a change never touches the copy in force, a restarted agent
+ * rewrites the table to the very same ruleset and sweeps what an earlier one left, and a table
+ * changed behind berth's back is rewritten whole on the next apply.
  */
 import test from 'ava';
 import { InvalidObjectError, KernelError } from '../../../core/errors.js';
@@ -32,6 +33,24 @@ function chainOf(ruleText: string): string {
   return (JSON.parse(ruleText) as { rule: { chain: string } }).rule.chain;
 }
 
+/**
+ * The listing of what is in force: the base chains, the guard sets and the copy the base
+ * chains dispatch into, with the copy's prefix taken off (the other copy is left out).
+ */
+function inForce(): string {
+  const items = JSON.parse(listing()) as string[];
+  const active = /"@([ab])_/.exec(items.filter((x) => x.startsWith('{"rule"') && /"chain":"(egress|ingress)"/.test(x)).join(''))![1]!;
+  const shared = /"(name|chain)":"(egress|ingress|guard4|guard6)"/;
+  const mine = new RegExp(`"(name|chain)":"${active}_`);
+  return JSON.stringify(items.filter((x) => x.startsWith('{"table"') || shared.test(x) || mine.test(x)).map((x) => x.replaceAll(`"${active}_`, '"').replaceAll(`"@${active}_`, '"@')));
+}
+
+/** The names of the table's chains, sets and maps. */
+function objectNames(): string[] {
+  const items = openNftables().list(`table inet ${TABLE}`) as Record<string, { name?: string }>[];
+  return items.flatMap((i) => (i.chain?.name ?? i.set?.name ?? i.map?.name ?? []) as string[]).sort();
+}
+
 function setup(t: { teardown: (fn: () => void) => void }): { compiler: PolicyCompiler; dataplane: NftPolicyDataplane } {
   const dataplane = new NftPolicyDataplane(openNftables(), { table: TABLE });
   t.teardown(() => dataplane.clear());
@@ -55,6 +74,25 @@ test.serial('a batch with one invalid document is refused before anything is app
   t.is(listing(), before, 'the kernel table is unchanged');
 });
 
+test.serial('a change rewrites the copy not in force and switches to it; the copy in force is never touched', (t) => {
+  const { compiler, dataplane } = setup(t);
+  dataplane.apply(compiler.compile());
+  const inForceCopy = () => /"@([ab])_/.exec(JSON.stringify([...dataplane.applied!.chains.values()].filter((c) => c.base)))![1]!;
+  let changes = 0;
+  for (const c of CASES.slice(5, 12)) {
+    const inUse = inForceCopy();
+    for (const o of parsePolicyObjects(c.policies(modelWorld()))) if (o.kind === 'NetworkPolicy') compiler.setPolicy(o.policy);
+    const plan = JSON.stringify(dataplane.plan(compiler.compile()));
+    // A case may repeat a policy already applied: no change, no transaction.
+    if (plan === '[]') continue;
+    changes++;
+    t.false(new RegExp(`"(name|chain)":"${inUse}_`).test(plan), `the plan leaves copy ${inUse} alone: ${plan.slice(0, 300)}`);
+    t.is(dataplane.apply(compiler.compile()).mode, 'diff');
+    t.not(inForceCopy(), inUse);
+  }
+  t.true(changes >= 4);
+});
+
 test.serial('a restarted dataplane rewrites the table in one transaction, to the same ruleset', (t) => {
   const { compiler, dataplane } = setup(t);
   dataplane.apply(compiler.compile());
@@ -65,12 +103,37 @@ test.serial('a restarted dataplane rewrites the table in one transaction, to the
     modes.add(dataplane.apply(compiler.compile()).mode);
   }
   t.deepEqual([...modes].sort(), ['diff', 'none'], 'diffs, and no transaction when a case repeats a policy');
-  const incremental = listing();
+  const incremental = inForce();
   const restarted = new NftPolicyDataplane(openNftables(), { table: TABLE });
   const report = restarted.apply(compiler.compile());
   t.is(report.mode, 'replace');
-  t.is(listing(), incremental);
+  t.is(inForce(), incremental);
   t.true(countObjects(restarted.applied!).total > 50);
+  // The copy the earlier dataplane had left standing is gone: one copy and the shared objects remain.
+  t.deepEqual(objectNames(), [...restarted.applied!.chains.keys(), ...restarted.applied!.sets.keys()].sort());
+});
+
+test.serial('a first apply sweeps what an older layout left in the table and keeps the pods the drivers closed', (t) => {
+  const { compiler, dataplane } = setup(t);
+  const T = { family: 'inet', table: TABLE };
+  openNftables().run([
+    { add: { table: { family: 'inet', name: TABLE } } },
+    { add: { set: { ...T, name: 'guard4', type: 'ipv4_addr' } } },
+    { add: { element: { ...T, name: 'guard4', elem: ['10.9.9.9'] } } },
+    { add: { set: { ...T, name: 'ps_old_4', type: 'ipv4_addr' } } },
+    { add: { map: { ...T, name: 'ingress4', type: 'ipv4_addr', map: 'verdict' } } },
+    { add: { chain: { ...T, name: 'pi_old' } } },
+    { add: { rule: { ...T, chain: 'pi_old', expr: [{ match: { op: '==', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: '@ps_old_4' } }, { accept: null }] } } },
+    { add: { element: { ...T, name: 'ingress4', elem: [['10.1.1.1', { goto: { target: 'pi_old' } }]] } } },
+    { add: { chain: { ...T, name: 'ingress', type: 'filter', hook: 'forward', prio: 11, policy: 'accept' } } },
+    { add: { rule: { ...T, chain: 'ingress', expr: [{ vmap: { key: { payload: { protocol: 'ip', field: 'daddr' } }, data: '@ingress4' } }] } } },
+  ]);
+  t.is(dataplane.apply(compiler.compile()).mode, 'replace');
+  const names = objectNames();
+  t.deepEqual(names, [...dataplane.applied!.chains.keys(), ...dataplane.applied!.sets.keys()].sort());
+  t.false(names.includes('pi_old') || names.includes('ps_old_4') || names.includes('ingress4'));
+  const guard = openNftables().list(`set inet ${TABLE} guard4`) as { set?: { elem?: unknown[] } }[];
+  t.deepEqual(guard.find((i) => i.set)?.set?.elem, ['10.9.9.9'], 'the guard set keeps its elements');
 });
 
 test.serial('a table changed behind berth\'s back: the apply fails and changes nothing, the next one rewrites it whole', (t) => {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { openNftables, type Nftables } from '../../../dataplane/linux/index.js';
 import { PodAgent, type LoopResult, type ProbeResult } from '../../../labs/policy/agent.js';
-import { liftIcmpLimits } from '../../../labs/policy/icmp-limits.js';
+import { tuneForProbes } from '../../../labs/policy/probe-knobs.js';
 import { probeAllPairs } from '../../../labs/policy/probe-pairs.js';
 import { requireCniclient } from '../../support/netns.js';
 import { kernelLacks } from '../../support/skip.js';
@@ -54,10 +54,10 @@ export class PolicyLab {
     const byKey = new Map<string, Pod>(POD_KEYS.map((k, i) => [k, p.pods[i]!]));
     const agents = new Map<string, PodAgent>();
     const added: Pod[] = [];
-    // The policy's rejects come from this namespace (the test run's own, made by unshare).
-    const restoreIcmp = liftIcmpLimits();
+    // The policy's rejects and the conntrack entries live in this namespace (the test run's own, made by unshare).
+    const restoreKnobs = tuneForProbes();
     const cleanup = async () => {
-      restoreIcmp();
+      restoreKnobs();
       await Promise.all([...agents.values()].map((a) => a.stop()));
       for (const pod of added) await c.del(pod, conf);
       p.cleanup();

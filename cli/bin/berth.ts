@@ -1,9 +1,26 @@
 /**
  * `berth`: the command line. Subcommands are loaded only when used.
  */
-import { parseArgs } from 'node:util';
-import { BerthError, asBerthError } from '../../core/errors.js';
-import { exitCodeOf } from '../exit-codes.js';
+import { CATALOG, CNI_PLUGIN_NAMES, IPAM_PLUGIN } from '../../drivers/catalog.js';
+import { BerthError } from '../../core/errors.js';
+import { describeFailure, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
+import type { Output } from '../commands/network.js';
+import { HELP, parseCommandArgs, showUsage, wrap } from '../commands/usage.js';
+
+const COLUMN = ' '.repeat(30);
+
+/** The drivers and plugins berth ships, from the catalog: a new entry shows up here by itself. */
+function driversSection(): string {
+  const name = Math.max(...CATALOG.map((e) => e.name.length));
+  const plugin = Math.max(...CATALOG.map((e) => e.plugin.length));
+  const rows = CATALOG.map((e) => {
+    const head = `  ${e.name.padEnd(name)}  ${e.plugin.padEnd(plugin)}  `;
+    return wrap(e.summary, 94, head, ' '.repeat(head.length));
+  });
+  return `Drivers (berth network create -d DRIVER), each with its CNI plugin and Docker plugin:
+${rows.join('')}IPAM plugin: ${IPAM_PLUGIN} (CNI)
+`;
+}
 
 const USAGE = `Usage: berth COMMAND [OPTIONS]
 
@@ -13,14 +30,39 @@ Commands:
   ps                          Show containers on berth's networks, their addresses and
                               published ports (what docker ps cannot show for plugins)
   nat ls                      Show NAT instances and static mappings (berthd or the state)
-  policy                      NetworkPolicies in the store: apply, delete, ls, matrix, explain
-  install --cni-bin-dir DIR   Install the CNI plugins (berth-bridge, berth-ipam) into DIR
-  version                     Print the version
-  help                        Show this help
+  policy                      NetworkPolicies in the store: apply, delete, ls, matrix,
+                              explain, sync
+${wrap(`Install the CNI plugins (${CNI_PLUGIN_NAMES.join(', ')}) into DIR`, 94, '  install --cni-bin-dir DIR   ', COLUMN)}  version                     Print the version
+  help [COMMAND [SUBCOMMAND]] Show this help, or a command's (same as COMMAND --help)
 
-Commands that talk to berthd take --host SOCKET (default $BERTH_HOST or
-/run/berth/berthd.sock). Exit status: 0 done, 1 refused or failed, 2 bad usage or
+${driversSection()}
+Every command and subcommand takes -h, --help. Commands that talk to berthd take
+-H, --host SOCKET (default $BERTH_HOST or /run/berth/berthd.sock). Exit status: 0 done,
+1 refused or failed (also: berthd's socket may not be opened by this user), 2 bad usage or
 invalid input, 69 berthd unreachable.
+`;
+
+const INSTALL_USAGE = `Usage: berth install --cni-bin-dir DIR [OPTIONS]
+
+${wrap(
+  `Installs berth's CNI plugins (${CNI_PLUGIN_NAMES.join(', ')}) into DIR, where a container runtime looks for them (for example /opt/cni/bin). Each is a small native program that hands the request to berthd's CNI socket, and runs the plugin in-process with Node when berthd is not running; re-run the install after moving berth or Node.`,
+  94,
+  '',
+  '',
+)}
+Options:
+      --cni-bin-dir DIR   Where to install (required)
+      --node PATH         The Node binary the plugins run with when berthd is not running
+                          (default: the one running this command)
+  -h, --help              Show this help
+`;
+
+const VERSION_USAGE = `Usage: berth version
+
+Prints berth's version (also: berth --version).
+
+Options:
+  -h, --help              Show this help
 `;
 
 /** Commands served by berthd's API, loaded only when used. */
@@ -32,32 +74,39 @@ const API_COMMANDS: Readonly<Record<string, (argv: readonly string[]) => Promise
   policy: (argv) => import('../commands/policy.js').then((m) => m.policyCommand(argv)),
 };
 
-async function main(argv: string[]): Promise<number> {
+const io: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const apiCommand = command !== undefined && Object.hasOwn(API_COMMANDS, command) ? API_COMMANDS[command] : undefined;
   if (apiCommand) return apiCommand(rest);
   switch (command) {
     case 'install': {
-      const { values } = parseArgs({ args: rest, options: { 'cni-bin-dir': { type: 'string' }, node: { type: 'string' } }, strict: true });
+      const { values } = parseCommandArgs('berth install', { args: rest, options: { 'cni-bin-dir': { type: 'string' }, node: { type: 'string' }, ...HELP } });
+      if (values.help) return showUsage(io, INSTALL_USAGE);
       const { installPlugins } = await import('../commands/install.js');
       const dir = values['cni-bin-dir'];
       if (!dir) throw new BerthError('invalid-config', 'berth install: --cni-bin-dir DIR is required (for example /opt/cni/bin)', { field: '--cni-bin-dir' });
-      for (const path of installPlugins({ cniBinDir: dir, ...(values.node ? { nodePath: values.node } : {}) })) process.stdout.write(`installed ${path}\n`);
-      return 0;
+      for (const path of installPlugins({ cniBinDir: dir, ...(values.node ? { nodePath: values.node } : {}) })) io.out(`installed ${path}\n`);
+      return EXIT_OK;
     }
     case 'version':
-    case '--version':
-      process.stdout.write('berth 0.1.0\n');
-      return 0;
-    case undefined:
+    case '--version': {
+      const { values } = parseCommandArgs('berth version', { args: rest, options: { ...HELP } });
+      if (values.help) return showUsage(io, VERSION_USAGE);
+      io.out('berth 0.1.0\n');
+      return EXIT_OK;
+    }
     case 'help':
+      // `berth help network create` is `berth network create --help`.
+      return rest.length ? main([...rest, '--help']) : showUsage(io, USAGE);
+    case undefined:
     case '--help':
     case '-h':
-      process.stdout.write(USAGE);
-      return 0;
+      return showUsage(io, USAGE);
     default:
-      process.stderr.write(`berth: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+      io.err(`berth: unknown command "${command}"\n\n${USAGE}`);
+      return EXIT_USAGE;
   }
 }
 
@@ -66,7 +115,8 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`berth: ${asBerthError(err).message}\n`);
-    process.exitCode = exitCodeOf(err);
+    const { message, exitCode } = describeFailure(err);
+    process.stderr.write(`berth: ${message}\n`);
+    process.exitCode = exitCode;
   },
 );

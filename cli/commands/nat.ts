@@ -5,42 +5,59 @@
  * kernel call), so it also works for CNI-only hosts. `--format hns` and `--format netnat` print
  * the same state as Windows would be given it: HCN documents, or NetNat commands.
  */
-import { parseArgs } from 'node:util';
 import { InvalidConfigError, NotAvailableError } from '../../core/errors.js';
 import { connectApi } from '../../daemon/grpc/client.js';
 import { natDescriptionOf } from '../../daemon/grpc/messages.js';
 import { DEFAULT_RUN_DIR, describeNat, type NatDescription } from '../../drivers/nat/index.js';
 import { renderWindowsNatDescription } from '../../winnat/windows/index.js';
-import { EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
+import { EXIT_OK, EXIT_USAGE, isPermissionDenied } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
 import { PROCESS_OUTPUT, type Output } from './network.js';
+import { HELP, HOST, HOST_HELP, parseCommandArgs, showUsage } from './usage.js';
 
 const FORMATS = ['table', 'json', 'hns', 'netnat'] as const;
 type Format = (typeof FORMATS)[number];
 
-const USAGE = `Usage: berth nat ls [--format table|json|hns|netnat] [--host SOCKET | --run-dir DIR]
+export const NAT_USAGE = `Usage: berth nat COMMAND [OPTIONS]
+
+Commands:
+  ls          Show NAT instances and static mappings (also: list)
+
+Every command takes -h, --help: run "berth nat ls --help" for its options.
+`;
+
+export const NAT_LS_USAGE = `Usage: berth nat ls [OPTIONS]
 
 Shows NAT instances (like Get-NetNat) and static mappings (like Get-NetNatStaticMapping).
---format hns prints the HCN documents Windows would be given (a NAT HostComputeNetwork per
-instance, a HostComputeEndpoint with PortMapping policies per endpoint holding mappings);
---format netnat prints the equivalent New-NetNat and Add-NetNatStaticMapping commands, one
-per line. What Windows cannot express is said on stderr.
-Asks berthd; with --run-dir, or when berthd is not running, reads the state under the run
-directory ($BERTH_RUN_DIR or ${DEFAULT_RUN_DIR}) directly.
+Asks berthd; with --run-dir, or when berthd is not running (and no --host was given), reads
+the state under the run directory ($BERTH_RUN_DIR or ${DEFAULT_RUN_DIR}) directly.
+
+Options:
+      --format FORMAT     table (default), json, hns or netnat:
+                          hns prints the HCN documents Windows would be given (a NAT
+                          HostComputeNetwork per instance, a HostComputeEndpoint with
+                          PortMapping policies per endpoint holding mappings); netnat prints
+                          the equivalent New-NetNat and Add-NetNatStaticMapping commands, one
+                          per line. What Windows cannot express is said on stderr.
+      --run-dir DIR       Read the state under DIR instead of asking berthd
+${HOST_HELP}  -h, --help              Show this help
+
+--host and --run-dir exclude each other.
 `;
 
 export async function natCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
-    io.out(USAGE);
+    io.out(NAT_USAGE);
     return sub === undefined ? EXIT_USAGE : EXIT_OK;
   }
   if (sub !== 'ls' && sub !== 'list') {
-    io.err(`berth nat: unknown command "${sub}"\n\n${USAGE}`);
+    io.err(`berth nat: unknown command "${sub}"\n\n${NAT_USAGE}`);
     return EXIT_USAGE;
   }
-  const { values } = parseArgs({ args: rest, strict: true, options: { host: { type: 'string', short: 'H' }, format: { type: 'string' }, 'run-dir': { type: 'string' } } });
+  const { values } = parseCommandArgs('berth nat ls', { args: rest, options: { ...HOST, format: { type: 'string' }, 'run-dir': { type: 'string' }, ...HELP } });
+  if (values.help) return showUsage(io, NAT_LS_USAGE);
   const format = (values.format ?? 'table') as Format;
   if (!FORMATS.includes(format)) throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use ${FORMATS.join(', ')}`, { field: '--format', value: format });
   if (values.host !== undefined && values['run-dir'] !== undefined) throw new InvalidConfigError('berth nat ls: give --host or --run-dir, not both', { field: '--run-dir' });
@@ -71,8 +88,9 @@ async function natDescription(host: string | undefined, runDir: string | undefin
   try {
     return natDescriptionOf(await client.listNat());
   } catch (err) {
-    // Only a missing berthd falls back, and only when no socket was named explicitly.
-    if (!(err instanceof NotAvailableError) || host !== undefined) throw err;
+    // Only a missing berthd falls back, and only when no socket was named explicitly: a
+    // socket this user may not open means berthd runs, and its state is what counts.
+    if (!(err instanceof NotAvailableError) || isPermissionDenied(err) || host !== undefined) throw err;
     const dir = process.env.BERTH_RUN_DIR ?? DEFAULT_RUN_DIR;
     io.err(`berth: berthd is not reachable; showing the NAT state under ${dir}\n`);
     return describeNat({ runDir: dir });

@@ -26,6 +26,7 @@ import {
   type SyncReport,
 } from '../../policy/index.js';
 import { DEFAULT_DATA_DIR, FileStore } from '../../store/file/file-store.js';
+import { isPermissionDenied } from '../exit-codes.js';
 import { apiSocketPath } from './api-host.js';
 
 export type PolicyRef = PolicyObjectRef;
@@ -71,8 +72,9 @@ export async function choosePolicyBackend(c: BackendChoice, env: NodeJS.ProcessE
         return daemonBackend(client);
       } catch (err) {
         client.close();
-        // An explicit --host that does not answer is an error; a stale default socket is not.
-        if (c.host !== undefined || env.BERTH_HOST !== undefined) throw err;
+        // An explicit --host that does not answer is an error; a stale default socket is not,
+        // but one this user may not open is berthd running: working around it would not do.
+        if (c.host !== undefined || env.BERTH_HOST !== undefined || isPermissionDenied(err)) throw err;
       }
     }
   }

@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { BerthError, InvalidConfigError, IoError, NotAvailableError } from '../../core/errors.js';
 import type { Protocol } from '../../core/model.js';
@@ -20,6 +20,7 @@ import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
 import { renderHeatmapSvg } from '../output/heatmap-svg.js';
 import { renderTable } from '../output/table.js';
 import type { Output } from './network.js';
+import { HELP, parseCommandArgs, showUsage } from './usage.js';
 
 /**
  * Where the objects come from, owned by `berth policy` (berthd or the embedded store): the
@@ -27,6 +28,8 @@ import type { Output } from './network.js';
  */
 export interface MatrixSource {
   readonly options: NonNullable<ParseArgsConfig['options']>;
+  /** How the usage text describes those options (and -h, --help). */
+  readonly optionsHelp: string;
   known(values: Readonly<Record<string, unknown>>): Promise<PolicyObject[]>;
 }
 
@@ -129,10 +132,28 @@ function renderMatrixTable(pods: readonly string[], model: ReachabilityMatrix, p
 
 const OPTIONS = { port: { type: 'string' }, protocol: { type: 'string' }, format: { type: 'string' }, svg: { type: 'string' }, probe: { type: 'boolean' } } as const;
 
+/** `berth policy matrix --help`: these options, then the source's. */
+export function matrixUsage(source: Pick<MatrixSource, 'optionsHelp'>): string {
+  return `Usage: berth policy matrix [OPTIONS]
+
+Shows who may reach whom among all known pods (rows: from, columns: to), from the model:
+ok allowed, X denied. With --probe also measured with real traffic in a lab of network
+namespaces (root), flagging every cell where the dataplane disagrees (then exit status 1).
+
+Options:
+      --port N            The destination port (default 80)
+      --protocol PROTO    TCP (default), UDP or SCTP (SCTP cannot be probed)
+      --format FORMAT     table (default) or json
+      --svg FILE          Also draw the matrix as an SVG heatmap into FILE
+      --probe             Measure it in a lab and compare (root)
+${source.optionsHelp}`;
+}
+
 /** Runs `berth policy matrix`. */
 export async function matrixCommand(argv: readonly string[], io: Output, source: MatrixSource): Promise<number> {
-  const parsed = parseArgs({ args: [...argv], strict: true, options: { ...source.options, ...OPTIONS } });
+  const parsed = parseCommandArgs('berth policy matrix', { args: argv, options: { ...source.options, ...OPTIONS, ...HELP } });
   const all = parsed.values as Readonly<Record<string, unknown>>;
+  if (all.help === true) return showUsage(io, matrixUsage(source));
   const values = all as { port?: string; protocol?: string; format?: string; svg?: string; probe?: boolean };
   const format = values.format ?? 'table';
   if (format !== 'table' && format !== 'json') throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use table or json`, { field: '--format', value: format });

@@ -13,7 +13,6 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { InvalidConfigError, NotFoundError } from '../../core/errors.js';
 import {
@@ -30,20 +29,22 @@ import { EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { PROCESS_OUTPUT, type Output } from './network.js';
 import { matrixCommand } from './policy-matrix.js';
+import { HELP, parseCommandArgs, showUsage } from './usage.js';
 
 const DEFAULT_DATA_DIR = '/var/lib/berth';
 const DEFAULT_RUN_DIR = '/run/berth';
 const DEFAULT_SOCKET = '/run/berth/berthd.sock';
 
-const USAGE = `Usage: berth policy COMMAND [--host SOCKET | --data-dir DIR [--run-dir DIR]]
+const USAGE = `Usage: berth policy COMMAND [OPTIONS]
 
 Commands:
   apply -f FILE|DIR              Store Namespace, Pod and NetworkPolicy manifests (YAML or JSON,
                                  several documents per file); one invalid document applies nothing
-  delete -f FILE|DIR             Remove the objects the manifests name
-  delete -n NS NAME              Remove one NetworkPolicy
+  delete -f FILE|DIR             Remove the objects the manifests name (also: rm)
+  delete [-n NS] NAME            Remove one NetworkPolicy
   ls [-A] [-n NS] [--format json]
                                  List NetworkPolicies (namespace "default" unless -n or -A)
+                                 (also: list)
   matrix [--port N] [--protocol TCP|UDP|SCTP] [--format json] [--svg FILE] [--probe]
                                  Reachability of all known pods (rows: from, columns: to);
                                  --svg draws it, --probe measures it in a lab (root) and flags
@@ -52,12 +53,70 @@ Commands:
                                  (pods as NAMESPACE/NAME, for example x/a y/b 80/TCP)
   sync                           Program the stored policies into nftables (direct mode)
 
+Every command takes -H, --host SOCKET | --data-dir DIR [--run-dir DIR], and -h, --help.
 Through berthd when it listens on --host (default ${DEFAULT_SOCKET}, or BERTH_HOST): its policy
 agent stores and programs, and opens new pods as they start. Otherwise, or with --data-dir,
 directly: the embedded store under --data-dir (default ${DEFAULT_DATA_DIR}) and nftables
 programmed by this command (root); pods recorded under --run-dir (default ${DEFAULT_RUN_DIR})
 that start later stay closed until \`berth policy sync\` runs.
+Run "berth policy COMMAND --help" for a command's options.
 `;
+
+/** How the usage texts describe WHERE's options. */
+const WHERE_HELP = `  -H, --host SOCKET       berthd's API socket (default $BERTH_HOST, else ${DEFAULT_SOCKET});
+                          used when berthd listens there, else the command works directly
+      --data-dir DIR      Work directly on the embedded store under DIR (default
+                          ${DEFAULT_DATA_DIR}), not through berthd
+      --run-dir DIR       Direct mode: where berth's plugins record pods (default
+                          $BERTH_RUN_DIR, else ${DEFAULT_RUN_DIR})
+  -h, --help              Show this help
+`;
+
+const APPLY_USAGE = `Usage: berth policy apply -f FILE|DIR [OPTIONS]
+
+Stores every Namespace, Pod and NetworkPolicy of the manifests: YAML or JSON, several documents
+per file; of a directory, its .yaml, .yml and .json files in name order. One invalid document
+applies nothing. Prints each object configured; what the dataplane now does goes to stderr.
+
+Options:
+  -f, --filename FILE|DIR A manifest file or directory (required; repeatable)
+${WHERE_HELP}`;
+
+const DELETE_USAGE = `Usage: berth policy delete -f FILE|DIR [OPTIONS]
+       berth policy delete [-n NS] NAME [OPTIONS]
+
+Removes the objects the manifests name, or one NetworkPolicy by name (alias: rm).
+
+Options:
+  -f, --filename FILE|DIR A manifest file or directory (repeatable)
+  -n, --namespace NS      The NetworkPolicy's namespace (default "default"); not with -f
+${WHERE_HELP}`;
+
+const LS_USAGE = `Usage: berth policy ls [OPTIONS]
+
+Lists the stored NetworkPolicies (alias: list).
+
+Options:
+  -n, --namespace NS      Only this namespace (default "default")
+  -A, --all-namespaces    Every namespace; not with -n
+      --format FORMAT     table (default) or json
+${WHERE_HELP}`;
+
+const EXPLAIN_USAGE = `Usage: berth policy explain [OPTIONS] FROM TO PORT/PROTO
+
+Says which policies and rules allow a flow from pod FROM to pod TO, or which isolation denies
+it. Pods are NAMESPACE/NAME; for example: berth policy explain x/a y/b 80/TCP
+
+Options:
+${WHERE_HELP}`;
+
+const SYNC_USAGE = `Usage: berth policy sync [OPTIONS]
+
+Programs the stored policies into nftables (direct mode, root); berthd keeps itself in sync,
+so through berthd there is nothing to do.
+
+Options:
+${WHERE_HELP}`;
 
 const FORMAT = { format: { type: 'string' } } as const;
 /** Where to apply and read: berthd (`--host`) or the embedded store (`--data-dir`, `--run-dir`). */
@@ -142,7 +201,8 @@ function readManifests(paths: readonly string[]): { manifests: unknown[]; source
 }
 
 async function apply(argv: readonly string[], io: Output): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], strict: true, options: { filename: { type: 'string', short: 'f', multiple: true }, ...WHERE } });
+  const { values } = parseCommandArgs('berth policy apply', { args: argv, options: { filename: { type: 'string', short: 'f', multiple: true }, ...WHERE, ...HELP } });
+  if (values.help) return showUsage(io, APPLY_USAGE);
   const { manifests, sources } = readManifests(values.filename ?? []);
   if (manifests.length === 0) throw new InvalidConfigError(`berth policy apply: no objects in ${(values.filename ?? []).join(', ')}`, { field: '-f' });
   await withBackend(values, async (backend) => {
@@ -154,12 +214,12 @@ async function apply(argv: readonly string[], io: Output): Promise<number> {
 }
 
 async function remove(argv: readonly string[], io: Output): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    strict: true,
+  const { values, positionals } = parseCommandArgs('berth policy delete', {
+    args: argv,
     allowPositionals: true,
-    options: { filename: { type: 'string', short: 'f', multiple: true }, namespace: { type: 'string', short: 'n' }, ...WHERE },
+    options: { filename: { type: 'string', short: 'f', multiple: true }, namespace: { type: 'string', short: 'n' }, ...WHERE, ...HELP },
   });
+  if (values.help) return showUsage(io, DELETE_USAGE);
   let refs: PolicyRef[];
   const byName = values.filename === undefined;
   if (!byName) {
@@ -185,7 +245,8 @@ async function remove(argv: readonly string[], io: Output): Promise<number> {
 
 /** `berth policy sync`: programs what is stored (direct mode; berthd keeps itself in sync). */
 async function syncCommand(argv: readonly string[], io: Output): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], strict: true, options: { ...WHERE } });
+  const { values } = parseCommandArgs('berth policy sync', { args: argv, options: { ...WHERE, ...HELP } });
+  if (values.help) return showUsage(io, SYNC_USAGE);
   await withBackend(values, async (backend) => {
     const sync = await backend.sync();
     if (backend.via === 'berthd') io.out('berthd programs policies as they change; nothing to do\n');
@@ -213,11 +274,11 @@ function reportSync(backend: PolicyBackend, sync: SyncInfo | undefined, io: Outp
 }
 
 async function list(argv: readonly string[], io: Output): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    strict: true,
-    options: { 'all-namespaces': { type: 'boolean', short: 'A' }, namespace: { type: 'string', short: 'n' }, ...FORMAT, ...WHERE },
+  const { values } = parseCommandArgs('berth policy ls', {
+    args: argv,
+    options: { 'all-namespaces': { type: 'boolean', short: 'A' }, namespace: { type: 'string', short: 'n' }, ...FORMAT, ...WHERE, ...HELP },
   });
+  if (values.help) return showUsage(io, LS_USAGE);
   const format = formatOf(values.format);
   if (values['all-namespaces'] && values.namespace !== undefined) throw new InvalidConfigError('berth policy ls: give -A or -n NS, not both', { field: '-n' });
   const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? 'default');
@@ -246,7 +307,7 @@ async function compileStored(where: Where): Promise<PolicyIR> {
 }
 
 async function matrix(argv: readonly string[], io: Output): Promise<number> {
-  return matrixCommand(argv, io, { options: WHERE, known: (values) => withBackend(values as Where, (b) => b.known()) });
+  return matrixCommand(argv, io, { options: WHERE, optionsHelp: WHERE_HELP, known: (values) => withBackend(values as Where, (b) => b.known()) });
 }
 
 /** Runs `fn` on berthd or the direct backend, and closes it whatever happens. */
@@ -260,7 +321,8 @@ async function withBackend<T>(where: Where, fn: (backend: PolicyBackend) => Prom
 }
 
 async function explain(argv: readonly string[], io: Output): Promise<number> {
-  const { values, positionals } = parseArgs({ args: [...argv], strict: true, allowPositionals: true, options: { ...WHERE } });
+  const { values, positionals } = parseCommandArgs('berth policy explain', { args: argv, allowPositionals: true, options: { ...WHERE, ...HELP } });
+  if (values.help) return showUsage(io, EXPLAIN_USAGE);
   if (positionals.length !== 3) throw new InvalidConfigError('Usage: berth policy explain FROM TO PORT/PROTO (for example x/a y/b 80/TCP)', { field: 'FROM' });
   const [from, to, portText] = positionals as [string, string, string];
   const flow = parseFlowPort(portText);

@@ -9,7 +9,6 @@
  * instead of endpoint and network IDs. Without Docker the IDs are shown.
  */
 import { request } from 'node:http';
-import { parseArgs } from 'node:util';
 import { InvalidConfigError } from '../../core/errors.js';
 import { connectApi } from '../../daemon/grpc/client.js';
 import type { ListNatMessage, NetworkMessage } from '../../daemon/grpc/messages.js';
@@ -17,6 +16,21 @@ import { EXIT_OK } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
 import { PROCESS_OUTPUT, type Output } from './network.js';
+import { HELP, HOST, HOST_HELP, parseCommandArgs, showUsage } from './usage.js';
+
+export const PS_USAGE = `Usage: berth ps [OPTIONS]
+
+Shows the endpoints on berthd's networks, one a line: container, network, addresses and
+published ports (docker ps cannot show a plugin network's ports). Container and network names
+come from the Docker engine when it answers, else IDs are shown.
+
+Options:
+      --format FORMAT     table (default) or json
+      --docker-socket PATH
+                          The Docker engine's socket for names (default: $DOCKER_HOST when
+                          unix://PATH, else /var/run/docker.sock)
+${HOST_HELP}  -h, --help              Show this help
+`;
 
 export interface PsRow {
   readonly container: string;
@@ -31,7 +45,8 @@ export interface PsRow {
 export type DockerNames = ReadonlyMap<string, { readonly container: string; readonly network: string }>;
 
 export async function psCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], strict: true, options: { host: { type: 'string', short: 'H' }, 'docker-socket': { type: 'string' }, format: { type: 'string' } } });
+  const { values } = parseCommandArgs('berth ps', { args: argv, options: { ...HOST, 'docker-socket': { type: 'string' }, format: { type: 'string' }, ...HELP } });
+  if (values.help) return showUsage(io, PS_USAGE);
   const format = values.format ?? 'table';
   if (format !== 'table' && format !== 'json') throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use table or json`, { field: '--format', value: format });
   const client = connectApi(apiSocketPath(values.host), { timeoutMs: 5000 });

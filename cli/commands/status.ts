@@ -2,17 +2,29 @@
  * `berth status`: what berthd serves (drivers, sockets, metrics), what it manages, and what
  * its start-up reconcile found.
  */
-import { parseArgs } from 'node:util';
 import { InvalidConfigError } from '../../core/errors.js';
 import { connectApi } from '../../daemon/grpc/client.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
 import { PROCESS_OUTPUT, type Output } from './network.js';
+import { HELP, HOST, HOST_HELP, parseCommandArgs, showUsage } from './usage.js';
 import type { StatusMessage } from '../../daemon/grpc/messages.js';
 
+export const STATUS_USAGE = `Usage: berth status [OPTIONS]
+
+Shows what berthd serves (API, CNI and Docker plugin sockets, metrics), its drivers with their
+networks and endpoints, the firewall passages it added, its IPAM pools, and what its start-up
+reconcile found.
+
+Options:
+      --format FORMAT     table (default) or json
+${HOST_HELP}  -h, --help              Show this help
+`;
+
 export async function statusCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], strict: true, options: { host: { type: 'string', short: 'H' }, format: { type: 'string' } } });
+  const { values } = parseCommandArgs('berth status', { args: argv, options: { ...HOST, format: { type: 'string' }, ...HELP } });
+  if (values.help) return showUsage(io, STATUS_USAGE);
   const format = values.format ?? 'table';
   if (format !== 'table' && format !== 'json') throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use table or json`, { field: '--format', value: format });
   const socket = apiSocketPath(values.host);

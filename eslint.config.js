@@ -1,8 +1,8 @@
-// Lint, with DESIGN.md's "may import" table enforced: a layer crossing fails the lint.
+// Lint, with ARCHITECTURE.md's "may import" table enforced: a layer crossing fails the lint.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/** Which berth folders each folder may import (DESIGN.md, "Layout"). */
+/** Which berth folders each folder may import (ARCHITECTURE.md, "Folders"). */
 const mayImport = {
   core: [],
   store: ['core'],
@@ -28,7 +28,7 @@ function layerRules(layer) {
   const forbidden = layers.filter((l) => l !== layer && !mayImport[layer].includes(l));
   const patterns = forbidden.map((l) => ({
     group: [`**/${l}/*`, `**/${l}/**`, `../${l}`, `../../${l}`],
-    message: `${layer}/ may not import ${l}/ (DESIGN.md layering: ${layer}/ may import ${mayImport[layer].join(', ') || 'nothing of berth'}).`,
+    message: `${layer}/ may not import ${l}/ (ARCHITECTURE.md layering: ${layer}/ may import ${mayImport[layer].join(', ') || 'nothing of berth'}).`,
   }));
   const paths = ['labs', 'cli'].includes(layer) ? [] : [noSpawn, { name: 'child_process', message: noSpawn.message }];
   const spawning = ['labs', 'cli'].includes(layer) ? [] : [{ object: 'process', property: 'getBuiltinModule', message: 'A lazy load of a built-in module is how child_process would slip past the import rule: import what you need.' }];

@@ -6,7 +6,7 @@
 import { DecodeError, InvalidConfigError } from '../core/errors.js';
 import { IpAddress } from '../core/ip.js';
 import type { PortMapping } from '../core/model.js';
-import { optInt, optString, type Conf } from './conf-fields.js';
+import { optInt, optString, type Conf } from '../core/conf-fields.js';
 
 const KEY = 'runtimeConfig.portMappings';
 

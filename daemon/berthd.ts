@@ -80,7 +80,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     const store = new FileStore({ dataDir: config.dataDir });
     const swept = store.sweepSync();
     if (swept.tempFiles + swept.lockFiles > 0) log.info('store: removed files left by killed writers', { ...swept });
-    const registry = deps.registry ?? linuxDriverRegistry({ runDir: config.runDir });
+    const registry = deps.registry ?? (await linuxDriverRegistry({ runDir: config.runDir }));
     const queue = new SerialQueue();
     const service = new NetworkService({ store, registry, queue, log, sandboxExists: deps.sandboxExists ?? netnsExists });
     const ipam = new DockerIpam({ store, queue, log }, { defaultRange: config.defaultPoolRange, defaultPoolLength: config.defaultPoolLength });

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, BerthError, InvalidConfigError, NotFoundError } from '../core/errors.js';
 import { IpPrefix, formatIpWithPrefix } from '../core/ip.js';
 import type { PortMapping } from '../core/model.js';
-import type { EndpointRef, EndpointSpec } from '../drivers/driver.js';
+import { DOCKER_MANAGED, type EndpointRef, type EndpointSpec } from '../drivers/driver.js';
 import { Rollback } from '../drivers/rollback.js';
 import type { Store } from '../store/store.js';
 import type { DriverRegistry } from './drivers/binding.js';
@@ -213,7 +213,7 @@ export class NetworkService {
         complete: false,
       };
       const spec = specOf(binding, network);
-      const ref: EndpointRef = { containerId: req.endpointId, ifname: DOCKER_IFNAME, sandbox: '' };
+      const ref: EndpointRef = { containerId: req.endpointId, ifname: DOCKER_IFNAME, placement: DOCKER_MANAGED };
       return new Rollback().run(async (rb) => {
         await this.deps.store.put(key, toJson(record));
         rb.push(`forget endpoint ${req.endpointId}`, async () => void (await this.deps.store.delete(key)));
@@ -235,10 +235,16 @@ export class NetworkService {
       const network = await this.requireNetwork(networkId);
       const record = await this.requireEndpoint(network, endpointId);
       await this.deps.store.put(endpointKey(network.id, endpointId), toJson({ ...record, sandbox }));
-      const gateways = network.subnets.filter((s) => s.gateway !== undefined);
-      const gw = (family: 4 | 6) => gateways.find((s) => IpPrefix.parse(s.subnet).family === family)?.gateway;
-      const gateway4 = gw(4);
-      const gateway6 = gw(6);
+      const binding = this.deps.registry.get(network.driver);
+      const joined = binding.impl.join(specOf(binding, network), {
+        containerId: endpointId,
+        ifname: DOCKER_IFNAME,
+        placement: DOCKER_MANAGED,
+        addresses: record.addresses.map(assignedOf),
+        routes: [],
+      });
+      const gateway4 = joined.gateway4?.toString();
+      const gateway6 = joined.gateway6?.toString();
       this.deps.log.info('endpoint joined', { network: network.id, endpoint: endpointId, sandbox });
       return { srcName: record.srcName, internal: network.internal, ...(gateway4 ? { gateway4 } : {}), ...(gateway6 ? { gateway6 } : {}) };
     });
@@ -262,7 +268,7 @@ export class NetworkService {
       if (!network) return;
       const binding = this.deps.registry.get(network.driver);
       const spec = specOf(binding, network);
-      const ref: EndpointRef = { containerId: endpointId, ifname: DOCKER_IFNAME, sandbox: '' };
+      const ref: EndpointRef = { containerId: endpointId, ifname: DOCKER_IFNAME, placement: DOCKER_MANAGED };
       await binding.impl.revokeExternalConnectivity?.(spec, ref);
       await binding.impl.deleteEndpoint(spec, ref);
       await this.deps.store.delete(endpointKey(network.id, endpointId));
@@ -294,7 +300,7 @@ export class NetworkService {
       const spec: EndpointSpec = {
         containerId: endpointId,
         ifname: DOCKER_IFNAME,
-        sandbox: record.sandbox,
+        placement: DOCKER_MANAGED,
         addresses: record.addresses.map(assignedOf),
         routes: [],
         ...(record.mac ? { mac: record.mac } : {}),
@@ -311,7 +317,7 @@ export class NetworkService {
       const network = await this.findRecord(networkId);
       if (!network) return;
       const binding = this.deps.registry.get(network.driver);
-      await binding.impl.revokeExternalConnectivity?.(specOf(binding, network), { containerId: endpointId, ifname: DOCKER_IFNAME, sandbox: '' });
+      await binding.impl.revokeExternalConnectivity?.(specOf(binding, network), { containerId: endpointId, ifname: DOCKER_IFNAME, placement: DOCKER_MANAGED });
       const key = endpointKey(network.id, endpointId);
       const current = (await this.deps.store.get(key))?.value;
       if (current) await this.deps.store.put(key, toJson({ ...asEndpointRecord(current), portMappings: [] }));

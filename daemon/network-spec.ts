@@ -7,7 +7,7 @@ import { InvalidConfigError } from '../core/errors.js';
 import { IpAddress, IpParseError, IpPrefix, parseIpWithPrefix } from '../core/ip.js';
 import type { AssignedAddress, IpRange, PortMapping } from '../core/model.js';
 import type { NetworkSpec } from '../drivers/driver.js';
-import type { DriverBinding } from './drivers/binding.js';
+import type { ServedDriver } from './drivers/binding.js';
 import type { NetworkRecord, PortMappingRecord, SubnetRecord } from './state/records.js';
 
 /**
@@ -17,7 +17,7 @@ import type { NetworkRecord, PortMappingRecord, SubnetRecord } from './state/rec
 export const DOCKER_IFNAME = 'eth';
 
 /** The driver's view of a stored network; options are re-validated by the binding. */
-export function specOf<O>(binding: DriverBinding<O>, record: NetworkRecord): NetworkSpec<O> {
+export function specOf<O>(binding: ServedDriver<O>, record: NetworkRecord): NetworkSpec<O> {
   const subnets: IpRange[] = record.subnets.map((s) => {
     const subnet = IpPrefix.parse(s.subnet);
     const last = subnet.family === 4 ? subnet.last.plus(-1n) : subnet.last;

@@ -11,8 +11,8 @@
  * Errors are logged and counted; one broken network does not stop the others.
  */
 import { asBerthError } from '../core/errors.js';
-import type { EndpointRef, NetworkSpec } from '../drivers/driver.js';
-import type { DriverBinding } from './drivers/binding.js';
+import { DOCKER_MANAGED, type EndpointRef, type NetworkSpec } from '../drivers/driver.js';
+import type { ServedDriver } from './drivers/binding.js';
 import { errorFields } from './log.js';
 import type { NetworkServiceDeps } from './network-service.js';
 import { DOCKER_IFNAME, specOf } from './network-spec.js';
@@ -66,7 +66,7 @@ export async function reconcileHost(deps: NetworkServiceDeps): Promise<Reconcile
       report.networks++;
       const kept: EndpointRef[] = [];
       for (const ep of endpoints) {
-        const ref: EndpointRef = { containerId: ep.id, ifname: DOCKER_IFNAME, sandbox: '' };
+        const ref: EndpointRef = { containerId: ep.id, ifname: DOCKER_IFNAME, placement: DOCKER_MANAGED };
         const gone = !ep.complete || (ep.sandbox !== '' && !deps.sandboxExists(ep.sandbox));
         if (gone) {
           await dropEndpoint(deps, binding, spec, ep);
@@ -76,8 +76,9 @@ export async function reconcileHost(deps: NetworkServiceDeps): Promise<Reconcile
         }
         kept.push(ref);
         report.endpoints++;
-        if (ep.sandbox === '' || !binding.restoreEndpoint) continue;
-        const outcome = await binding.restoreEndpoint(spec, ref);
+        // Not joined yet: nothing of it is in use to put back.
+        if (ep.sandbox === '') continue;
+        const outcome = await binding.impl.restore(spec, ref);
         if (outcome === 'reattached') report.reattached++;
         if (outcome === 'lost') {
           report.lost.push(ep.id);
@@ -95,8 +96,8 @@ export async function reconcileHost(deps: NetworkServiceDeps): Promise<Reconcile
   return report;
 }
 
-async function dropEndpoint(deps: NetworkServiceDeps, binding: DriverBinding, spec: NetworkSpec<unknown>, ep: EndpointRecord): Promise<void> {
-  const ref: EndpointRef = { containerId: ep.id, ifname: DOCKER_IFNAME, sandbox: '' };
+async function dropEndpoint(deps: NetworkServiceDeps, binding: ServedDriver, spec: NetworkSpec<unknown>, ep: EndpointRecord): Promise<void> {
+  const ref: EndpointRef = { containerId: ep.id, ifname: DOCKER_IFNAME, placement: DOCKER_MANAGED };
   await binding.impl.revokeExternalConnectivity?.(spec, ref);
   await binding.impl.deleteEndpoint(spec, ref);
   await deps.store.delete(endpointKey(ep.networkId, ep.id));

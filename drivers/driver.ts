@@ -8,7 +8,8 @@
  * - All or nothing: a failed create leaves nothing behind (undone in reverse order).
  * - Errors are core/errors classes; a driver never formats protocol errors.
  */
-import type { AssignedAddress, DriverName, IpRange, PodIdentity, PortMapping, Route } from '../core/model.js';
+import type { IpAddress } from '../core/ip.js';
+import type { AssignedAddress, Dns, DriverName, IpRange, PodIdentity, PortMapping, Route } from '../core/model.js';
 
 /** A network as a driver receives it; `options` are the driver's own validated options. */
 export interface NetworkSpec<Options> {
@@ -24,13 +25,31 @@ export interface NetworkSpec<Options> {
   readonly followsEndpoints: boolean;
 }
 
-/** Identifies an endpoint: the attachment key of CNI, the endpoint of Docker. */
-export interface EndpointRef {
+/** The attachment key of CNI (container and interface), the endpoint of Docker. */
+export interface AttachmentKey {
   readonly containerId: string;
   /** Interface name inside the sandbox. */
   readonly ifname: string;
-  /** Network namespace path of the sandbox; empty when unknown or gone. */
-  readonly sandbox: string;
+}
+
+/** Where an endpoint's sandbox side is, which says who configures it. */
+export type EndpointPlacement =
+  /** CNI: the runtime's network namespace; the driver configures the interface in it. */
+  | { readonly kind: 'netns'; readonly path: string }
+  /**
+   * Docker: the container end waits in the host namespace; Docker moves it into the sandbox
+   * after Join, renames it and puts the addresses and routes on it itself.
+   */
+  | { readonly kind: 'docker' }
+  /** The sandbox is gone or was never named (a DEL after the netns went, GC): the host side only. */
+  | { readonly kind: 'gone' };
+
+export const GONE: EndpointPlacement = Object.freeze({ kind: 'gone' });
+export const DOCKER_MANAGED: EndpointPlacement = Object.freeze({ kind: 'docker' });
+
+/** Identifies an endpoint and where its sandbox is. */
+export interface EndpointRef extends AttachmentKey {
+  readonly placement: EndpointPlacement;
 }
 
 export interface EndpointSpec extends EndpointRef {
@@ -66,12 +85,33 @@ export interface EndpointInfo {
   readonly portMappings?: readonly PortMapping[];
 }
 
+/**
+ * Who gives an endpoint its addresses: `ipam`, a pool (berth-ipam, any CNI IPAM plugin,
+ * Docker's IPAM) before the driver runs; `driver`, the driver itself (a DHCP lease, the
+ * host's own prefix, a per-node lease), which reports them in EndpointInfo.
+ */
+export type Addressing = 'ipam' | 'driver';
+
 export interface DriverCapabilities {
+  readonly addressing: Addressing;
   /** Networks of this driver span hosts and need the cluster store. */
   readonly needsClusterStore: boolean;
   readonly portMappings: boolean;
   readonly ipv6: boolean;
 }
+
+/** What a sandbox gets from its network besides its addresses: decided by the driver. */
+export interface JoinInfo {
+  /** The default gateway per family, when the network gives one. */
+  readonly gateway4?: IpAddress;
+  readonly gateway6?: IpAddress;
+  /** Static routes besides the default route. */
+  readonly routes: readonly Route[];
+  readonly dns?: Dns;
+}
+
+/** What `restore` found: the endpoint as it was, put back in working order, or gone. */
+export type RestoreOutcome = 'ok' | 'reattached' | 'lost';
 
 export interface Driver<Options> {
   readonly name: DriverName;
@@ -84,9 +124,10 @@ export interface Driver<Options> {
   deleteNetwork(net: NetworkSpec<Options>): Promise<void>;
 
   /**
-   * Creates the endpoint's links and, when `ep.sandbox` is set, configures the sandbox side
-   * (addresses, routes). Addresses come allocated (IPAM runs before). Creates the network
-   * first when it follows its endpoints. On failure, everything made here is undone.
+   * Creates the endpoint's links and, placed in a netns, configures the sandbox side
+   * (addresses, routes). With `ipam` addressing the addresses come allocated; with `driver`
+   * addressing `ep.addresses` is empty and the driver reports what it gave. Creates the
+   * network first when it follows its endpoints. On failure, everything made here is undone.
    */
   createEndpoint(net: NetworkSpec<Options>, ep: EndpointSpec): Promise<EndpointInfo>;
 
@@ -103,7 +144,17 @@ export interface Driver<Options> {
    * Removes endpoints of this network that are not in `valid` (for example after a reboot
    * or a runtime that lost track). Keeps going past errors and reports them together.
    */
-  gc(net: NetworkSpec<Options>, valid: readonly EndpointRef[]): Promise<void>;
+  gc(net: NetworkSpec<Options>, valid: readonly AttachmentKey[]): Promise<void>;
+
+  /** What a sandbox joining the network gets (Docker's Join; CNI's result routes and DNS). */
+  join(net: NetworkSpec<Options>, ep: EndpointSpec): JoinInfo;
+
+  /**
+   * For an agent that keeps endpoints across its own restarts: puts a live endpoint back in
+   * working order without disturbing it (its network exists: createNetwork runs first).
+   * Creates nothing else: 'lost' means the endpoint itself is gone.
+   */
+  restore(net: NetworkSpec<Options>, ep: EndpointRef): Promise<RestoreOutcome>;
 
   /**
    * Publishes `ep.portMappings` (drivers with the `portMappings` capability), replacing what

@@ -8,32 +8,55 @@ import { resolve } from 'node:path';
 import { executableOptions } from './bundle-options.mjs';
 
 const entries = {
-  'berth-bridge': 'cni/bin/berth-bridge.ts',
   'berth-ipam': 'cni/bin/berth-ipam.ts',
-  'berth-nat': 'cni/bin/berth-nat.ts',
   berth: 'cli/bin/berth.ts',
   // The node agent: it may load anything heavy (gRPC, winston); the plugins never do.
   berthd: 'daemon/bin/berthd.ts',
 };
+
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
+
+// One CNI plugin per driver of the catalog (drivers/catalog.ts), with the entry's facts and
+// only its own driver's module built in.
+const { CATALOG, IPAM_PLUGIN } = await import('../dist/drivers/catalog.js');
+const driverPlugins = Object.fromEntries(
+  CATALOG.map(({ load: _load, ...facts }) => [
+    facts.plugin,
+    {
+      contents: [
+        "import { runDriverPlugin } from './cni/bin/driver-plugin-main.ts';",
+        `import { driverModule } from './drivers/${facts.name}/module.ts';`,
+        `runDriverPlugin(${JSON.stringify(facts)}, driverModule);`,
+      ].join('\n'),
+      resolveDir: resolve('.'),
+      sourcefile: `${facts.plugin}.ts`,
+      loader: 'ts',
+    },
+  ]),
+);
 /**
  * Plugins: `dist/bin/NAME` is the native shim (cni/shim) that hands requests to berthd;
  * `dist/bin/NAME-node` the in-process plugin it falls back to, which starts through the
  * code-cache launcher (cni/launcher.ts) with its bundle beside it.
  */
-const plugins = ['berth-bridge', 'berth-ipam', 'berth-nat'];
-
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], { stdio: 'inherit' });
+const plugins = [...Object.keys(driverPlugins), IPAM_PLUGIN];
 
 mkdirSync('dist/bin', { recursive: true });
 // The bundles are CommonJS; this keeps Node from reading them as ES modules.
 writeFileSync('dist/bin/package.json', '{"type":"commonjs"}\n');
-await Promise.all(
-  Object.entries(entries).map(async ([name, entry]) => {
+await Promise.all([
+  ...Object.entries(entries).map(async ([name, entry]) => {
     const outfile = plugins.includes(name) ? `dist/bin/${name}.bundle.cjs` : `dist/bin/${name}`;
     await build(executableOptions(entry, outfile));
     chmodSync(outfile, 0o755);
   }),
-);
+  ...Object.entries(driverPlugins).map(async ([name, stdin]) => {
+    const outfile = `dist/bin/${name}.bundle.cjs`;
+    const { entryPoints: _entry, ...options } = executableOptions(undefined, outfile);
+    await build({ ...options, stdin });
+    chmodSync(outfile, 0o755);
+  }),
+]);
 await build({
   entryPoints: ['cni/launcher.ts'],
   outfile: 'dist/bin/launcher.cjs',
@@ -63,4 +86,4 @@ for (const name of plugins) {
   writeFileSync(`dist/bin/${name}`, shim, { mode: 0o755 });
   chmodSync(`dist/bin/${name}`, 0o755);
 }
-console.log(`built dist/ and dist/bin/{${Object.keys(entries).join(',')}}`);
+console.log(`built dist/ and dist/bin/{${[...plugins, 'berth', 'berthd'].join(',')}}`);

@@ -1,31 +1,22 @@
 /**
- * A main CNI plugin for one berth driver: CNI commands translated into calls on the driver.
- * IPAM runs first (in-process for berth-ipam, delegated otherwise) and is undone when the
- * driver fails. berth-bridge and berth-nat are this, bound to their driver.
+ * The main CNI plugin of a berth driver: CNI commands translated into calls on the driver the
+ * catalog names (drivers/catalog.ts). IPAM runs first (in-process for berth-ipam, delegated
+ * otherwise) and is undone when the driver fails; a driver that gives addresses itself
+ * (`addressing: 'driver'`) runs without an IPAM section. Every berth driver plugin is this.
  */
 import { mark } from '../../core/trace.js';
 import { CheckFailedError, DecodeError, asBerthError } from '../../core/errors.js';
 import { IpPrefix, parseIpWithPrefix, IpAddress } from '../../core/ip.js';
 import type { IpRange, PortMapping, Route } from '../../core/model.js';
-import type { Driver, NetworkSpec } from '../../drivers/driver.js';
+import type { DriverFacts } from '../../drivers/catalog.js';
+import { GONE, type Driver, type EndpointPlacement, type NetworkSpec } from '../../drivers/driver.js';
+import type { DriverModule } from '../../drivers/driver-module.js';
+import { withPolicyRecords } from '../../drivers/policy-records.js';
 import type { AddressSource, IpamAddress, IpamOutcome } from '../ipam-source.js';
 import { openAddressSource } from '../ipam-select.js';
+import { parsePortMappings } from '../port-mappings.js';
 import { parseDns, type Result } from '../result.js';
 import type { CniRequest, PluginHandlers } from '../skel.js';
-
-/** What ties a plugin to its driver. */
-export interface DriverBinding<Options> {
-  /** The executable's name, for logs and messages. */
-  readonly name: string;
-  /** Shown when the binary is run without CNI_COMMAND. */
-  readonly about: string;
-  /** The driver's options from the configuration; parsed before anything is allocated. */
-  options(req: CniRequest): Options;
-  /** The driver, wired for this request's environment. */
-  driver(req: CniRequest): Driver<Options>;
-  /** The request's port mappings (the `portMappings` capability), for drivers that publish ports. */
-  portMappings?(req: CniRequest): PortMapping[];
-}
 
 /** berth's run-time directory (locks, WinNAT's state): BERTH_RUN_DIR, default /run/berth. */
 export function runDirOf(req: CniRequest): string {
@@ -35,16 +26,21 @@ export function runDirOf(req: CniRequest): string {
 /**
  * One driver per run directory, made on first use: a plugin process makes one, and berthd,
  * which serves every request of the node, reuses it (and the netlink socket it holds)
- * instead of opening a new one per request.
+ * instead of opening a new one per request. Pods are recorded for the policy engine there.
  */
-export function driverPerRunDir<D>(make: (runDir: string) => D): (req: CniRequest) => D {
-  const made = new Map<string, D>();
+function driverPerRunDir(module: DriverModule): (req: CniRequest) => Driver<unknown> {
+  const made = new Map<string, Driver<unknown>>();
   return (req) => {
     const runDir = runDirOf(req);
     let d = made.get(runDir);
-    if (!d) made.set(runDir, (d = make(runDir)));
+    if (!d) made.set(runDir, (d = withPolicyRecords(module.create({ runDir }), runDir)));
     return d;
   };
+}
+
+/** Where the request's sandbox is: the runtime's netns, or none (a DEL or GC after it went). */
+function placementOf(req: CniRequest): EndpointPlacement {
+  return req.netns ? { kind: 'netns', path: req.netns } : GONE;
 }
 
 /**
@@ -72,16 +68,35 @@ function requestedMac(req: CniRequest): string | undefined {
   return mac.toLowerCase();
 }
 
-/** The CNI command handlers of the plugin that `b` binds to its driver. */
-export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
+/** What one plugin needs of its driver, loaded on the first request. */
+interface Bound {
+  readonly options: (req: CniRequest) => unknown;
+  readonly driver: (req: CniRequest) => Driver<unknown>;
+  readonly portMappings: (req: CniRequest) => PortMapping[];
+}
+
+/**
+ * The CNI command handlers of the plugin of the driver `facts` describes; `load` gives its
+ * module (a plugin executable has it built in, berthd loads it through the catalog).
+ */
+export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModule>): PluginHandlers {
+  let bound: Promise<Bound> | undefined;
+  const bind = () =>
+    (bound ??= load().then((m) => ({
+      options: (req: CniRequest) => m.cniOptions(req.name, req.conf),
+      driver: driverPerRunDir(m),
+      portMappings: (req: CniRequest) =>
+        facts.capabilities.portMappings ? parsePortMappings(req.runtimeConfig, { protocols: ['tcp', 'udp'], families: facts.capabilities.ipv6 ? [4, 6] : [4] }) : [],
+    })));
   return {
-    name: b.name,
-    about: b.about,
+    name: facts.plugin,
+    about: `${facts.plugin}: ${facts.summary} (berth)`,
 
     async add(req) {
+      const b = await bind();
       // Everything that only reads the request fails here, before an address is taken.
       const options = b.options(req);
-      const portMappings = b.portMappings?.(req) ?? [];
+      const portMappings = b.portMappings(req);
       const mac = requestedMac(req);
       const ipam = openAddressSource(req);
       const outcome: IpamOutcome = ipam ? await ipam.add(req) : { ips: [], routes: [] };
@@ -90,7 +105,7 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
         const info = await b.driver(req).createEndpoint(networkOf(req, options, ipam, outcome.ips), {
           containerId: req.containerId,
           ifname: req.ifname,
-          sandbox: req.netns,
+          placement: placementOf(req),
           addresses: outcome.ips,
           routes: outcome.routes.map((r) => ({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}) })),
           ...(mac ? { mac } : {}),
@@ -111,7 +126,7 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
           try {
             await ipam.del(req);
           } catch (undo) {
-            process.stderr.write(`${b.name}: releasing addresses after a failed ADD also failed: ${asBerthError(undo).message}\n`);
+            process.stderr.write(`${facts.plugin}: releasing addresses after a failed ADD also failed: ${asBerthError(undo).message}\n`);
           }
         }
         throw err;
@@ -119,12 +134,13 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
     },
 
     async del(req) {
+      const b = await bind();
       const ipam = openAddressSource(req);
       const net = networkOf(req, b.options(req), ipam);
       // Best effort on both sides: the addresses are released even when the links are gone.
       let first: unknown;
       try {
-        await b.driver(req).deleteEndpoint(net, { containerId: req.containerId, ifname: req.ifname, sandbox: req.netns });
+        await b.driver(req).deleteEndpoint(net, { containerId: req.containerId, ifname: req.ifname, placement: placementOf(req) });
       } catch (err) {
         first = err;
       }
@@ -141,6 +157,7 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
     },
 
     async check(req) {
+      const b = await bind();
       const prev = req.prevResult;
       if (!prev) throw new CheckFailedError('CHECK needs prevResult (the result of the ADD)');
       const ips: IpamAddress[] = (prev.ips ?? []).map((ip) => ({
@@ -149,13 +166,13 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
       }));
       const ipam = openAddressSource(req);
       const net = networkOf(req, b.options(req), ipam, ips);
-      const portMappings = b.portMappings?.(req) ?? [];
+      const portMappings = b.portMappings(req);
       if (ipam) await ipam.check(req, ips);
       const sandboxIf = prev.interfaces?.find((i) => i.name === req.ifname && i.sandbox);
       await b.driver(req).check(net, {
         containerId: req.containerId,
         ifname: req.ifname,
-        sandbox: req.netns,
+        placement: placementOf(req),
         addresses: ips,
         routes: (prev.routes ?? []).map((r) => ({ dst: IpPrefix.parse(r.dst, { strict: false }), ...(r.gw ? { gw: IpAddress.parse(r.gw) } : {}) })),
         ...(sandboxIf?.mac ? { mac: sandboxIf.mac } : {}),
@@ -164,9 +181,10 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
     },
 
     async gc(req) {
+      const b = await bind();
       const ipam = openAddressSource(req);
       const net = networkOf(req, b.options(req), ipam);
-      const valid = (req.validAttachments ?? []).map((a) => ({ containerId: a.containerId, ifname: a.ifname, sandbox: '' }));
+      const valid = (req.validAttachments ?? []).map((a) => ({ containerId: a.containerId, ifname: a.ifname }));
       const errors: string[] = [];
       try {
         await b.driver(req).gc(net, valid);
@@ -184,6 +202,7 @@ export function driverPlugin<O>(b: DriverBinding<O>): PluginHandlers {
     },
 
     async status(req) {
+      const b = await bind();
       b.options(req);
       const ipam = openAddressSource(req);
       if (ipam) await ipam.status(req);

@@ -1,17 +1,16 @@
 /**
- * berth's CNI plugins by executable name: what berthd serves on its CNI socket and what
- * `berth install` puts in a CNI bin directory. The plugin executables (cni/bin/) import their
- * own plugin only, so a fallback process never loads the others.
+ * berth's CNI plugins by executable name: what berthd serves on its CNI socket. One per
+ * catalog entry (drivers/catalog.ts), each loading its driver on its first request, and the
+ * IPAM plugin.
  */
+import { CATALOG, IPAM_PLUGIN } from '../../drivers/catalog.js';
 import type { PluginHandlers } from '../skel.js';
-import { bridgePlugin } from './bridge-plugin.js';
+import { driverPlugin } from './driver-plugin.js';
 import { ipamPlugin } from './ipam-plugin.js';
-import { natPlugin } from './nat-plugin.js';
 
 export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
-  'berth-bridge': bridgePlugin,
-  'berth-ipam': ipamPlugin,
-  'berth-nat': natPlugin,
+  ...Object.fromEntries(CATALOG.map((entry) => [entry.plugin, driverPlugin(entry, () => entry.load())])),
+  [IPAM_PLUGIN]: ipamPlugin,
 };
 
 export const PLUGIN_NAMES = Object.keys(PLUGINS);

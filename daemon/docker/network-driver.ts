@@ -4,7 +4,7 @@
  * renders Docker's reply; the service decides and persists.
  */
 import { InvalidConfigError } from '../../core/errors.js';
-import type { DriverBinding } from '../drivers/binding.js';
+import type { ServedDriver } from '../drivers/binding.js';
 import type { NetworkService } from '../network-service.js';
 import type { Handler } from './plugin-server.js';
 import { Fields, parsePortMap, type Body } from './wire.js';
@@ -17,7 +17,7 @@ const PORTMAP = 'com.docker.network.portmap';
 const DST_PREFIX = 'eth';
 
 /** The NetworkDriver handlers of the plugin serving `binding`. */
-export function networkDriverHandlers(binding: DriverBinding, service: NetworkService): Record<string, Handler> {
+export function networkDriverHandlers(binding: ServedDriver, service: NetworkService): Record<string, Handler> {
   const scope = binding.impl.capabilities.needsClusterStore ? 'global' : 'local';
   return {
     'NetworkDriver.GetCapabilities': async () => ({ Scope: scope, ConnectivityScope: scope }),

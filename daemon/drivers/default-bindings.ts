@@ -1,24 +1,24 @@
 /**
- * The drivers this berthd serves, wired to the Linux dataplane. Adding a driver to berthd is
- * one `registry.register(...)` line here (its binding translates options; the registry gives
- * it a Docker plugin socket and the API).
- *
- * The nat driver (`berth-nat`) keeps WinNAT's state under `<runDir>/nat`; its
- * Program/RevokeExternalConnectivity are reached through the Driver interface's optional
- * methods, and `berth nat ls` through the gRPC service (proto/berth/v1/nat.proto).
+ * The drivers this berthd serves on Linux: every catalog entry (drivers/catalog.ts), its
+ * driver made once for the host, with policy bookkeeping (drivers/policy-records.ts) around it.
+ * Locks live directly under the run directory, as the CNI plugins keep them, so that a Docker
+ * network and a CNI network of one host share them (the forward passage's, a bridge's).
  */
-import { createLinuxBridgeDriver } from '../../drivers/bridge/index.js';
-import { createLinuxNatDriver } from '../../drivers/nat/index.js';
+import { CATALOG } from '../../drivers/catalog.js';
+import { withPolicyRecords } from '../../drivers/policy-records.js';
 import { DriverRegistry } from './binding.js';
-import { bridgeBinding } from './bridge-binding.js';
-import { natBinding } from './nat-binding.js';
 
-/** Every driver berthd serves on Linux; locks live under `runDir`. */
-export function linuxDriverRegistry(opts: { readonly runDir: string }): DriverRegistry {
+export async function linuxDriverRegistry(opts: { readonly runDir: string }): Promise<DriverRegistry> {
   const registry = new DriverRegistry();
-  // Locks directly under the run directory, as the CNI plugins and the nat driver keep them, so
-  // that a Docker network and a CNI network of one host share the forward passage's lock.
-  registry.register(bridgeBinding(createLinuxBridgeDriver({ lockDir: opts.runDir })));
-  registry.register(natBinding(createLinuxNatDriver({ runDir: opts.runDir })));
+  for (const entry of CATALOG) {
+    const module = await entry.load();
+    registry.register({
+      driver: entry.name,
+      pluginName: entry.plugin,
+      impl: withPolicyRecords(module.create({ runDir: opts.runDir }), opts.runDir),
+      optionKeys: module.docker.optionKeys,
+      parseOptions: (raw, ctx) => module.docker.parse(raw, ctx),
+    });
+  }
   return registry;
 }

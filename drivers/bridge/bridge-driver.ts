@@ -5,13 +5,15 @@
 import { stableHash } from '../../core/stable-hash.js';
 import { mark } from '../../core/trace.js';
 import { AlreadyExistsError, CheckFailedError, InvalidConfigError, NotFoundError, asBerthError } from '../../core/errors.js';
-import { IpPrefix, type IpWithPrefix } from '../../core/ip.js';
-import type { AssignedAddress, Route } from '../../core/model.js';
+import type { IpWithPrefix } from '../../core/ip.js';
+import type { Route } from '../../core/model.js';
 import type { Netlink, LinkInfo } from '../../dataplane/linux/ports.js';
-import type { Driver, DriverCapabilities, EndpointInfo, EndpointRef, EndpointSpec, NetworkSpec } from '../driver.js';
+import type { AttachmentKey, Driver, EndpointInfo, EndpointRef, EndpointSpec, JoinInfo, NetworkSpec, RestoreOutcome } from '../driver.js';
+import { attachmentLinkName, deleteAddressIgnoringAbsent, deleteLinkIgnoringAbsent, mustGetLink } from '../endpoint/links.js';
+import { checkSandbox, configureSandbox, removeSandboxLink, sandboxRoutes, type SandboxInterface } from '../endpoint/sandbox.js';
 import { Rollback } from '../rollback.js';
-import type { WorkloadRegistry } from '../workload-registry.js';
 import type { BridgeHost } from './bridge-host.js';
+import { BRIDGE_CAPABILITIES } from './capabilities.js';
 import type { BridgeOptions } from './bridge-options.js';
 import {
   TABLE,
@@ -32,7 +34,7 @@ const HOST_VETH_PREFIX = 'bv';
 const PEER_VETH_PREFIX = 'bp';
 
 export function hostVethName(network: string, containerId: string, ifname: string): string {
-  return HOST_VETH_PREFIX + attachmentHash(network, containerId, ifname);
+  return attachmentLinkName(HOST_VETH_PREFIX, network, containerId, ifname);
 }
 
 /**
@@ -40,27 +42,16 @@ export function hostVethName(network: string, containerId: string, ifname: strin
  * namespace. Docker moves it into the sandbox after Join and renames it there (`eth0`).
  */
 export function peerVethName(network: string, containerId: string, ifname: string): string {
-  return PEER_VETH_PREFIX + attachmentHash(network, containerId, ifname);
+  return attachmentLinkName(PEER_VETH_PREFIX, network, containerId, ifname);
 }
-
-function attachmentHash(network: string, containerId: string, ifname: string): string {
-  return stableHash(`${network}\0${containerId}\0${ifname}`, 12);
-}
-
-/** What `restoreEndpoint` found: the endpoint as it was, put back on its bridge, or gone. */
-export type EndpointHealth = 'ok' | 'reattached' | 'lost';
 
 type BridgeNetwork = NetworkSpec<BridgeOptions>;
 
 export class BridgeDriver implements Driver<BridgeOptions> {
   readonly name = 'bridge' as const;
-  readonly capabilities: DriverCapabilities = { needsClusterStore: false, portMappings: false, ipv6: true };
+  readonly capabilities = BRIDGE_CAPABILITIES;
 
-  constructor(
-    private readonly host: BridgeHost,
-    /** Where pods with a Kubernetes identity are recorded for the policy engine. */
-    private readonly workloads?: WorkloadRegistry,
-  ) {}
+  constructor(private readonly host: BridgeHost) {}
 
   async createNetwork(net: BridgeNetwork): Promise<void> {
     const nl = this.host.hostNetlink();
@@ -75,8 +66,8 @@ export class BridgeDriver implements Driver<BridgeOptions> {
   /**
    * {@inheritDoc Driver.createEndpoint}
    *
-   * Two modes. CNI (`ep.sandbox` set): the container end is created directly in the sandbox
-   * as `ep.ifname` and configured there. Docker (`ep.sandbox` empty): both ends are created in
+   * Two placements. CNI (a netns): the container end is created directly in the sandbox
+   * as `ep.ifname` and configured there. Docker: both ends are created in
    * the host namespace, the container end under a berth name (`peerVethName`), left down and
    * unaddressed, because Docker moves it into the sandbox after Join, renames it and puts
    * the addresses and routes on it itself (libnetwork `sandbox.populateNetworkResources`).
@@ -87,18 +78,12 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     const nl = this.host.hostNetlink();
     mark('netlink-open');
     const hostVeth = hostVethName(net.name, ep.containerId, ep.ifname);
-    const dockerMode = ep.sandbox === '';
+    const place = ep.placement;
+    if (place.kind === 'gone') throw new InvalidConfigError(`endpoint ${ep.containerId}/${ep.ifname} has no sandbox to be created in`, { field: 'CNI_NETNS' });
+    const dockerMode = place.kind === 'docker';
     const peerName = dockerMode ? peerVethName(net.name, ep.containerId, ep.ifname) : ep.ifname;
     return new Rollback().run(async (rb) => {
-      // Before the pod has an interface: a pod that a policy selects is closed from the start.
-      const w = ep.workload;
-      if (w && this.workloads) {
-        const registry = this.workloads;
-        registry.admit({ namespace: w.namespace, name: w.name, containerId: ep.containerId, ifname: ep.ifname, network: net.name, ips: ep.addresses.map((a) => a.address.address.toString()) });
-        rb.push(`forget workload ${w.namespace}/${w.name}`, () => registry.release(ep));
-        mark('workload');
-      }
-      const fd = dockerMode ? undefined : this.host.openNetnsFd(ep.sandbox);
+      const fd = place.kind === 'netns' ? this.host.openNetnsFd(place.path) : undefined;
       let bridge: LinkInfo;
       try {
         // Under the network lock: the last DEL cannot remove the bridge between our check and
@@ -122,14 +107,14 @@ export class BridgeDriver implements Driver<BridgeOptions> {
               // name clash is in the sandbox.
               const stale = err instanceof AlreadyExistsError ? (nl.getLink(hostVeth) ?? (dockerMode ? nl.getLink(peerName) : undefined)) : undefined;
               if (!stale) throw err;
-              deleteIgnoringAbsent(nl, stale.index);
+              deleteLinkIgnoringAbsent(nl, stale.index);
               nl.addLink(veth);
             }
           } catch (err) {
             // Nothing of this endpoint exists yet; a bridge made just for it must go again.
             if (net.followsEndpoints) this.removeNetwork(nl, net, { onlyIfUnused: true });
             if (err instanceof AlreadyExistsError) {
-              throw new AlreadyExistsError(`Interface "${ep.ifname}" already exists in ${ep.sandbox}`, { field: 'CNI_IFNAME', value: ep.ifname, operation: err.fields.operation });
+              throw new AlreadyExistsError(`Interface "${ep.ifname}" already exists in ${place.kind === 'netns' ? place.path : 'the host namespace'}`, { field: 'CNI_IFNAME', value: ep.ifname, operation: err.fields.operation });
             }
             throw err;
           }
@@ -140,15 +125,18 @@ export class BridgeDriver implements Driver<BridgeOptions> {
       }
       rb.push(`remove veth ${hostVeth}`, () => {
         const l = nl.getLink(hostVeth);
-        if (l) deleteIgnoringAbsent(nl, l.index);
+        if (l) deleteLinkIgnoringAbsent(nl, l.index);
         if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
       });
 
       mark('bridge+veth');
-      const hv = mustGet(nl, hostVeth);
+      const hv = mustGetLink(nl, hostVeth);
       if (o.hairpinMode || o.portIsolation) nl.setBridgePort(hv.index, { hairpin: o.hairpinMode, isolated: o.portIsolation });
 
-      const sandbox = dockerMode ? waitingPeer(nl, peerName) : this.configureSandbox(net, ep);
+      const sandbox: SandboxInterface =
+        place.kind === 'netns'
+          ? configureSandbox(this.host, place.path, ep.ifname, { addresses: ep.addresses, routes: this.routesOf(net, ep), enableDad: o.enableDad, unaddressed: o.disableContainerInterface })
+          : waitingPeer(nl, peerName);
       mark('sandbox');
 
       if (o.macSpoofCheck && sandbox.mac) {
@@ -168,7 +156,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
         interfaces: [
           { name: bridge.name, ...(bridge.mac ? { mac: bridge.mac } : {}) },
           { name: hostVeth, ...(hv.mac ? { mac: hv.mac } : {}), mtu: hv.mtu },
-          { name: peerName, ...(sandbox.mac ? { mac: sandbox.mac } : {}), mtu: sandbox.mtu, ...(dockerMode ? {} : { sandbox: ep.sandbox }) },
+          { name: peerName, ...(sandbox.mac ? { mac: sandbox.mac } : {}), mtu: sandbox.mtu, ...(place.kind === 'netns' ? { sandbox: place.path } : {}) },
         ],
         sandboxInterface: 2,
         addresses: o.disableContainerInterface ? [] : ep.addresses,
@@ -180,32 +168,19 @@ export class BridgeDriver implements Driver<BridgeOptions> {
   async deleteEndpoint(net: BridgeNetwork, ep: EndpointRef): Promise<void> {
     const nl = this.host.hostNetlink();
     const hostVeth = hostVethName(net.name, ep.containerId, ep.ifname);
-    if (ep.sandbox && this.host.netnsExists(ep.sandbox)) {
-      try {
-        const snl = this.host.sandboxNetlink(ep.sandbox);
-        try {
-          const l = snl.getLink(ep.ifname);
-          // Only a veth whose peer is our host end is ours to delete.
-          if (l && l.kind === 'veth') deleteIgnoringAbsent(snl, l.index);
-        } finally {
-          snl.close();
-        }
-      } catch (err) {
-        if (asBerthError(err).code !== 'netns-not-found') throw err;
-      }
-    }
+    // Only a veth (whose peer is our host end) is ours to delete in the sandbox.
+    if (ep.placement.kind === 'netns') removeSandboxLink(this.host, ep.placement.path, ep.ifname, 'veth');
     mark('sandbox-link');
     const hv = nl.getLink(hostVeth);
-    if (hv) deleteIgnoringAbsent(nl, hv.index);
-    if (ep.sandbox === '') {
-      // Docker mode: a container end never moved into a sandbox (the host end's deletion took
-      // it already, unless the pair was torn apart by hand). CNI's path skips the lookup.
+    if (hv) deleteLinkIgnoringAbsent(nl, hv.index);
+    if (ep.placement.kind === 'docker') {
+      // A container end never moved into a sandbox (the host end's deletion took it already,
+      // unless the pair was torn apart by hand). CNI's path skips the lookup.
       const waiting = nl.getLink(peerVethName(net.name, ep.containerId, ep.ifname));
-      if (waiting && waiting.kind === 'veth') deleteIgnoringAbsent(nl, waiting.index);
+      if (waiting && waiting.kind === 'veth') deleteLinkIgnoringAbsent(nl, waiting.index);
     }
     if (net.options.macSpoofCheck) this.removeSpoofCheck(hostVeth);
     mark('host-link');
-    this.workloads?.release(ep);
     if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
   }
 
@@ -225,28 +200,15 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     const hv = nl.getLink(hostVeth);
     if (!hv) throw new CheckFailedError(`host interface ${hostVeth} of the endpoint does not exist`);
     if (hv.master !== br.index) throw new CheckFailedError(`host interface ${hostVeth} is not a port of bridge ${o.bridge}`);
-    // Docker mode: the sandbox side belongs to Docker, which addresses it itself.
-    if (ep.sandbox === '') return;
-
-    const snl = this.host.sandboxNetlink(ep.sandbox);
-    try {
-      const l = snl.getLink(ep.ifname);
-      if (!l) throw new CheckFailedError(`interface ${ep.ifname} does not exist in ${ep.sandbox}`);
-      if (ep.mac && l.mac !== ep.mac.toLowerCase()) throw new CheckFailedError(`interface ${ep.ifname} has MAC ${l.mac}, expected ${ep.mac}`);
-      if (o.disableContainerInterface) return;
-      const have = new Set(snl.listAddresses({ index: l.index }).map((a) => `${a.address.address}/${a.address.length}`));
-      for (const a of ep.addresses) {
-        const want = `${a.address.address}/${a.address.length}`;
-        if (!have.has(want)) throw new CheckFailedError(`interface ${ep.ifname} in ${ep.sandbox} lacks address ${want}`);
-      }
-      const routes = snl.listRoutes({});
-      for (const r of this.sandboxRoutes(net, ep)) {
-        const found = routes.some((x) => x.dst.toString() === r.dst.toString() && (!r.gw || x.gw?.toString() === r.gw.toString()));
-        if (!found) throw new CheckFailedError(`route to ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing in ${ep.sandbox}`);
-      }
-    } finally {
-      snl.close();
-    }
+    // Docker: the sandbox side belongs to Docker, which addresses it itself.
+    if (ep.placement.kind === 'docker') return;
+    if (ep.placement.kind === 'gone') throw new CheckFailedError(`endpoint ${ep.containerId}/${ep.ifname} has no sandbox to check`);
+    checkSandbox(this.host, ep.placement.path, ep.ifname, {
+      addresses: ep.addresses,
+      routes: this.routesOf(net, ep),
+      ...(ep.mac ? { mac: ep.mac } : {}),
+      unaddressed: o.disableContainerInterface,
+    });
     if (needsRules(o)) {
       const t = parseTableListing(this.listTable('inet'));
       if (o.isolateFromOtherNetworks && !t.isolation.has(o.bridge)) throw new CheckFailedError(`the isolation rules of bridge ${o.bridge} are missing from table inet ${TABLE}`);
@@ -265,13 +227,14 @@ export class BridgeDriver implements Driver<BridgeOptions> {
   }
 
   /**
-   * For an agent (berthd) that keeps endpoints across its own restarts: puts the endpoint's
-   * host veth back on the network's bridge when the bridge was re-created (deleting a bridge
+   * {@inheritDoc Driver.restore}
+   *
+   * Puts the endpoint's host veth back on the network's bridge when the bridge was re-created (deleting a bridge
    * frees its ports but leaves them alive), with its port flags. Creates nothing else:
    * 'lost' means the veth pair itself is gone and the container needs a new endpoint. The
    * bridge must exist (createNetwork first).
    */
-  async restoreEndpoint(net: BridgeNetwork, ep: EndpointRef): Promise<EndpointHealth> {
+  async restore(net: BridgeNetwork, ep: EndpointRef): Promise<RestoreOutcome> {
     const o = net.options;
     const nl = this.host.hostNetlink();
     const hv = nl.getLink(hostVethName(net.name, ep.containerId, ep.ifname));
@@ -283,7 +246,16 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     return 'reattached';
   }
 
-  async gc(net: BridgeNetwork, valid: readonly EndpointRef[]): Promise<void> {
+  /** Docker's Join: the gateways are the bridge's addresses, when it holds them. */
+  join(net: BridgeNetwork): JoinInfo {
+    if (!net.options.isGateway) return { routes: [] };
+    const gw = (family: 4 | 6) => net.subnets.find((s) => s.gateway && s.subnet.family === family)?.gateway;
+    const gateway4 = gw(4);
+    const gateway6 = gw(6);
+    return { routes: [], ...(gateway4 ? { gateway4 } : {}), ...(gateway6 ? { gateway6 } : {}) };
+  }
+
+  async gc(net: BridgeNetwork, valid: readonly AttachmentKey[]): Promise<void> {
     const nl = this.host.hostNetlink();
     const keep = new Set(valid.map((v) => hostVethName(net.name, v.containerId, v.ifname)));
     const br = nl.getLink(net.options.bridge);
@@ -292,17 +264,12 @@ export class BridgeDriver implements Driver<BridgeOptions> {
       for (const port of nl.listLinks({ master: br.index })) {
         if (!port.name.startsWith(HOST_VETH_PREFIX) || keep.has(port.name)) continue;
         try {
-          deleteIgnoringAbsent(nl, port.index);
+          deleteLinkIgnoringAbsent(nl, port.index);
           if (net.options.macSpoofCheck) this.removeSpoofCheck(port.name);
         } catch (err) {
           errors.push(`${port.name}: ${asBerthError(err).message}`);
         }
       }
-    }
-    try {
-      this.workloads?.gc(net.name, valid);
-    } catch (err) {
-      errors.push(`workload records: ${asBerthError(err).message}`);
     }
     if (net.followsEndpoints) this.host.withLock(lockName(net), () => this.removeNetwork(nl, net, { onlyIfUnused: true }));
     if (errors.length) throw new CheckFailedError(`GC of network ${net.name} could not remove: ${errors.join('; ')}`);
@@ -329,7 +296,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
       } catch (err) {
         if (!(err instanceof AlreadyExistsError)) throw err;
       }
-      br = mustGet(nl, o.bridge);
+      br = mustGetLink(nl, o.bridge);
     } else if (br.kind !== 'bridge') {
       throw new InvalidConfigError(`"${o.bridge}" exists and is not a bridge (it is a ${br.kind} link)`, { field: 'bridge', value: o.bridge });
     }
@@ -411,7 +378,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     const br = nl.getLink(o.bridge);
     if (br && br.kind === 'bridge') {
       if (opts.onlyIfUnused && nl.listLinks({ master: br.index }).length > 0) return;
-      deleteIgnoringAbsent(nl, br.index);
+      deleteLinkIgnoringAbsent(nl, br.index);
     }
     this.host.forwardPassage().close(o.bridge);
     if (!needsRules(o)) return;
@@ -447,65 +414,9 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     }
   }
 
-  // --- sandbox side ---
-
-  private configureSandbox(net: BridgeNetwork, ep: EndpointSpec): { mac?: string; mtu: number; routes: Route[] } {
-    const o = net.options;
-    const snl = this.host.sandboxNetlink(ep.sandbox);
-    try {
-      const link = mustGet(snl, ep.ifname);
-      if (o.disableContainerInterface) return { ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, routes: [] };
-      const hasV6 = ep.addresses.some((a) => a.address.address.family === 6);
-      // Sysctls under /proc/sys/net resolve in the namespace of the thread that opens them.
-      this.host.inNetns(ep.sandbox, () => {
-        if (hasV6) {
-          this.host.sysctl.write(`net/ipv6/conf/${ep.ifname}/disable_ipv6`, '0');
-          // IPAM guarantees uniqueness; waiting for DAD would cost seconds per pod.
-          if (!o.enableDad) this.host.sysctl.write(`net/ipv6/conf/${ep.ifname}/accept_dad`, '0');
-        }
-        this.host.sysctl.write(`net/ipv4/conf/${ep.ifname}/arp_notify`, '1');
-      });
-      for (const a of ep.addresses) {
-        try {
-          snl.addAddress(link.index, a.address, { noDad: !o.enableDad });
-        } catch (err) {
-          if (!(err instanceof AlreadyExistsError)) throw err;
-        }
-      }
-      snl.setLink(link.index, { up: true });
-      const routes = this.sandboxRoutes(net, ep);
-      for (const r of routes) {
-        const spec = { dst: r.dst, oif: link.index, ...(r.gw ? { gw: r.gw } : {}), ...(r.priority !== undefined ? { priority: r.priority } : {}), ...(r.table !== undefined ? { table: r.table } : {}), ...(r.scope !== undefined ? { scope: r.scope } : {}), ...(r.mtu !== undefined ? { mtu: r.mtu } : {}), ...(r.advmss !== undefined ? { advmss: r.advmss } : {}) };
-        try {
-          snl.addRoute(spec);
-        } catch (err) {
-          if (!(err instanceof AlreadyExistsError)) throw err;
-        }
-      }
-      return { ...(link.mac ? { mac: link.mac } : {}), mtu: link.mtu, routes };
-    } finally {
-      snl.close();
-    }
-  }
-
-  /** The routes an endpoint gets: the requested ones (gateway defaulted per family) and the default route. */
-  private sandboxRoutes(net: BridgeNetwork, ep: EndpointSpec): Route[] {
-    const gwOf = (family: 4 | 6) => ep.addresses.find((a) => a.address.address.family === family && a.gateway)?.gateway;
-    const routes: Route[] = [];
-    for (const r of ep.routes) {
-      const gw = r.gw ?? gwOf(r.dst.family);
-      routes.push({ ...r, ...(gw ? { gw } : {}) });
-    }
-    if (net.options.isDefaultGateway) {
-      for (const fam of [4, 6] as const) {
-        const gw = gwOf(fam);
-        if (!gw) continue;
-        const dst = IpPrefix.parse(fam === 4 ? '0.0.0.0/0' : '::/0');
-        if (routes.some((r) => r.dst.family === fam && r.dst.length === 0)) continue;
-        routes.push({ dst, gw });
-      }
-    }
-    return routes;
+  /** The routes an endpoint's sandbox gets: the requested ones, and the default route through the gateway. */
+  private routesOf(net: BridgeNetwork, ep: EndpointSpec): Route[] {
+    return sandboxRoutes(ep.addresses, ep.routes, net.options.isDefaultGateway);
   }
 }
 
@@ -529,32 +440,8 @@ function bridgeMarker(net: BridgeNetwork): string {
   return `berth:${stableHash(key)}`;
 }
 
-/** Docker mode: what the sandbox interface is before Docker takes it (its MAC and MTU). */
-function waitingPeer(nl: Netlink, name: string): { mac?: string; mtu: number; routes: Route[] } {
-  const l = mustGet(nl, name);
+/** Docker: what the sandbox interface is before Docker takes it (its MAC and MTU). */
+function waitingPeer(nl: Netlink, name: string): SandboxInterface {
+  const l = mustGetLink(nl, name);
   return { ...(l.mac ? { mac: l.mac } : {}), mtu: l.mtu, routes: [] };
 }
-
-function mustGet(nl: Netlink, name: string): LinkInfo {
-  const l = nl.getLink(name);
-  if (!l) throw new NotFoundError(`link ${name} vanished while being configured`, { operation: `ip link show ${name}` });
-  return l;
-}
-
-function deleteIgnoringAbsent(nl: Netlink, index: number): void {
-  try {
-    nl.deleteLink(index);
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
-  }
-}
-
-function deleteAddressIgnoringAbsent(nl: Netlink, index: number, a: IpWithPrefix): void {
-  try {
-    nl.deleteAddress(index, a);
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
-  }
-}
-
-export type { AssignedAddress };

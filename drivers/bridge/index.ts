@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { NftForwardPassage, closeFd, inNetns, netnsExists, openNetlink, openNetnsFd, openNftables, sysctl } from '../../dataplane/linux/index.js';
 import type { ForwardPassage, Netlink } from '../../dataplane/linux/ports.js';
 import { lockFileSync } from '../../store/file/file-lock.js';
+import type { HostIntercept } from '../driver-module.js';
 import { BridgeDriver } from './bridge-driver.js';
 import type { BridgeHost } from './bridge-host.js';
-import { fileWorkloadRegistry } from '../workload-registry.js';
 
-export { BridgeDriver, hostVethName, peerVethName, type EndpointHealth } from './bridge-driver.js';
+export { BridgeDriver, hostVethName, peerVethName } from './bridge-driver.js';
 export type { BridgeHost } from './bridge-host.js';
 export { defaultBridgeName, makeBridgeOptions, type BridgeOptions } from './bridge-options.js';
 export type { NetworkSpec, EndpointSpec, EndpointRef, EndpointInfo } from '../driver.js';
@@ -41,8 +41,8 @@ export function linuxBridgeHost(opts: { lockDir: string }): BridgeHost {
   };
 }
 
-/** `runDir`: where pods with a Kubernetes identity are recorded for the policy engine. */
-export function createLinuxBridgeDriver(opts: { lockDir: string; runDir?: string }): BridgeDriver {
+/** The Linux bridge driver, its locks under `lockDir`; `intercept` wraps its host port. */
+export function createLinuxBridgeDriver(opts: { lockDir: string; intercept?: HostIntercept }): BridgeDriver {
   const host = linuxBridgeHost(opts);
-  return new BridgeDriver(host, opts.runDir ? fileWorkloadRegistry({ runDir: opts.runDir, nftables: host.nftables }) : undefined);
+  return new BridgeDriver(opts.intercept ? opts.intercept('bridge-host', host) : host);
 }

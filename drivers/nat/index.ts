@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openNftables, sysctl } from '../../dataplane/linux/index.js';
 import { WinNat, decodeState, describeState, type NatDescription } from '../../winnat/index.js';
 import { BridgeDriver, linuxBridgeHost } from '../bridge/index.js';
-import { fileWorkloadRegistry } from '../workload-registry.js';
+import type { HostIntercept } from '../driver-module.js';
 import { NatDriver } from './nat-driver.js';
 import { fileNatState } from './nat-state-store.js';
 
@@ -23,12 +23,13 @@ export function natStateDir(runDir: string = DEFAULT_RUN_DIR): string {
   return join(runDir, 'nat');
 }
 
-/** The Linux nat driver: locks under `runDir`, WinNAT's state in `natStateDir(runDir)`. */
-export function createLinuxNatDriver(opts: { readonly runDir: string }): NatDriver {
-  const host = linuxBridgeHost({ lockDir: opts.runDir });
-  const winnat = new WinNat({ state: fileNatState(natStateDir(opts.runDir)), nftables: () => openNftables(), sysctl });
-  const workloads = fileWorkloadRegistry({ runDir: opts.runDir, nftables: host.nftables });
-  return new NatDriver({ bridge: new BridgeDriver(host, workloads), winnat, linkExists: (name) => host.hostNetlink().getLink(name) !== undefined });
+/** The Linux nat driver: locks under `runDir`, WinNAT's state in `natStateDir(runDir)`; `intercept` wraps its host ports. */
+export function createLinuxNatDriver(opts: { readonly runDir: string; readonly intercept?: HostIntercept }): NatDriver {
+  const wrap: HostIntercept = opts.intercept ?? ((_port, impl) => impl);
+  const linuxHost = linuxBridgeHost({ lockDir: opts.runDir });
+  const host = wrap('bridge-host', linuxHost);
+  const winnat = new WinNat(wrap('winnat', { state: fileNatState(natStateDir(opts.runDir)), nftables: () => openNftables(), sysctl }));
+  return new NatDriver({ bridge: new BridgeDriver(host), winnat, linkExists: (name) => linuxHost.hostNetlink().getLink(name) !== undefined });
 }
 
 /**

@@ -14,8 +14,9 @@ import { mark } from '../../core/trace.js';
 import type { IpAddress } from '../../core/ip.js';
 import type { PortMapping } from '../../core/model.js';
 import type { MappingOwner, MappingRequest, NatInstanceSpec, NatProtocol, StaticMapping, WinNat } from '../../winnat/index.js';
-import type { BridgeDriver, EndpointHealth } from '../bridge/index.js';
-import type { Driver, DriverCapabilities, EndpointInfo, EndpointRef, EndpointSpec, NetworkSpec } from '../driver.js';
+import type { BridgeDriver } from '../bridge/index.js';
+import { NAT_CAPABILITIES } from './capabilities.js';
+import type { AttachmentKey, Driver, EndpointInfo, EndpointRef, EndpointSpec, JoinInfo, NetworkSpec, RestoreOutcome } from '../driver.js';
 import { Rollback } from '../rollback.js';
 import type { NatOptions } from './nat-options.js';
 
@@ -32,7 +33,7 @@ export interface NatDriverDeps {
 /** The nat driver (see the file's header); build it with createLinuxNatDriver. */
 export class NatDriver implements Driver<NatOptions> {
   readonly name = 'nat' as const;
-  readonly capabilities: DriverCapabilities = { needsClusterStore: false, portMappings: true, ipv6: false };
+  readonly capabilities = NAT_CAPABILITIES;
 
   constructor(private readonly deps: NatDriverDeps) {}
 
@@ -99,7 +100,12 @@ export class NatDriver implements Driver<NatOptions> {
     if (held.length > wanted.length) throw new CheckFailedError(`container ${ep.containerId} publishes ${held.length} port mappings, ${wanted.length} expected`);
   }
 
-  async gc(net: NatNetwork, valid: readonly EndpointRef[]): Promise<void> {
+  /** The bridge's: its address is the NAT instance's internal address and the containers' gateway. */
+  join(net: NatNetwork): JoinInfo {
+    return this.deps.bridge.join(bridgeNetwork(net));
+  }
+
+  async gc(net: NatNetwork, valid: readonly AttachmentKey[]): Promise<void> {
     const keep = new Set(valid.map((v) => ownerKey(ownerOf(v))));
     const errors: string[] = [];
     try {
@@ -136,8 +142,8 @@ export class NatDriver implements Driver<NatOptions> {
    * puts the endpoint's host veth back on the bridge. The NAT rules need nothing per
    * endpoint here: createNetwork and programExternalConnectivity restore them.
    */
-  async restoreEndpoint(net: NatNetwork, ep: EndpointRef): Promise<EndpointHealth> {
-    return this.deps.bridge.restoreEndpoint(bridgeNetwork(net), ep);
+  async restore(net: NatNetwork, ep: EndpointRef): Promise<RestoreOutcome> {
+    return this.deps.bridge.restore(bridgeNetwork(net), ep);
   }
 
   /** The instance goes when the bridge has gone (its last endpoint did), decided under WinNAT's lock. */
@@ -163,7 +169,7 @@ export function instanceOf(net: NatNetwork): NatInstanceSpec {
   return { name: net.name, internalPrefix: v4[0]!.subnet, internalInterface: net.options.bridge.bridge, loopback: net.options.loopback };
 }
 
-function ownerOf(ep: EndpointRef): MappingOwner {
+function ownerOf(ep: AttachmentKey): MappingOwner {
   return { containerId: ep.containerId, endpoint: ep.ifname };
 }
 

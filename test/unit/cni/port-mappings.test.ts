@@ -1,6 +1,6 @@
 import test from 'ava';
 import { parsePortMappings } from '../../../cni/port-mappings.js';
-import { natOptionsFromConf } from '../../../cni/plugins/nat-config.js';
+import { natOptionsFromConf } from '../../../drivers/nat/cni-config.js';
 
 const opts = { protocols: ['tcp', 'udp'], families: [4] } as const;
 

@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelError } from '../../../core/errors.js';
-import type { Driver, EndpointInfo, EndpointRef, EndpointSpec, NetworkSpec } from '../../../drivers/driver.js';
-import { DriverRegistry, type DriverBinding } from '../../../daemon/drivers/binding.js';
-import { rejectUnknownOptions } from '../../../daemon/drivers/option-values.js';
+import type { AttachmentKey, Driver, EndpointInfo, EndpointRef, EndpointSpec, JoinInfo, NetworkSpec, RestoreOutcome } from '../../../drivers/driver.js';
+import { DriverRegistry, type ServedDriver } from '../../../daemon/drivers/binding.js';
+import { rejectUnknownOptions } from '../../../core/option-values.js';
 import { SILENT_LOG } from '../../../daemon/log.js';
 import { NetworkService } from '../../../daemon/network-service.js';
 import { SerialQueue } from '../../../daemon/serial-queue.js';
@@ -26,7 +26,7 @@ export function tempStore(t: ExecutionContext): FileStore {
 /** A driver that keeps "host objects" in sets and fails the operations named in `failOn`. */
 export class FakeDriver implements Driver<{ readonly color: string }> {
   readonly name = 'bridge' as const;
-  readonly capabilities = { needsClusterStore: false, portMappings: false, ipv6: true };
+  readonly capabilities = { addressing: 'ipam', needsClusterStore: false, portMappings: false, ipv6: true } as const;
   readonly networks = new Set<string>();
   readonly endpoints = new Set<string>();
   readonly failOn = new Set<string>();
@@ -50,7 +50,14 @@ export class FakeDriver implements Driver<{ readonly color: string }> {
     this.endpoints.delete(`${net.name}/${ep.containerId}`);
   }
   async check(): Promise<void> {}
-  async gc(net: NetworkSpec<{ color: string }>, valid: readonly EndpointRef[]): Promise<void> {
+  join(net: NetworkSpec<{ color: string }>): JoinInfo {
+    const gateway4 = net.subnets.find((s) => s.gateway && s.subnet.family === 4)?.gateway;
+    return { routes: [], ...(gateway4 ? { gateway4 } : {}) };
+  }
+  async restore(_net: NetworkSpec<{ color: string }>, ep: EndpointRef): Promise<RestoreOutcome> {
+    return this.lost.has(ep.containerId) ? 'lost' : 'ok';
+  }
+  async gc(net: NetworkSpec<{ color: string }>, valid: readonly AttachmentKey[]): Promise<void> {
     const keep = new Set(valid.map((v) => `${net.name}/${v.containerId}`));
     for (const e of [...this.endpoints]) if (e.startsWith(`${net.name}/`) && !keep.has(e)) this.endpoints.delete(e);
   }
@@ -59,7 +66,7 @@ export class FakeDriver implements Driver<{ readonly color: string }> {
   }
 }
 
-export function fakeBinding(driver: FakeDriver): DriverBinding<{ readonly color: string }> {
+export function fakeBinding(driver: FakeDriver): ServedDriver<{ readonly color: string }> {
   return {
     driver: 'bridge',
     pluginName: 'berth-bridge',
@@ -69,7 +76,6 @@ export function fakeBinding(driver: FakeDriver): DriverBinding<{ readonly color:
       rejectUnknownOptions('berth-bridge', raw, ['color']);
       return { color: raw['color'] ?? 'blue' };
     },
-    restoreEndpoint: async (net, ep) => (driver.lost.has(ep.containerId) ? 'lost' : 'ok'),
   };
 }
 

@@ -2,7 +2,7 @@
  * Typed reads of plugin configuration keys, each error naming the key and the value,
  * as the spec asks for invalid configuration (code 7) and unsupported fields (code 2).
  */
-import { DecodeError, InvalidConfigError } from '../core/errors.js';
+import { DecodeError, InvalidConfigError } from './errors.js';
 
 export type Conf = Readonly<Record<string, unknown>>;
 

@@ -2,7 +2,7 @@
  * Parsing of `-o key=value` strings (Docker passes every driver option as a string) into
  * typed values, with errors that name the key the user typed.
  */
-import { InvalidConfigError } from '../../core/errors.js';
+import { InvalidConfigError } from './errors.js';
 
 /** `true/false`, `1/0`, `yes/no`, `on/off`, any case. */
 export function parseBoolOption(key: string, value: string): boolean {

@@ -1,5 +1,5 @@
 /**
- * The bridge driver as berthd serves it: Docker plugin `berth-bridge`. Options use Docker's
+ * The bridge driver's Docker options (plugin `berth-bridge`, and `berth network create`). Options use Docker's
  * own bridge keys where the meaning is the same (`com.docker.network.bridge.name`, ...), and
  * berth's CNI keys otherwise, so `-o` reads the same as for `docker network create -d bridge`
  * or a berth-bridge conflist. Defaults follow Docker's bridge: gateway on the bridge,
@@ -7,9 +7,9 @@
  * are isolated from each other.
  */
 import { InvalidConfigError } from '../../core/errors.js';
-import { makeBridgeOptions, type BridgeDriver, type BridgeOptions } from '../../drivers/bridge/index.js';
-import type { DriverBinding, OptionContext } from './binding.js';
-import { parseBoolOption, parseIntOption, rejectUnknownOptions } from './option-values.js';
+import { parseBoolOption, parseIntOption, rejectUnknownOptions } from '../../core/option-values.js';
+import type { OptionContext } from '../driver-module.js';
+import { makeBridgeOptions, type BridgeOptions } from './bridge-options.js';
 
 /** Each accepted key and the bridge option it sets. */
 const KEYS = {
@@ -101,15 +101,4 @@ export function bridgeOptionsFromDocker(raw: Readonly<Record<string, string>>, c
     },
     (k) => fieldOf.get(k) ?? k,
   );
-}
-
-export function bridgeBinding(impl: BridgeDriver): DriverBinding<BridgeOptions> {
-  return {
-    driver: 'bridge',
-    pluginName: 'berth-bridge',
-    impl,
-    optionKeys: KNOWN,
-    parseOptions: bridgeOptionsFromDocker,
-    restoreEndpoint: (net, ep) => impl.restoreEndpoint(net, ep),
-  };
 }

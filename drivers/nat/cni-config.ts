@@ -3,9 +3,9 @@
  * translated into the nat driver's options.
  */
 import { InvalidConfigError } from '../../core/errors.js';
-import { makeNatOptions, type NatOptions } from '../../drivers/nat/index.js';
-import { optBool, type Conf } from '../conf-fields.js';
-import { bridgeKeyOf, bridgeOptionsInput } from './bridge-config.js';
+import { makeNatOptions, type NatOptions } from './nat-options.js';
+import { optBool, type Conf } from '../../core/conf-fields.js';
+import { bridgeKeyOf, bridgeOptionsInput } from '../bridge/cni-config.js';
 
 /** The nat driver's options from a berth-nat configuration; errors name the configuration's keys. */
 export function natOptionsFromConf(name: string, conf: Conf): NatOptions {

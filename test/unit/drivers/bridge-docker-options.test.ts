@@ -1,5 +1,5 @@
 import test from 'ava';
-import { bridgeOptionsFromDocker } from '../../../daemon/drivers/bridge-binding.js';
+import { bridgeOptionsFromDocker } from '../../../drivers/bridge/docker-options.js';
 
 const ctx = { networkName: 'abcdefabcdef', internal: false, hasGateway: true };
 

@@ -3,8 +3,8 @@
  * the same, translated into the bridge driver's options.
  */
 import { UnsupportedFieldError } from '../../core/errors.js';
-import { makeBridgeOptions, type BridgeOptions } from '../../drivers/bridge/index.js';
-import { optBool, optInt, optString, type Conf } from '../conf-fields.js';
+import { makeBridgeOptions, type BridgeOptions } from './bridge-options.js';
+import { optBool, optInt, optString, type Conf } from '../../core/conf-fields.js';
 
 /** CNI key → driver option, for error messages that name the user's key. */
 const KEY_OF: Partial<Record<keyof BridgeOptions, string>> = {

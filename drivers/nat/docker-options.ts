@@ -1,22 +1,22 @@
 /**
- * The nat driver as berthd serves it: Docker plugin `berth-nat`. Options are the bridge
+ * The nat driver's Docker options (plugin `berth-nat`, and `berth network create`). Options are the bridge
  * binding's keys (Docker's own bridge keys, or berth's CNI keys) minus masquerade, which the
  * NAT instance always does, plus `loopback` (published ports answer on the host's own
  * addresses and from the network's containers; off by default, as on Windows).
  */
 import { InvalidConfigError } from '../../core/errors.js';
-import { makeNatOptions, type NatDriver, type NatOptions, type NatOptionsInput } from '../../drivers/nat/index.js';
-import type { DriverBinding, OptionContext } from './binding.js';
-import { BRIDGE_OPTION_KEYS, readBridgeKeys } from './bridge-binding.js';
-import { parseBoolOption, rejectUnknownOptions } from './option-values.js';
+import { parseBoolOption, rejectUnknownOptions } from '../../core/option-values.js';
+import { BRIDGE_OPTION_KEYS, readBridgeKeys } from '../bridge/docker-options.js';
+import type { OptionContext } from '../driver-module.js';
+import { makeNatOptions, type NatOptions, type NatOptionsInput } from './nat-options.js';
 
 /** The bridge binding's keys without masquerade (the NAT instance always does it), plus `loopback`. */
 const MASQUERADE_KEYS = ['com.docker.network.bridge.enable_ip_masquerade', 'ipMasq'];
-const KNOWN = [...BRIDGE_OPTION_KEYS.filter((k) => !MASQUERADE_KEYS.includes(k)), 'loopback'];
+export const NAT_OPTION_KEYS = [...BRIDGE_OPTION_KEYS.filter((k) => !MASQUERADE_KEYS.includes(k)), 'loopback'];
 
 /** Translates `-o` options into nat options. */
 export function natOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx: OptionContext): NatOptions {
-  rejectUnknownOptions('berth-nat', raw, KNOWN);
+  rejectUnknownOptions('berth-nat', raw, NAT_OPTION_KEYS);
   if (ctx.internal) {
     throw new InvalidConfigError('A berth-nat network cannot be --internal: its NAT instance gives outside access; use berth-bridge for an internal network', { field: 'internal', value: 'true' });
   }
@@ -38,15 +38,4 @@ export function natOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx:
     },
     (k) => fieldOf.get(k) ?? k,
   );
-}
-
-export function natBinding(impl: NatDriver): DriverBinding<NatOptions> {
-  return {
-    driver: 'nat',
-    pluginName: 'berth-nat',
-    impl,
-    optionKeys: KNOWN,
-    parseOptions: natOptionsFromDocker,
-    restoreEndpoint: (net, ep) => impl.restoreEndpoint(net, ep),
-  };
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { natOptionsFromDocker } from '../../../daemon/drivers/nat-binding.js';
+import { natOptionsFromDocker } from '../../../drivers/nat/docker-options.js';
 import { renderNat } from '../../../cli/commands/nat.js';
 
 const ctx = { networkName: 'abcdefabcdef', internal: false, hasGateway: true };

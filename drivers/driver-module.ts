@@ -1,0 +1,55 @@
+/**
+ * What a driver's `module.ts` exports (drivers/catalog.ts loads it on first use): the driver's
+ * factory and the two translations of user input into the driver's validated options, one
+ * per face (a CNI network configuration, Docker's `-o key=value`).
+ */
+import type { Driver, EndpointSpec, NetworkSpec } from './driver.js';
+
+/** Where a driver keeps its host-local state and locks. */
+export interface DriverEnv {
+  /** berth's run directory (`/run/berth`): locks directly under it, state in sub-folders. */
+  readonly runDir: string;
+  /**
+   * Wraps each host port the driver is given (its netlink, nftables, sysctl, state...) before
+   * the driver sees it. The contract suite injects faults here, at every step a create takes.
+   */
+  readonly intercept?: HostIntercept;
+}
+
+/** Gets a host port and gives back what the driver uses instead (the port itself, or a wrapper). */
+export type HostIntercept = <T extends object>(port: string, impl: T) => T;
+
+/** What a network is, as far as parsing Docker options needs to know. */
+export interface OptionContext {
+  /** The network's name (for defaults such as the bridge name). */
+  readonly networkName: string;
+  /** Docker `--internal`: the driver must not give outside connectivity. */
+  readonly internal: boolean;
+  /** Whether the network has a gateway address (Docker IPAM gave one, or the API set one). */
+  readonly hasGateway: boolean;
+}
+
+/** The HCN documents a driver's network and endpoint mean on Windows (dataplane/windows renders them). */
+export interface WindowsRendering<Options> {
+  network(net: NetworkSpec<Options>): object;
+  endpoint(net: NetworkSpec<Options>, ep: EndpointSpec): object;
+}
+
+export interface DriverModule<Options = unknown> {
+  /** The driver wired to this host's dataplane. */
+  create(env: DriverEnv): Driver<Options>;
+  /**
+   * A CNI network configuration (the plugin's object of a conflist, with `name` and
+   * `cniVersion`) → options. Errors name the configuration's key.
+   */
+  cniOptions(networkName: string, conf: Readonly<Record<string, unknown>>): Options;
+  /** Docker's and `berth network create`'s `-o key=value` options. */
+  readonly docker: {
+    /** The accepted keys, for help and error messages. */
+    readonly optionKeys: readonly string[];
+    /** Pure: runs again on every load of a stored network. Errors name the key. */
+    parse(raw: Readonly<Record<string, string>>, ctx: OptionContext): Options;
+  };
+  /** The driver's meaning on Windows, when it has been rendered. */
+  readonly windows?: WindowsRendering<Options>;
+}

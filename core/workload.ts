@@ -57,15 +57,31 @@ export const POLICY_TABLE = 'berth-policy';
 export const GUARD_SETS = { 4: 'guard4', 6: 'guard6' } as const;
 
 /**
+ * One `add element` or `delete element` command of libnftables' JSON API on a guard set.
+ * Spelled out here because core/ imports nothing; it is one case of dataplane/nft-commands.ts's
+ * `NftCommand`, so the list goes to `Nftables.run` as it is.
+ */
+export type GuardSetCommand =
+  | { readonly add: { readonly element: GuardSetElements } }
+  | { readonly delete: { readonly element: GuardSetElements } };
+
+export interface GuardSetElements {
+  readonly family: 'inet';
+  readonly table: string;
+  readonly name: string;
+  readonly elem: readonly string[];
+}
+
+/**
  * libnftables commands that put `ips` in the guard sets (`close`) or take them out. Taking
  * out is add-then-delete: deleting an element that is not there would fail the whole batch.
  */
-export function guardSetCommands(ips: readonly string[], close: boolean): object[] {
-  const commands: object[] = [];
+export function guardSetCommands(ips: readonly string[], close: boolean): GuardSetCommand[] {
+  const commands: GuardSetCommand[] = [];
   for (const f of [4, 6] as const) {
     const elem = [...new Set(ips.filter((ip) => IpAddress.parse(ip).family === f))];
     if (!elem.length) continue;
-    const element = { family: 'inet', table: POLICY_TABLE, name: GUARD_SETS[f], elem };
+    const element: GuardSetElements = { family: 'inet', table: POLICY_TABLE, name: GUARD_SETS[f], elem };
     commands.push({ add: { element } });
     if (!close) commands.push({ delete: { element } });
   }

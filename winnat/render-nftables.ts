@@ -26,10 +26,12 @@
  * elements.
  */
 import type { IpPrefix } from '../core/ip.js';
+import * as nft from '../dataplane/nft-commands.js';
+import type { NftCommand, NftDataType, NftElem, NftExpr, NftKeyType, NftSetFlag, NftTableRef } from '../dataplane/nft-commands.js';
 import type { NatState } from './model.js';
 
 export const TABLE = 'berth-nat';
-const T = { family: 'ip', table: TABLE } as const;
+const T: NftTableRef = { family: 'ip', table: TABLE };
 
 /** A set or map element: key (and data for maps) in libnftables JSON form. */
 export type ElemValue = string | number | { readonly concat: readonly (string | number)[] } | { readonly prefix: { readonly addr: string; readonly len: number } };
@@ -45,19 +47,20 @@ export interface NatElement {
 export type ElementSet = ReadonlyMap<string, NatElement>;
 
 const CHAINS = ['prerouting', 'from-internal', 'loopback-dnat', 'output', 'postrouting', 'guard'] as const;
-const PORT_KEY = ['inet_proto', 'inet_service'];
-const ADDR_PORT_KEY = ['ipv4_addr', 'inet_proto', 'inet_service'];
+const PORT_KEY: NftKeyType = ['inet_proto', 'inet_service'];
+const ADDR_PORT_KEY: NftKeyType = ['ipv4_addr', 'inet_proto', 'inet_service'];
 
-const COLLECTIONS: readonly { readonly name: string; readonly kind: 'set' | 'map'; readonly body: object }[] = [
-  { name: 'internal-ifs', kind: 'set', body: { type: 'ifname' } },
-  { name: 'loopback-ifs', kind: 'set', body: { type: 'ifname' } },
-  { name: 'internal-nets', kind: 'set', body: { type: 'ipv4_addr', flags: ['interval'] } },
-  { name: 'loop', kind: 'set', body: { type: PORT_KEY } },
-  { name: 'loopx', kind: 'set', body: { type: ADDR_PORT_KEY } },
-  { name: 'pub-addr', kind: 'map', body: { type: PORT_KEY, map: 'ipv4_addr' } },
-  { name: 'pub-port', kind: 'map', body: { type: PORT_KEY, map: 'inet_service' } },
-  { name: 'pubx-addr', kind: 'map', body: { type: ADDR_PORT_KEY, map: 'ipv4_addr' } },
-  { name: 'pubx-port', kind: 'map', body: { type: ADDR_PORT_KEY, map: 'inet_service' } },
+/** Sets, and maps (with `map`, their data type). */
+const COLLECTIONS: readonly { readonly name: string; readonly type: NftKeyType; readonly map?: NftDataType; readonly flags?: readonly NftSetFlag[] }[] = [
+  { name: 'internal-ifs', type: 'ifname' },
+  { name: 'loopback-ifs', type: 'ifname' },
+  { name: 'internal-nets', type: 'ipv4_addr', flags: ['interval'] },
+  { name: 'loop', type: PORT_KEY },
+  { name: 'loopx', type: ADDR_PORT_KEY },
+  { name: 'pub-addr', type: PORT_KEY, map: 'ipv4_addr' },
+  { name: 'pub-port', type: PORT_KEY, map: 'inet_service' },
+  { name: 'pubx-addr', type: ADDR_PORT_KEY, map: 'ipv4_addr' },
+  { name: 'pubx-port', type: ADDR_PORT_KEY, map: 'inet_service' },
 ];
 
 // --- rules ---
@@ -69,16 +72,16 @@ const prefix = (addr: string, len: number) => ({ prefix: { addr, len } });
 const notLocal = match('!=', { fib: { result: 'type', flags: ['daddr'] } }, 'local');
 const PORT = { concat: [meta('l4proto'), { payload: { protocol: 'th', field: 'dport' } }] };
 const ADDR_PORT = { concat: [ip('daddr'), meta('l4proto'), { payload: { protocol: 'th', field: 'dport' } }] };
-const dnatVia = (key: object, maps: 'pub' | 'pubx') => ({
+const dnatVia = (key: NftExpr, maps: 'pub' | 'pubx') => ({
   dnat: { family: 'ip', addr: { map: { key, data: `@${maps}-addr` } }, port: { map: { key, data: `@${maps}-port` } } },
 });
 const DNAT_STATUS = match('in', { ct: { key: 'status' } }, 'dnat');
 
-function rule(chain: (typeof CHAINS)[number], comment: string, ...expr: object[]): object {
-  return { add: { rule: { ...T, chain, comment, expr } } };
+function rule(chain: (typeof CHAINS)[number], comment: string, ...expr: NftExpr[]): NftCommand {
+  return nft.addRule(T, chain, { comment, expr });
 }
 
-function rules(): object[] {
+function rules(): NftCommand[] {
   return [
     rule('prerouting', 'only packets for the host itself', notLocal, { return: null }),
     rule('prerouting', 'from behind a NAT', match('==', meta('iifname'), '@internal-ifs'), { goto: { target: 'from-internal' } }),
@@ -98,32 +101,32 @@ function rules(): object[] {
 }
 
 /** Table, chains, sets and maps, and the rules (chains flushed first, so it can be repeated). */
-export function skeleton(): object[] {
-  const base = (name: string, type: string, hook: string, prio: number) => ({ add: { chain: { ...T, name, type, hook, prio, policy: 'accept' } } });
+export function skeleton(): NftCommand[] {
+  const base = (name: string, type: 'nat' | 'filter', hook: 'prerouting' | 'output' | 'postrouting', prio: number) => nft.addChain(T, name, { type, hook, prio, policy: 'accept' });
   return [
-    { add: { table: { family: 'ip', name: TABLE } } },
+    nft.addTable('ip', TABLE),
     base('prerouting', 'nat', 'prerouting', -100),
     base('output', 'nat', 'output', -100),
     base('postrouting', 'nat', 'postrouting', 100),
     base('guard', 'filter', 'prerouting', -300),
-    { add: { chain: { ...T, name: 'from-internal' } } },
-    { add: { chain: { ...T, name: 'loopback-dnat' } } },
-    ...COLLECTIONS.map((c) => ({ add: { [c.kind]: { ...T, name: c.name, ...c.body } } })),
-    ...CHAINS.map((name) => ({ flush: { chain: { ...T, name } } })),
+    nft.addChain(T, 'from-internal'),
+    nft.addChain(T, 'loopback-dnat'),
+    ...COLLECTIONS.map((c) => (c.map ? nft.addMap(T, c.name, c.type, c.map, c.flags) : nft.addSet(T, c.name, c.type, c.flags))),
+    ...CHAINS.map((name) => nft.flushChain(T, name)),
     ...rules(),
   ];
 }
 
 /** One transaction that makes the table exactly `state`, whatever is there now. */
-export function replaceTable(state: NatState): object[] {
-  if (state.instances.length === 0) return [{ add: { table: { family: 'ip', name: TABLE } } }, deleteTable()];
+export function replaceTable(state: NatState): NftCommand[] {
+  if (state.instances.length === 0) return [nft.addTable('ip', TABLE), deleteTable()];
   // Adding first makes the delete safe when the table is absent; all in one batch.
-  return [{ add: { table: { family: 'ip', name: TABLE } } }, deleteTable(), ...skeleton(), ...elementCommands('add', [...elementsOf(state).values()])];
+  return [nft.addTable('ip', TABLE), deleteTable(), ...skeleton(), ...elementCommands('add', [...elementsOf(state).values()])];
 }
 
 /** Deletes the table (and with it every rule, set and map). Fails when it is absent. */
-export function deleteTable(): object {
-  return { delete: { table: { family: 'ip', name: TABLE } } };
+export function deleteTable(): NftCommand {
+  return nft.deleteTable('ip', TABLE);
 }
 
 // --- elements ---
@@ -165,7 +168,7 @@ export function elementsOf(state: NatState): ElementSet {
 }
 
 /** The commands that turn the elements `from` into `to`: deletions first, then additions. */
-export function diffElements(from: ElementSet, to: ElementSet): object[] {
+export function diffElements(from: ElementSet, to: ElementSet): NftCommand[] {
   const gone: NatElement[] = [];
   const added: NatElement[] = [];
   for (const [k, e] of from) {
@@ -180,14 +183,16 @@ export function diffElements(from: ElementSet, to: ElementSet): object[] {
 }
 
 /** One command per collection; deleting a map element names only its key. */
-function elementCommands(verb: 'add' | 'delete', elements: readonly NatElement[]): object[] {
-  const by = new Map<string, unknown[]>();
+function elementCommands(verb: 'add' | 'delete', elements: readonly NatElement[]): NftCommand[] {
+  const by = new Map<string, NatElement[]>();
   for (const e of elements) {
     const list = by.get(e.collection) ?? [];
-    list.push(verb === 'add' && e.data !== undefined ? [e.key, e.data] : e.key);
+    list.push(e);
     by.set(e.collection, list);
   }
-  return [...by].map(([name, elem]) => ({ [verb]: { element: { ...T, name, elem } } }));
+  return [...by].map(([name, list]) =>
+    verb === 'add' ? nft.addElements(T, name, list.map((e): NftElem => (e.data !== undefined ? [e.key, e.data] : e.key))) : nft.deleteElements(T, name, list.map((e) => e.key)),
+  );
 }
 
 // --- reading the kernel back ---

@@ -12,8 +12,9 @@
  * someone flushing the ruleset), the difference fails to apply and the table is rebuilt
  * from the document in one transaction instead.
  */
-import { CheckFailedError, NotFoundError, asBerthError } from '../core/errors.js';
+import { CheckFailedError, NotFoundError } from '../core/errors.js';
 import type { Nftables, Sysctl } from '../dataplane/linux/ports.js';
+import type { NftCommand } from '../dataplane/nft-commands.js';
 import { describeState, type NatDescription } from './describe.js';
 import { putInstance, removeInstance, removeOwnerMappings, retainOwners, setOwnerMappings } from './mapping-table.js';
 import { DEFAULT_EPHEMERAL_PORTS, sameOwner, type MappingOwner, type MappingRequest, type NatInstanceSpec, type NatState, type PortRange, type StaticMapping } from './model.js';
@@ -195,7 +196,7 @@ export class WinNat {
 
   private applyKernel(before: NatState, after: NatState): void {
     const nft = this.deps.nftables();
-    let cmds: object[];
+    let cmds: NftCommand[];
     if (after.instances.length === 0) cmds = [deleteTable()];
     else if (before.instances.length === 0) cmds = replaceTable(after);
     else cmds = diffElements(elementsOf(before), elementsOf(after));
@@ -220,11 +221,12 @@ export class WinNat {
     }
   }
 
+  /** The table's listing; empty when there is no table. Any other failure to list throws. */
   private listTable(): object[] {
     try {
       return this.deps.nftables().list(`table ip ${TABLE}`);
     } catch (err) {
-      if (asBerthError(err).code === 'not-found') return [];
+      if (err instanceof NotFoundError) return [];
       throw err;
     }
   }

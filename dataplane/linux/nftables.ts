@@ -7,6 +7,7 @@
  */
 import { InvalidConfigError, KernelError, NotFoundError } from '../../core/errors.js';
 import { loadKoffi } from '../../core/native.js';
+import type { NftCommand } from '../nft-commands.js';
 import { closeFd, openNetnsFd, withNetnsFd } from './netns.js';
 import type { Nftables } from './ports.js';
 
@@ -55,8 +56,9 @@ function libnftables(): LibNftables {
 }
 
 /** "add table inet berth, add chain inet berth fwd (+3 more)" for error messages. */
-export function summarizeCommands(commands: readonly object[]): string {
+export function summarizeCommands(commands: readonly NftCommand[]): string {
   const words = commands.slice(0, 3).map((cmd) => {
+    // Read defensively: the message about a refused batch must never throw itself.
     const [verb, body] = Object.entries(cmd)[0] ?? ['?', undefined];
     if (typeof body !== 'object' || body === null) return verb;
     const [kind, obj] = Object.entries(body)[0] ?? ['?', undefined];
@@ -116,7 +118,7 @@ class LibNftablesContext implements Nftables {
   }
 
   /** `nft -j -f -` of `{"nftables":[metainfo, ...commands]}`: one atomic transaction. */
-  run(commands: readonly object[]): void {
+  run(commands: readonly NftCommand[]): void {
     const input = JSON.stringify({ nftables: [{ metainfo: { json_schema_version: 1 } }, ...commands] });
     const operation = 'nft -j -f -';
     const { ok, error } = this.#exec(input, operation);

@@ -8,6 +8,7 @@
  * KernelError for anything else, each carrying `errno` and `operation`.
  */
 import type { IpAddress, IpFamily, IpPrefix, IpWithPrefix } from '../../core/ip.js';
+import type { NftCommand } from '../nft-commands.js';
 import type { FirewallOwner, PassagePlace } from './firewall/forward-blockers.js';
 
 export type LinkKind = 'bridge' | 'veth' | 'vxlan' | 'macvlan' | 'device' | string;
@@ -215,8 +216,8 @@ export interface Sysctl {
 
 /** One libnftables context; `run` executes one JSON batch as one atomic transaction. */
 export interface Nftables {
-  /** `nft -j -f -` with `{"nftables":[...]}`; all or nothing. */
-  run(commands: readonly object[]): void;
+  /** `nft -j -f -` with `{"nftables":[...]}` (dataplane/nft-commands.ts builds them); all or nothing. */
+  run(commands: readonly NftCommand[]): void;
   /** `nft -j list ...`: the `nftables` array of the JSON output. */
   list(what: string): object[];
   close(): void;

@@ -12,51 +12,55 @@
  * chains, then sets and maps, then rules, then elements.
  */
 import type { IpPrefix } from '../../core/ip.js';
+import * as nft from '../../dataplane/nft-commands.js';
+import type { NftCommand, NftExpr, NftTableRef, NftValue } from '../../dataplane/nft-commands.js';
 
 export const TABLE = 'berth';
-const INET = { family: 'inet', table: TABLE } as const;
-const BRIDGE_FAMILY = { family: 'bridge', table: TABLE } as const;
+const INET: NftTableRef = { family: 'inet', table: TABLE };
+const BRIDGE_FAMILY: NftTableRef = { family: 'bridge', table: TABLE };
 
 const fwdChain = (bridge: string) => `fwd-${bridge}`;
 const masqChain = (bridge: string) => `masq-${bridge}`;
 const inChain = (bridge: string) => `in-${bridge}`;
 const portChain = (port: string) => `port-${port}`;
 
-function prefixExpr(p: IpPrefix): object {
+function prefixExpr(p: IpPrefix): NftExpr {
   return { prefix: { addr: p.network.toString(), len: p.length } };
 }
 
-function daddr(family: 4 | 6): object {
+function daddr(family: 4 | 6): NftExpr {
   return { payload: { protocol: family === 4 ? 'ip' : 'ip6', field: 'daddr' } };
 }
 
+const jump = (target: string) => ({ jump: { target } });
+
 /** Table, maps and dispatching base chains; safe to repeat (base chains are rewritten whole). */
-function tableSkeleton(): object[] {
+function tableSkeleton(): NftCommand[] {
   return [
-    { add: { table: { family: 'inet', name: TABLE } } },
-    { add: { chain: { ...INET, name: 'forward', type: 'filter', hook: 'forward', prio: 0, policy: 'accept' } } },
-    { add: { chain: { ...INET, name: 'postrouting', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } },
+    nft.addTable('inet', TABLE),
+    nft.addChain(INET, 'forward', { type: 'filter', hook: 'forward', prio: 0, policy: 'accept' }),
+    nft.addChain(INET, 'postrouting', { type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' }),
   ];
 }
 
-function tableMaps(): object[] {
+function tableMaps(): NftCommand[] {
   return [
-    { add: { set: { ...INET, name: 'bridges', type: 'ifname' } } },
-    { add: { map: { ...INET, name: 'isolation', type: 'ifname', map: 'verdict' } } },
-    { add: { map: { ...INET, name: 'inbound', type: 'ifname', map: 'verdict' } } },
-    { add: { map: { ...INET, name: 'masq4', type: 'ipv4_addr', map: 'verdict', flags: ['interval'] } } },
-    { add: { map: { ...INET, name: 'masq6', type: 'ipv6_addr', map: 'verdict', flags: ['interval'] } } },
+    nft.addSet(INET, 'bridges', 'ifname'),
+    nft.addMap(INET, 'isolation', 'ifname', 'verdict'),
+    nft.addMap(INET, 'inbound', 'ifname', 'verdict'),
+    nft.addMap(INET, 'masq4', 'ipv4_addr', 'verdict', ['interval']),
+    nft.addMap(INET, 'masq6', 'ipv6_addr', 'verdict', ['interval']),
   ];
 }
 
-function baseRules(): object[] {
+function baseRules(): NftCommand[] {
   return [
-    { flush: { chain: { ...INET, name: 'forward' } } },
-    { add: { rule: { ...INET, chain: 'forward', expr: [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@isolation' } }] } } },
-    { add: { rule: { ...INET, chain: 'forward', expr: [{ vmap: { key: { meta: { key: 'oifname' } }, data: '@inbound' } }] } } },
-    { flush: { chain: { ...INET, name: 'postrouting' } } },
-    { add: { rule: { ...INET, chain: 'postrouting', expr: [{ vmap: { key: { payload: { protocol: 'ip', field: 'saddr' } }, data: '@masq4' } }] } } },
-    { add: { rule: { ...INET, chain: 'postrouting', expr: [{ vmap: { key: { payload: { protocol: 'ip6', field: 'saddr' } }, data: '@masq6' } }] } } },
+    nft.flushChain(INET, 'forward'),
+    nft.addRule(INET, 'forward', { expr: [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@isolation' } }] }),
+    nft.addRule(INET, 'forward', { expr: [{ vmap: { key: { meta: { key: 'oifname' } }, data: '@inbound' } }] }),
+    nft.flushChain(INET, 'postrouting'),
+    nft.addRule(INET, 'postrouting', { expr: [{ vmap: { key: { payload: { protocol: 'ip', field: 'saddr' } }, data: '@masq4' } }] }),
+    nft.addRule(INET, 'postrouting', { expr: [{ vmap: { key: { payload: { protocol: 'ip6', field: 'saddr' } }, data: '@masq6' } }] }),
   ];
 }
 
@@ -74,64 +78,54 @@ export interface NetworkRules {
 }
 
 /** One transaction that creates or refreshes the rules of one network. */
-export function ensureNetworkRules(n: NetworkRules): object[] {
-  const chains: object[] = [];
-  const rules: object[] = [];
-  const elements: object[] = [];
+export function ensureNetworkRules(n: NetworkRules): NftCommand[] {
+  const chains: NftCommand[] = [];
+  const rules: NftCommand[] = [];
+  const elements: NftCommand[] = [];
   // Every berth bridge is a member, so other networks' isolation chains see this one.
-  elements.push({ add: { element: { ...INET, name: 'bridges', elem: [n.bridge] } } });
+  elements.push(nft.addElements(INET, 'bridges', [n.bridge]));
   if (n.isolate) {
-    chains.push({ add: { chain: { ...INET, name: fwdChain(n.bridge) } } }, { flush: { chain: { ...INET, name: fwdChain(n.bridge) } } });
+    chains.push(nft.addChain(INET, fwdChain(n.bridge)), nft.flushChain(INET, fwdChain(n.bridge)));
     rules.push(
-      {
-        add: {
-          rule: {
-            ...INET,
-            chain: fwdChain(n.bridge),
-            comment: 'isolate from other berth networks',
-            expr: [
-              { match: { op: '!=', left: { meta: { key: 'oifname' } }, right: n.bridge } },
-              { match: { op: '==', left: { meta: { key: 'oifname' } }, right: '@bridges' } },
-              { drop: null },
-            ],
-          },
-        },
-      },
+      nft.addRule(INET, fwdChain(n.bridge), {
+        comment: 'isolate from other berth networks',
+        expr: [
+          { match: { op: '!=', left: { meta: { key: 'oifname' } }, right: n.bridge } },
+          { match: { op: '==', left: { meta: { key: 'oifname' } }, right: '@bridges' } },
+          { drop: null },
+        ],
+      }),
     );
-    elements.push({ add: { element: { ...INET, name: 'isolation', elem: [[n.bridge, { jump: { target: fwdChain(n.bridge) } }]] } } });
+    elements.push(nft.addElements(INET, 'isolation', [[n.bridge, jump(fwdChain(n.bridge))]]));
   }
   if (n.inbound === 'published') {
     const chain = inChain(n.bridge);
-    const pass = (comment: string, ...expr: object[]) => ({ add: { rule: { ...INET, chain, comment, expr: [...expr, { return: null }] } } });
-    chains.push({ add: { chain: { ...INET, name: chain } } }, { flush: { chain: { ...INET, name: chain } } });
+    const pass = (comment: string, ...expr: NftExpr[]) => nft.addRule(INET, chain, { comment, expr: [...expr, { return: null }] });
+    chains.push(nft.addChain(INET, chain), nft.flushChain(INET, chain));
     rules.push(
       pass('replies', { match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }),
       pass('published ports', { match: { op: 'in', left: { ct: { key: 'status' } }, right: 'dnat' } }),
       pass('within the network', { match: { op: '==', left: { meta: { key: 'iifname' } }, right: n.bridge } }),
-      { add: { rule: { ...INET, chain, comment: 'nothing else from outside the network', expr: [{ drop: null }] } } },
+      nft.addRule(INET, chain, { comment: 'nothing else from outside the network', expr: [{ drop: null }] }),
     );
-    elements.push({ add: { element: { ...INET, name: 'inbound', elem: [[n.bridge, { jump: { target: chain } }]] } } });
+    elements.push(nft.addElements(INET, 'inbound', [[n.bridge, jump(chain)]]));
   }
   if (n.ipMasq && n.subnets.length) {
-    chains.push({ add: { chain: { ...INET, name: masqChain(n.bridge) } } }, { flush: { chain: { ...INET, name: masqChain(n.bridge) } } });
+    chains.push(nft.addChain(INET, masqChain(n.bridge)), nft.flushChain(INET, masqChain(n.bridge)));
     for (const s of n.subnets) {
       const multicast = s.family === 4 ? { prefix: { addr: '224.0.0.0', len: 4 } } : { prefix: { addr: 'ff00::', len: 8 } };
-      rules.push({
-        add: {
-          rule: {
-            ...INET,
-            chain: masqChain(n.bridge),
-            comment: `masquerade ${s} leaving it`,
-            expr: [
-              { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: s.family === 4 ? 'ipv4' : 'ipv6' } },
-              { match: { op: '!=', left: daddr(s.family), right: prefixExpr(s) } },
-              { match: { op: '!=', left: daddr(s.family), right: multicast } },
-              { masquerade: null },
-            ],
-          },
-        },
-      });
-      elements.push({ add: { element: { ...INET, name: s.family === 4 ? 'masq4' : 'masq6', elem: [[prefixExpr(s), { jump: { target: masqChain(n.bridge) } }]] } } });
+      rules.push(
+        nft.addRule(INET, masqChain(n.bridge), {
+          comment: `masquerade ${s} leaving it`,
+          expr: [
+            { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: s.family === 4 ? 'ipv4' : 'ipv6' } },
+            { match: { op: '!=', left: daddr(s.family), right: prefixExpr(s) } },
+            { match: { op: '!=', left: daddr(s.family), right: multicast } },
+            { masquerade: null },
+          ],
+        }),
+      );
+      elements.push(nft.addElements(INET, s.family === 4 ? 'masq4' : 'masq6', [[prefixExpr(s), jump(masqChain(n.bridge))]]));
     }
   }
   return [...tableSkeleton(), ...chains, ...tableMaps(), ...baseRules(), ...rules, ...elements];
@@ -142,22 +136,22 @@ export function ensureNetworkRules(n: NetworkRules): object[] {
  * (libnftables 1.0.6 has no `destroy`, and deleting something absent fails the batch).
  * Map elements are found by the chain they jump to, so no subnet needs to be known.
  */
-export function teardownNetworkRules(bridge: string, present: TableContents): object[] {
+export function teardownNetworkRules(bridge: string, present: TableContents): NftCommand[] {
   const mine = new Set([fwdChain(bridge), masqChain(bridge), inChain(bridge)]);
-  const cmds: object[] = [];
+  const cmds: NftCommand[] = [];
   for (const map of ['isolation', 'inbound', 'masq4', 'masq6'] as const) {
     for (const [key, target] of present[map]) {
-      if (mine.has(target)) cmds.push({ delete: { element: { ...INET, name: map, elem: [keyExpr(key)] } } });
+      if (mine.has(target)) cmds.push(nft.deleteElements(INET, map, [keyExpr(key)]));
     }
   }
-  if (present.bridges.has(bridge)) cmds.push({ delete: { element: { ...INET, name: 'bridges', elem: [bridge] } } });
+  if (present.bridges.has(bridge)) cmds.push(nft.deleteElements(INET, 'bridges', [bridge]));
   for (const c of mine) {
-    if (present.chains.has(c)) cmds.push({ delete: { chain: { ...INET, name: c } } });
+    if (present.chains.has(c)) cmds.push(nft.deleteChain(INET, c));
   }
   return cmds;
 }
 
-function keyExpr(key: string): unknown {
+function keyExpr(key: string): NftValue {
   const slash = key.indexOf('/');
   if (slash < 0) return key;
   return { prefix: { addr: key.slice(0, slash), len: Number(key.slice(slash + 1)) } };
@@ -208,8 +202,8 @@ export function networkChainCount(t: TableContents): number {
   return [...t.chains].filter((c) => c.startsWith('fwd-') || c.startsWith('masq-') || c.startsWith('in-')).length + t.bridges.size;
 }
 
-export function deleteInetTable(): object[] {
-  return [{ delete: { table: { family: 'inet', name: TABLE } } }];
+export function deleteInetTable(): NftCommand[] {
+  return [nft.deleteTable('inet', TABLE)];
 }
 
 // --- MAC/IP spoof check, in the bridge family (frames, before any routing decision) ---
@@ -222,15 +216,15 @@ export interface SpoofCheck {
 }
 
 /** Per-port chain: frames from the pod must carry its MAC, and packets its addresses. */
-export function ensureSpoofCheck(s: SpoofCheck): object[] {
+export function ensureSpoofCheck(s: SpoofCheck): NftCommand[] {
   const chain = portChain(s.port);
-  const rule = (expr: object[], comment: string) => ({ add: { rule: { ...BRIDGE_FAMILY, chain, comment, expr: [...expr, { drop: null }] } } });
+  const rule = (expr: NftExpr[], comment: string) => nft.addRule(BRIDGE_FAMILY, chain, { comment, expr: [...expr, { drop: null }] });
   const proto = (p: string) => ({ match: { op: '==', left: { meta: { key: 'protocol' } }, right: p } });
-  const cmds: object[] = [
-    { add: { table: { family: 'bridge', name: TABLE } } },
-    { add: { chain: { ...BRIDGE_FAMILY, name: 'prerouting', type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' } } },
-    { add: { chain: { ...BRIDGE_FAMILY, name: chain } } },
-    { flush: { chain: { ...BRIDGE_FAMILY, name: chain } } },
+  const cmds: NftCommand[] = [
+    nft.addTable('bridge', TABLE),
+    nft.addChain(BRIDGE_FAMILY, 'prerouting', { type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' }),
+    nft.addChain(BRIDGE_FAMILY, chain),
+    nft.flushChain(BRIDGE_FAMILY, chain),
     rule([{ match: { op: '!=', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: s.mac } }], 'source MAC is not the pod\'s'),
   ];
   if (s.ipv4.length) {
@@ -245,10 +239,10 @@ export function ensureSpoofCheck(s: SpoofCheck): object[] {
     cmds.push(rule([proto('ip6'), { match: { op: '!=', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: set } }], 'source IPv6 is not the pod\'s'));
   }
   cmds.push(
-    { add: { map: { ...BRIDGE_FAMILY, name: 'ports', type: 'ifname', map: 'verdict' } } },
-    { flush: { chain: { ...BRIDGE_FAMILY, name: 'prerouting' } } },
-    { add: { rule: { ...BRIDGE_FAMILY, chain: 'prerouting', expr: [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@ports' } }] } } },
-    { add: { element: { ...BRIDGE_FAMILY, name: 'ports', elem: [[s.port, { jump: { target: chain } }]] } } },
+    nft.addMap(BRIDGE_FAMILY, 'ports', 'ifname', 'verdict'),
+    nft.flushChain(BRIDGE_FAMILY, 'prerouting'),
+    nft.addRule(BRIDGE_FAMILY, 'prerouting', { expr: [{ vmap: { key: { meta: { key: 'iifname' } }, data: '@ports' } }] }),
+    nft.addElements(BRIDGE_FAMILY, 'ports', [[s.port, jump(chain)]]),
   );
   return cmds;
 }
@@ -264,10 +258,10 @@ export function spoofCheckPresent(items: readonly object[], port: string): { cha
   return { chain, element };
 }
 
-export function teardownSpoofCheck(port: string, present: { chain: boolean; element: boolean }): object[] {
-  const cmds: object[] = [];
-  if (present.element) cmds.push({ delete: { element: { ...BRIDGE_FAMILY, name: 'ports', elem: [port] } } });
-  if (present.chain) cmds.push({ delete: { chain: { ...BRIDGE_FAMILY, name: portChain(port) } } });
+export function teardownSpoofCheck(port: string, present: { chain: boolean; element: boolean }): NftCommand[] {
+  const cmds: NftCommand[] = [];
+  if (present.element) cmds.push(nft.deleteElements(BRIDGE_FAMILY, 'ports', [port]));
+  if (present.chain) cmds.push(nft.deleteChain(BRIDGE_FAMILY, portChain(port)));
   return cmds;
 }
 

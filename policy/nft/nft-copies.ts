@@ -13,6 +13,7 @@
  * leaves alone; a packet on the new rules meets only the new copy.
  */
 import { GUARD_SETS } from '../../core/workload.js';
+import type { NftElem, NftExpr } from '../../dataplane/nft-commands.js';
 import type { NftChain, NftRule, NftSet, NftState } from './nft-state.js';
 
 export type CopyId = 'a' | 'b';
@@ -39,7 +40,7 @@ export class CopyNamer {
   readonly #baseChains: ReadonlySet<string>;
   readonly #chains = new WeakMap<NftChain, NftChain>();
   readonly #sets = new WeakMap<NftSet, NftSet>();
-  readonly #elements = new WeakMap<object, unknown>();
+  readonly #elements = new WeakMap<object, NftElem>();
 
   /** `baseChains`: the names of the hooked chains, which both copies share. */
   constructor(copy: CopyId, baseChains: Iterable<string>) {
@@ -68,7 +69,7 @@ export class CopyNamer {
   #chain(chain: NftChain): NftChain {
     let out = this.#chains.get(chain);
     if (!out) {
-      const rules = chain.rules.map((r): NftRule => ({ ...r, expr: r.expr.map((e) => this.#refs(e) as object) }));
+      const rules = chain.rules.map((r): NftRule => ({ ...r, expr: r.expr.map((e) => this.#refs(e) as NftExpr) }));
       out = { ...chain, name: this.name(chain.name), rules };
       this.#chains.set(chain, out);
     }
@@ -87,11 +88,11 @@ export class CopyNamer {
     return out;
   }
 
-  #element(elem: unknown): unknown {
+  #element(elem: NftElem): NftElem {
     if (typeof elem !== 'object' || elem === null) return elem;
     let out = this.#elements.get(elem);
     if (out === undefined) {
-      out = this.#refs(elem);
+      out = this.#refs(elem) as NftElem;
       this.#elements.set(elem, out);
     }
     return out;

@@ -12,33 +12,35 @@
  *   5. chains that go: flushed first (their jumps and set references go), then deleted
  *   6. sets and maps that go (nothing refers to them any more)
  */
+import * as nft from '../../dataplane/nft-commands.js';
+import type { NftCommand, NftElem, NftTableRef, NftValue } from '../../dataplane/nft-commands.js';
 import type { NftChain, NftRule, NftSet, NftState } from './nft-state.js';
 
 /** The commands to go from `prev` (undefined: nothing known) to `next`. */
-export function diffNftState(prev: NftState | undefined, next: NftState): object[] {
-  const T = { family: 'inet', table: next.table } as const;
-  const head: object[] = [{ add: { table: { family: 'inet', name: next.table } } }];
-  const setElements: object[] = [];
-  const chainRules: object[] = [];
-  const mapElements: object[] = [];
-  const tail: object[] = [];
+export function diffNftState(prev: NftState | undefined, next: NftState): NftCommand[] {
+  const T: NftTableRef = { family: 'inet', table: next.table };
+  const head: NftCommand[] = [nft.addTable('inet', next.table)];
+  const setElements: NftCommand[] = [];
+  const chainRules: NftCommand[] = [];
+  const mapElements: NftCommand[] = [];
+  const tail: NftCommand[] = [];
 
   for (const chain of next.chains.values()) {
     const old = prev?.chains.get(chain.name);
     if (old === chain) continue;
-    if (!old) head.push({ add: { chain: chainSpec(T, chain) } });
+    if (!old) head.push(addChain(T, chain));
     else if (sameRules(old.rules, chain.rules)) continue;
-    else chainRules.push({ flush: { chain: { ...T, name: chain.name } } });
-    for (const r of chain.rules) chainRules.push({ add: { rule: ruleSpec(T, chain.name, r) } });
+    else chainRules.push(nft.flushChain(T, chain.name));
+    for (const r of chain.rules) chainRules.push(nft.addRule(T, chain.name, r));
   }
 
   for (const set of next.sets.values()) {
     const old = prev?.sets.get(set.name);
     if (old === set) continue;
-    if (!old) head.push({ add: { [set.verdictMap ? 'map' : 'set']: setSpec(T, set) } });
+    if (!old) head.push(addSet(T, set));
     const target = set.verdictMap ? mapElements : setElements;
-    const removed: unknown[] = [];
-    const added: unknown[] = [];
+    const removed: NftValue[] = [];
+    const added: NftElem[] = [];
     if (old) {
       for (const [key, elem] of old.elements) {
         const now = set.elements.get(key);
@@ -49,16 +51,16 @@ export function diffNftState(prev: NftState | undefined, next: NftState): object
       const was = old?.elements.get(key);
       if (was === undefined || (set.verdictMap && !sameElement(was, elem))) added.push(elem);
     }
-    if (removed.length) target.push({ delete: { element: { ...T, name: set.name, elem: removed } } });
-    if (added.length) target.push({ add: { element: { ...T, name: set.name, elem: added } } });
+    if (removed.length) target.push(nft.deleteElements(T, set.name, removed));
+    if (added.length) target.push(nft.addElements(T, set.name, added));
   }
 
   if (prev) {
     const gone = [...prev.chains.values()].filter((c) => !next.chains.has(c.name));
-    for (const c of gone) if (c.rules.length) tail.push({ flush: { chain: { ...T, name: c.name } } });
-    for (const c of gone) tail.push({ delete: { chain: { ...T, name: c.name } } });
+    for (const c of gone) if (c.rules.length) tail.push(nft.flushChain(T, c.name));
+    for (const c of gone) tail.push(nft.deleteChain(T, c.name));
     for (const s of prev.sets.values()) {
-      if (!next.sets.has(s.name)) tail.push({ delete: { [s.verdictMap ? 'map' : 'set']: { ...T, name: s.name } } });
+      if (!next.sets.has(s.name)) tail.push(s.verdictMap ? nft.deleteMap(T, s.name) : nft.deleteSet(T, s.name));
     }
   }
   const body = [...setElements, ...chainRules, ...mapElements, ...tail];
@@ -68,30 +70,25 @@ export function diffNftState(prev: NftState | undefined, next: NftState): object
 }
 
 /** Commands that remove the table and everything in it; valid whether or not it exists. */
-export function deleteNftTable(table: string): object[] {
-  return [{ add: { table: { family: 'inet', name: table } } }, { delete: { table: { family: 'inet', name: table } } }];
+export function deleteNftTable(table: string): NftCommand[] {
+  return [nft.addTable('inet', table), nft.deleteTable('inet', table)];
 }
 
-function chainSpec(T: { family: string; table: string }, chain: NftChain): object {
-  if (!chain.base) return { ...T, name: chain.name };
-  return { ...T, name: chain.name, type: 'filter', hook: chain.base.hook, prio: chain.base.prio, policy: 'accept' };
+function addChain(T: NftTableRef, chain: NftChain): NftCommand {
+  return nft.addChain(T, chain.name, chain.base ? { type: 'filter', hook: chain.base.hook, prio: chain.base.prio, policy: 'accept' } : undefined);
 }
 
-function ruleSpec(T: { family: string; table: string }, chain: string, r: NftRule): object {
-  return r.comment ? { ...T, chain, expr: r.expr, comment: r.comment } : { ...T, chain, expr: r.expr };
-}
-
-function setSpec(T: { family: string; table: string }, set: NftSet): object {
-  const spec: Record<string, unknown> = { ...T, name: set.name, type: set.type };
-  if (set.verdictMap) spec.map = 'verdict';
-  if (set.interval) spec.flags = ['interval'];
-  return spec;
+function addSet(T: NftTableRef, set: NftSet): NftCommand {
+  const flags = set.interval ? (['interval'] as const) : undefined;
+  return set.verdictMap ? nft.addMap(T, set.name, set.type, 'verdict', flags) : nft.addSet(T, set.name, set.type, flags);
 }
 
 /** The key part of an element, as `delete element` wants it (a map element's key alone). */
-function keyOf(elem: unknown, set: NftSet): unknown {
-  return set.verdictMap && Array.isArray(elem) ? elem[0] : elem;
+function keyOf(elem: NftElem, set: NftSet): NftValue {
+  return set.verdictMap && isPair(elem) ? elem[0] : (elem as NftValue);
 }
+
+const isPair = (elem: NftElem): elem is readonly [NftValue, NftValue] => Array.isArray(elem);
 
 /** Element values: usually the same object when unchanged; compared as JSON otherwise. */
 function sameElement(a: unknown, b: unknown): boolean {
@@ -109,12 +106,12 @@ function sameRules(a: readonly NftRule[], b: readonly NftRule[]): boolean {
  * their chains are flushed first (jumps and set references go), then maps (their elements
  * jump to chains), chains and sets. Nothing outside the list may refer to them.
  */
-export function deleteNftObjects(table: string, objects: { chains: readonly string[]; maps: readonly string[]; sets: readonly string[] }): object[] {
-  const T = { family: 'inet', table } as const;
+export function deleteNftObjects(table: string, objects: { chains: readonly string[]; maps: readonly string[]; sets: readonly string[] }): NftCommand[] {
+  const T: NftTableRef = { family: 'inet', table };
   return [
-    ...objects.chains.map((name) => ({ flush: { chain: { ...T, name } } })),
-    ...objects.maps.map((name) => ({ delete: { map: { ...T, name } } })),
-    ...objects.chains.map((name) => ({ delete: { chain: { ...T, name } } })),
-    ...objects.sets.map((name) => ({ delete: { set: { ...T, name } } })),
+    ...objects.chains.map((name) => nft.flushChain(T, name)),
+    ...objects.maps.map((name) => nft.deleteMap(T, name)),
+    ...objects.chains.map((name) => nft.deleteChain(T, name)),
+    ...objects.sets.map((name) => nft.deleteSet(T, name)),
   ];
 }

@@ -7,6 +7,8 @@
  * can skip them by identity before comparing contents.
  */
 
+import type { NftDataType, NftElem, NftExpr } from '../../dataplane/nft-commands.js';
+
 /** The table berth owns for policy (core/workload.ts, shared with the drivers' guard). */
 export { POLICY_TABLE } from '../../core/workload.js';
 
@@ -18,7 +20,7 @@ export interface BaseChainHook {
 
 export interface NftRule {
   /** libnftables JSON expressions, verdict last. */
-  readonly expr: readonly object[];
+  readonly expr: readonly NftExpr[];
   readonly comment?: string;
 }
 
@@ -33,10 +35,10 @@ export interface NftSet {
   /** A verdict map when set; a plain set otherwise. */
   readonly verdictMap: boolean;
   /** nft type name, or names for a concatenation (`["ipv4_addr", "inet_proto", "inet_service"]`). */
-  readonly type: string | readonly string[];
+  readonly type: NftDataType | readonly NftDataType[];
   readonly interval: boolean;
   /** Element key (canonical text) → element JSON (for a map: `[key, verdict]`). */
-  readonly elements: ReadonlyMap<string, unknown>;
+  readonly elements: ReadonlyMap<string, NftElem>;
 }
 
 export interface NftState {

@@ -27,6 +27,7 @@ import { stableHash } from '../../core/stable-hash.js';
 import { formatRange, rangeToPrefixes } from '../compile/address-ranges.js';
 import type { AddressRange, AddressSet, CompiledPolicy, CompiledRule, Direction, PolicyIR, PortRange } from '../compile/ir.js';
 import { GUARD_SETS } from '../../core/workload.js';
+import type { NftDataType, NftElem, NftExpr, NftValue } from '../../dataplane/nft-commands.js';
 import { POLICY_TABLE, type NftChain, type NftRule, type NftSet, type NftState } from './nft-state.js';
 
 type Family = 4 | 6;
@@ -70,13 +71,13 @@ const dispatchMap = (direction: Direction, family: Family) => `${direction}${fam
 
 const addrField = (family: Family, field: 'saddr' | 'daddr') => ({ payload: { protocol: family === 4 ? 'ip' : 'ip6', field } });
 const L4_DPORT = { concat: [{ meta: { key: 'l4proto' } }, { payload: { protocol: 'th', field: 'dport' } }] };
-const ADDR_TYPE: Record<Family, string> = { 4: 'ipv4_addr', 6: 'ipv6_addr' };
+const ADDR_TYPE: Record<Family, NftDataType> = { 4: 'ipv4_addr', 6: 'ipv6_addr' };
 
-function inSet(left: object, set: string): object {
+function inSet(left: NftExpr, set: string): NftExpr {
   return { match: { op: '==', left, right: `@${set}` } };
 }
 
-function portElement(r: PortRange): object {
+function portElement(r: PortRange): NftExpr {
   return { concat: [r.protocol, r.first === r.last ? r.first : { range: [r.first, r.last] }] };
 }
 
@@ -86,7 +87,7 @@ function portElement(r: PortRange): object {
  * (`pt_<hash>`, never changed once made). Anonymous sets are avoided: libnftables looks sets
  * up by walking a list, so thousands of them make every transaction slow.
  */
-function portMatch(ports: readonly PortRange[], sets: NftSet[]): object[] {
+function portMatch(ports: readonly PortRange[], sets: NftSet[]): NftExpr[] {
   if (ports.length === 1) {
     const r = ports[0]!;
     const proto = { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: r.protocol } };
@@ -100,7 +101,7 @@ function portMatch(ports: readonly PortRange[], sets: NftSet[]): object[] {
   return [{ match: { op: '==', left: L4_DPORT, right: `@${name}` } }];
 }
 
-function rangeElement(r: AddressRange): unknown {
+function rangeElement(r: AddressRange): NftValue {
   if (r.first === r.last) return IpAddress.fromBigInt(r.family, r.first).toString();
   const prefixes = rangeToPrefixes(r);
   if (prefixes.length === 1) return { prefix: { addr: prefixes[0]!.network.toString(), len: prefixes[0]!.length } };
@@ -196,8 +197,8 @@ export class NftRenderer {
     if (memo && memo.isolation === isolation && memo.pods === ir.pods && memo.families === families.join(',') && memo.chainSig === chainSig) return memo.out;
     const byList = new Map<string, NftChain>();
     const classes: NftChain[] = [];
-    const maps = new Map<Family, Map<string, unknown>>(families.map((f) => [f, new Map()]));
-    const prevMaps = new Map<string, ReadonlyMap<string, unknown>>((memo?.out.maps ?? []).map((m) => [m.name, m.elements]));
+    const maps = new Map<Family, Map<string, NftElem>>(families.map((f) => [f, new Map()]));
+    const prevMaps = new Map<string, ReadonlyMap<string, NftElem>>((memo?.out.maps ?? []).map((m) => [m.name, m.elements]));
     for (const [podKey, policyKeys] of isolation) {
       const listKey = policyKeys.join('\n');
       let chain = byList.get(listKey);
@@ -274,7 +275,7 @@ export class NftRenderer {
  * (added at ADD) and to the enforcer (removed once a pod is programmed), never to the diff.
  */
 const GUARDS: readonly NftSet[] = ([4, 6] as const).map((f) =>
-  Object.freeze({ name: GUARD_SETS[f], verdictMap: false, type: f === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: false, elements: new Map<string, unknown>() }),
+  Object.freeze({ name: GUARD_SETS[f], verdictMap: false, type: f === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: false, elements: new Map<string, NftElem>() }),
 );
 
 /** The families that need rules: IPv4 always, IPv6 when some pod or ipBlock has it. */
@@ -335,7 +336,7 @@ function renderRule(ir: PolicyIR, policy: CompiledPolicy, direction: Direction, 
   const where = `${policy.key} ${direction}[${rule.index}]`;
   const out: NftRule[] = [];
   // Peer matches: [family or undefined for "any family", expressions, label].
-  const peers: [Family | undefined, object[], string][] = [];
+  const peers: [Family | undefined, NftExpr[], string][] = [];
   if (rule.peers === 'any') peers.push([undefined, [], '']);
   else {
     rule.peers.forEach((id, i) => {
@@ -351,7 +352,7 @@ function renderRule(ir: PolicyIR, policy: CompiledPolicy, direction: Direction, 
   }
   if (rule.named.size === 0) return out;
   for (const f of families) {
-    const elements = new Map<string, unknown>();
+    const elements = new Map<string, NftElem>();
     for (const [podKey, ranges] of rule.named) {
       for (const a of ir.pods.get(podKey)?.addresses ?? []) {
         if (a.family !== f) continue;

@@ -16,6 +16,7 @@
  * The same table covers iptables-nft (seen here as nftables tables `ip filter`/`ip6 filter`)
  * and iptables-legacy (read from `iptables-legacy -S`, see iptables-legacy.ts).
  */
+import type { NftFamily } from '../../nft-commands.js';
 
 export type FirewallOwner = 'docker' | 'ufw' | 'iptables' | 'nftables';
 /** How the owner's rules are stored: nftables (native or iptables-nft) or legacy x_tables. */
@@ -25,7 +26,7 @@ export type FirewallBackend = 'nftables' | 'iptables-legacy';
 export interface PassagePlace {
   readonly backend: FirewallBackend;
   /** nftables family (`ip`, `ip6`, `inet`); for iptables-legacy `ip` (iptables) or `ip6` (ip6tables). */
-  readonly family: string;
+  readonly family: NftFamily;
   readonly table: string;
   readonly chain: string;
 }
@@ -55,7 +56,7 @@ export function isBerthTable(name: string): boolean {
 export const DOCKER_DEFAULT_BRIDGES = ['docker0', 'br-*'] as const;
 
 interface ChainItem {
-  readonly family: string;
+  readonly family: NftFamily;
   readonly table: string;
   readonly name: string;
   readonly hook?: string;

@@ -11,6 +11,7 @@
  * and the table go.
  */
 import { NotFoundError } from '../../../core/errors.js';
+import type { NftCommand, NftFamily } from '../../nft-commands.js';
 import type { ForwardPassage, Nftables, PassageReport } from '../ports.js';
 import { describeBlocker, nftablesBlockers, isBerthTable, type ForwardBlocker, type PassagePlace } from './forward-blockers.js';
 import { deleteLegacyRules, insertLegacyRule, legacyBlockers, legacyRulePresent } from './iptables-legacy.js';
@@ -90,7 +91,7 @@ export class NftForwardPassage implements ForwardPassage {
       return { devices: [], passages: [] };
     }
     const blockers = this.#blockers();
-    const cmds: object[] = [];
+    const cmds: NftCommand[] = [];
     if (!state.exists) cmds.push(...passageSkeleton());
     if (change.add && !state.devices.includes(change.add)) cmds.push(...addDevice(change.add));
     if (change.remove && state.devices.includes(change.remove)) cmds.push(...deleteDevice(change.remove));
@@ -149,8 +150,8 @@ export class NftForwardPassage implements ForwardPassage {
    * owners' user chains and every foreign forward base chain, in nftables and in legacy.
    */
   #removeForeignRules(): void {
-    const chains = this.#list('chains') as { chain?: { family: string; table: string; name: string; hook?: string } }[];
-    const cmds: object[] = [];
+    const chains = this.#list('chains') as { chain?: { family: NftFamily; table: string; name: string; hook?: string } }[];
+    const cmds: NftCommand[] = [];
     for (const { chain: c } of chains) {
       if (!c || isBerthTable(c.table)) continue;
       if (c.hook !== 'forward' && c.name !== 'DOCKER-USER' && c.name !== 'ufw-user-forward') continue;
@@ -159,7 +160,7 @@ export class NftForwardPassage implements ForwardPassage {
       cmds.push(...deleteForeignRules(place, handles));
     }
     if (cmds.length) this.#nft().run(cmds);
-    for (const family of ['ip', 'ip6']) {
+    for (const family of ['ip', 'ip6'] as const) {
       for (const chain of ['DOCKER-USER', 'ufw-user-forward', 'FORWARD']) this.#legacy.remove({ backend: 'iptables-legacy', family, table: 'filter', chain });
     }
   }

@@ -14,6 +14,8 @@
  *   -j ACCEPT` (stateful matches written by nftables would make iptables call the whole table
  *   incompatible, and Docker would then fail to start).
  */
+import * as nft from '../../nft-commands.js';
+import type { NftCommand, NftExpr, NftInsert, NftTableRef } from '../../nft-commands.js';
 import type { PassagePlace } from './forward-blockers.js';
 
 export const PASSAGE_TABLE = 'berth-passage';
@@ -27,33 +29,33 @@ export const PASSAGE_PRIORITY = -10;
 /** Every rule berth puts in a foreign chain carries a comment starting with this. */
 export const FOREIGN_RULE_COMMENT = 'berth: accept traffic of berth devices (marked in table inet berth-passage)';
 
-const T = { family: 'inet', table: PASSAGE_TABLE } as const;
+const T: NftTableRef = { family: 'inet', table: PASSAGE_TABLE };
 const MARK = { meta: { key: 'mark' } };
 const match = (op: string, left: unknown, right: unknown) => ({ match: { op, left, right } });
 const setMark = { mangle: { key: MARK, value: { '|': [MARK, PASSAGE_MARK] } } };
 const GUARD_COMMENT = 'the owner protects its own networks';
-const rule = (comment: string, ...expr: object[]) => ({ add: { rule: { ...T, chain: 'forward', comment, expr } } });
+const rule = (comment: string, ...expr: NftExpr[]) => nft.addRule(T, 'forward', { comment, expr });
 
 /** Table and device set, without a base chain: safe to repeat; the set remembers berth's devices. */
-export function passageSkeleton(): object[] {
-  return [{ add: { table: { family: 'inet', name: PASSAGE_TABLE } } }, { add: { set: { ...T, name: 'devices', type: 'ifname' } } }];
+export function passageSkeleton(): NftCommand[] {
+  return [nft.addTable('inet', PASSAGE_TABLE), nft.addSet(T, 'devices', 'ifname')];
 }
 
-export function addDevice(device: string): object[] {
-  return [{ add: { element: { ...T, name: 'devices', elem: [device] } } }];
+export function addDevice(device: string): NftCommand[] {
+  return [nft.addElements(T, 'devices', [device])];
 }
 
-export function deleteDevice(device: string): object[] {
-  return [{ delete: { element: { ...T, name: 'devices', elem: [device] } } }];
+export function deleteDevice(device: string): NftCommand[] {
+  return [nft.deleteElements(T, 'devices', [device])];
 }
 
 /** The marking base chain, written whole (flush + rules). `protectedInterfaces` may hold `br-*` wildcards. */
-export function markingChain(protectedInterfaces: readonly string[]): object[] {
+export function markingChain(protectedInterfaces: readonly string[]): NftCommand[] {
   const oif = { meta: { key: 'oifname' } };
   const iif = { meta: { key: 'iifname' } };
   return [
-    { add: { chain: { ...T, name: 'forward', type: 'filter', hook: 'forward', prio: PASSAGE_PRIORITY, policy: 'accept' } } },
-    { flush: { chain: { ...T, name: 'forward' } } },
+    nft.addChain(T, 'forward', { type: 'filter', hook: 'forward', prio: PASSAGE_PRIORITY, policy: 'accept' }),
+    nft.flushChain(T, 'forward'),
     rule('no packet arrives with berth\'s bit', match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { mangle: { key: MARK, value: { '&': [MARK, ~PASSAGE_MARK >>> 0] } } }),
     rule('replies into berth\'s networks', match('==', oif, '@devices'), match('in', { ct: { key: 'state' } }, ['established', 'related']), setMark, { return: null }),
     rule('published ports', match('==', oif, '@devices'), match('in', { ct: { key: 'status' } }, 'dnat'), setMark, { return: null }),
@@ -62,12 +64,12 @@ export function markingChain(protectedInterfaces: readonly string[]): object[] {
   ];
 }
 
-export function deleteMarkingChain(): object[] {
-  return [{ delete: { chain: { ...T, name: 'forward' } } }];
+export function deleteMarkingChain(): NftCommand[] {
+  return [nft.deleteChain(T, 'forward')];
 }
 
-export function deletePassageTable(): object[] {
-  return [{ delete: { table: { family: 'inet', name: PASSAGE_TABLE } } }];
+export function deletePassageTable(): NftCommand[] {
+  return [nft.deleteTable('inet', PASSAGE_TABLE)];
 }
 
 /** What `list table inet berth-passage` showed. */
@@ -97,20 +99,15 @@ export function parsePassageListing(items: readonly object[]): PassageState {
   return { exists, devices: devices.sort(), marking, guarded };
 }
 
+const placeTable = (place: PassagePlace): NftTableRef => ({ family: place.family, table: place.table });
+
 /** The accept rule in a foreign nftables chain, inserted at its top. */
-export function insertForeignRule(place: PassagePlace): object[] {
+export function insertForeignRule(place: PassagePlace): [NftInsert] {
   return [
-    {
-      insert: {
-        rule: {
-          family: place.family,
-          table: place.table,
-          chain: place.chain,
-          comment: FOREIGN_RULE_COMMENT,
-          expr: [match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { counter: { packets: 0, bytes: 0 } }, { accept: null }],
-        },
-      },
-    },
+    nft.insertRule(placeTable(place), place.chain, {
+      comment: FOREIGN_RULE_COMMENT,
+      expr: [match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { counter: { packets: 0, bytes: 0 } }, { accept: null }],
+    }),
   ];
 }
 
@@ -124,8 +121,8 @@ export function foreignRuleHandles(chainListing: readonly object[]): number[] {
   return handles;
 }
 
-export function deleteForeignRules(place: PassagePlace, handles: readonly number[]): object[] {
-  return handles.map((handle) => ({ delete: { rule: { family: place.family, table: place.table, chain: place.chain, handle } } }));
+export function deleteForeignRules(place: PassagePlace, handles: readonly number[]): NftCommand[] {
+  return handles.map((handle) => nft.deleteRule(placeTable(place), place.chain, handle));
 }
 
 /** iptables arguments of the same rule, for iptables-legacy (after `-I CHAIN 1`, `-C CHAIN` or `-D CHAIN`). */

@@ -39,7 +39,7 @@ test('teardown finds map elements by the chain they jump to', (t) => {
 
 test('inbound "published": replies, published ports and the network itself pass; the rest from outside drops; teardown takes it all', (t) => {
   const cmds = ensureNetworkRules({ bridge: 'br0', subnets: [IpPrefix.parse('10.1.0.0/24')], ipMasq: false, isolate: false, inbound: 'published' });
-  const rules = cmds.filter((c) => 'add' in c && 'rule' in (c as { add: object }).add).map((c) => (c as { add: { rule: { chain: string; comment?: string; expr: unknown[] } } }).add.rule);
+  const rules = cmds.filter((c) => 'add' in c && 'rule' in (c as { add: object }).add).map((c) => (c as { add: { rule: { chain: string; comment?: string; expr: readonly unknown[] } } }).add.rule);
   const inRules = rules.filter((r) => r.chain === 'in-br0');
   t.deepEqual(inRules.map((r) => r.comment), ['replies', 'published ports', 'within the network', 'nothing else from outside the network']);
   t.deepEqual(inRules.at(-1)!.expr, [{ drop: null }]);

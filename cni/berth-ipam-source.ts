@@ -22,7 +22,7 @@ export class BerthIpam implements AddressSource {
   async add(req: CniRequest): Promise<IpamOutcome> {
     const { config, ipam } = this.open(req);
     const ips = ipam.allocate({ network: req.name, containerId: req.containerId, ifname: req.ifname, rangeSets: config.rangeSets, requested: config.requestedIps });
-    return { ips, routes: config.routes, ...(config.dns ? { dns: { ...config.dns } as IpamOutcome['dns'] } : {}) };
+    return { ips, routes: config.routes, ...(config.dns ? { dns: { ...config.dns } as NonNullable<IpamOutcome['dns']> } : {}) };
   }
 
   async del(req: CniRequest): Promise<void> {

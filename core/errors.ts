@@ -192,7 +192,7 @@ export class InvalidObjectError extends InvalidConfigError {
   readonly problems: readonly FieldProblem[];
 
   constructor(message: string, problems: readonly FieldProblem[], fields: ErrorFields = {}) {
-    super(message, { field: problems[0]?.field, ...fields });
+    super(message, { ...(problems[0] ? { field: problems[0].field } : {}), ...fields });
     this.problems = problems;
   }
 }

@@ -1,13 +1,12 @@
 /**
- * The shared vocabulary: networks and endpoints as every layer sees them.
- * Plain readonly data; no behaviour and no I/O.
+ * The shared vocabulary every layer uses: driver names, ranges, routes, DNS, port mappings,
+ * assigned addresses. Plain readonly data; no behaviour and no I/O. Networks and endpoints as
+ * a driver sees them are in drivers/driver.ts; as berthd records them, in daemon/state/records.ts.
  */
 import type { IpAddress, IpPrefix, IpWithPrefix } from './ip.js';
 
 /** The six drivers. The names are the Windows container network types plus Linux's bridge. */
 export type DriverName = 'bridge' | 'nat' | 'transparent' | 'overlay' | 'l2bridge' | 'l2tunnel';
-
-export type Scope = 'local' | 'cluster';
 
 /** One address range of a subnet that IPAM may hand out from. */
 export interface IpRange {
@@ -37,19 +36,6 @@ export interface Dns {
   readonly options?: readonly string[];
 }
 
-export interface Network {
-  readonly id: string;
-  readonly name: string;
-  readonly driver: DriverName;
-  readonly scope: Scope;
-  /** Subnets with their ranges; one entry per address family in use. */
-  readonly subnets: readonly IpRange[];
-  readonly mtu?: number;
-  /** Driver options, already validated by the driver's option parser. */
-  readonly options: Readonly<Record<string, unknown>>;
-  readonly created: string;
-}
-
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 
 /** A published port: host (external) address and port to a container port. */
@@ -77,19 +63,4 @@ export interface PodIdentity {
 export interface AssignedAddress {
   readonly address: IpWithPrefix;
   readonly gateway?: IpAddress;
-}
-
-export interface Endpoint {
-  readonly id: string;
-  readonly network: string;
-  readonly containerId: string;
-  /** Interface name inside the sandbox (`eth0`). */
-  readonly ifname: string;
-  /** Network namespace path of the sandbox. */
-  readonly sandbox: string;
-  readonly mac?: string;
-  readonly addresses: readonly AssignedAddress[];
-  readonly routes: readonly Route[];
-  readonly portMappings: readonly PortMapping[];
-  readonly pod?: PodIdentity;
 }

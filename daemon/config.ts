@@ -36,7 +36,7 @@ export interface DaemonConfig {
    */
   readonly managedPlugin: string | undefined;
   /** Watch Namespaces, Pods and NetworkPolicies of the cluster this kubeconfig names. */
-  readonly kubeconfig?: string;
+  readonly kubeconfig: string | undefined;
   /** Docker's API socket, watched for engine starts (it rewrites its firewall). @default /var/run/docker.sock */
   readonly dockerSocket: string;
   /** Re-check other owners' forward drops this often; 0 = only on events. @default 10000 */

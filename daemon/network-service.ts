@@ -14,10 +14,7 @@ import { IpPrefix, formatIpWithPrefix } from '../core/ip.js';
 import type { PortMapping } from '../core/model.js';
 import { DOCKER_MANAGED, type EndpointRef, type EndpointSpec } from '../drivers/driver.js';
 import { Rollback } from '../drivers/rollback.js';
-import type { Store } from '../store/store.js';
-import type { DriverRegistry } from './drivers/binding.js';
-import type { Log } from './log.js';
-import { reconcileHost, type ReconcileReport } from './reconcile.js';
+import { reconcileHost, type ReconcileDeps, type ReconcileReport } from './reconcile.js';
 import { DOCKER_IFNAME, assignAddress, assignedOf, checkId, macFromAddresses, parseSubnet, portMappingRecord, specOf } from './network-spec.js';
 import {
   NETWORK_PREFIX,
@@ -75,13 +72,8 @@ export interface NetworkView {
 export type { ReconcileReport } from './reconcile.js';
 export { DOCKER_IFNAME } from './network-spec.js';
 
-export interface NetworkServiceDeps {
-  readonly store: Store;
-  readonly registry: DriverRegistry;
+export interface NetworkServiceDeps extends ReconcileDeps {
   readonly queue: SerialQueue;
-  readonly log: Log;
-  /** Whether a sandbox (netns path) still exists; decides which endpoints reconcile keeps. */
-  readonly sandboxExists: (path: string) => boolean;
   /** @default () => new Date() */
   readonly now?: () => Date;
 }

@@ -12,13 +12,23 @@
  */
 import { asBerthError } from '../core/errors.js';
 import { DOCKER_MANAGED, type EndpointRef, type NetworkSpec } from '../drivers/driver.js';
-import type { ServedDriver } from './drivers/binding.js';
+import type { DriverRegistry, ServedDriver } from './drivers/binding.js';
 import { errorFields } from './log.js';
-import type { NetworkServiceDeps } from './network-service.js';
+import type { Store } from '../store/store.js';
+import type { Log } from './log.js';
 import { DOCKER_IFNAME, specOf } from './network-spec.js';
 import { NETWORK_PREFIX, asEndpointRecord, asNetworkRecord, endpointKey, endpointPrefix, networkKey, type EndpointRecord } from './state/records.js';
 
 /** What reconcile did at start-up. */
+/** What reconciling needs (NetworkService's dependencies include these). */
+export interface ReconcileDeps {
+  readonly store: Store;
+  readonly registry: DriverRegistry;
+  readonly log: Log;
+  /** Whether a sandbox (netns path) still exists; decides which endpoints are kept. */
+  readonly sandboxExists: (path: string) => boolean;
+}
+
 export interface ReconcileReport {
   readonly networks: number;
   /** Networks whose host objects could not be re-created. */
@@ -36,7 +46,7 @@ export interface ReconcileReport {
 }
 
 /** Runs the reconcile; the caller makes sure nothing else changes state meanwhile. */
-export async function reconcileHost(deps: NetworkServiceDeps): Promise<ReconcileReport> {
+export async function reconcileHost(deps: ReconcileDeps): Promise<ReconcileReport> {
   const { store, log } = deps;
   const report = { networks: 0, failedNetworks: [] as string[], endpoints: 0, reattached: 0, removed: 0, lost: [] as string[], removedNetworks: 0 };
   const networks = (await store.list(NETWORK_PREFIX)).map((e) => asNetworkRecord(e.value));
@@ -96,7 +106,7 @@ export async function reconcileHost(deps: NetworkServiceDeps): Promise<Reconcile
   return report;
 }
 
-async function dropEndpoint(deps: NetworkServiceDeps, binding: ServedDriver, spec: NetworkSpec<unknown>, ep: EndpointRecord): Promise<void> {
+async function dropEndpoint(deps: ReconcileDeps, binding: ServedDriver, spec: NetworkSpec<unknown>, ep: EndpointRecord): Promise<void> {
   const ref: EndpointRef = { containerId: ep.id, ifname: DOCKER_IFNAME, placement: DOCKER_MANAGED };
   await binding.impl.revokeExternalConnectivity?.(spec, ref);
   await binding.impl.deleteEndpoint(spec, ref);

@@ -4,7 +4,7 @@
 import { CATALOG, CNI_PLUGIN_NAMES, IPAM_PLUGIN } from '../../drivers/catalog.js';
 import { BerthError } from '../../core/errors.js';
 import { describeFailure, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
-import type { Output } from '../commands/network.js';
+import type { Output } from '../output/streams.js';
 import { HELP, parseCommandArgs, showUsage, wrap } from '../commands/usage.js';
 
 const COLUMN = ' '.repeat(30);

@@ -11,7 +11,7 @@ import { accessSync, chmodSync, constants, mkdirSync, readFileSync, renameSync, 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidConfigError, IoError } from '../../core/errors.js';
-import { PLUGIN_NAMES } from '../../cni/plugins/index.js';
+import { CNI_PLUGIN_NAMES } from '../../drivers/catalog.js';
 import { withShimSettings } from '../../cni/shim-settings.js';
 
 /** The package root: dist/bin/berth → ../.. */
@@ -26,7 +26,7 @@ export function installPlugins(opts: { cniBinDir: string; nodePath?: string; roo
   mkdirSync(opts.cniBinDir, { recursive: true });
   const template = readBuilt(join(root, 'dist', 'bin', 'cni-shim'));
   const installed: string[] = [];
-  for (const name of PLUGIN_NAMES) {
+  for (const name of CNI_PLUGIN_NAMES) {
     const launcher = join(root, 'dist', 'bin', `${name}-node`);
     readBuilt(launcher);
     const shim = withShimSettings(template, { plugin: name, socket: opts.socket ?? '/run/berth/cni.sock', node, launcher });

@@ -13,7 +13,7 @@ import { renderWindowsNatDescription } from '../../winnat/windows/index.js';
 import { EXIT_OK, EXIT_USAGE, isPermissionDenied } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
-import { PROCESS_OUTPUT, type Output } from './network.js';
+import { PROCESS_OUTPUT, type Output } from '../output/streams.js';
 import { HELP, HOST, HOST_HELP, parseCommandArgs, showUsage } from './usage.js';
 
 const FORMATS = ['table', 'json', 'hns', 'netnat'] as const;

@@ -9,6 +9,7 @@ import { CATALOG } from '../../drivers/catalog.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, isPermissionDenied } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
+import { PROCESS_OUTPUT, type Output } from '../output/streams.js';
 import { HELP, HOST, HOST_HELP, parseCommandArgs, showUsage, wrap } from './usage.js';
 
 export const NETWORK_USAGE = `Usage: berth network COMMAND [OPTIONS]
@@ -72,12 +73,6 @@ ${HOST_HELP}  -h, --help              Show this help
 `;
 
 /** Where the command writes; injected so tests can capture it. */
-export interface Output {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export const PROCESS_OUTPUT: Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
 /** Runs `berth network ...`; returns the exit status. */
 export async function networkCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {

@@ -19,7 +19,7 @@ import { PolicyCompiler, reachability, type PolicyObject, type ReachabilityMatri
 import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
 import { renderHeatmapSvg } from '../output/heatmap-svg.js';
 import { renderTable } from '../output/table.js';
-import type { Output } from './network.js';
+import type { Output } from '../output/streams.js';
 import { HELP, parseCommandArgs, showUsage } from './usage.js';
 
 /**
@@ -159,7 +159,7 @@ export async function matrixCommand(argv: readonly string[], io: Output, source:
   if (format !== 'table' && format !== 'json') throw new InvalidConfigError(`--format ${JSON.stringify(format)} is not supported: use table or json`, { field: '--format', value: format });
   const protocol = (values.protocol ?? 'TCP').toUpperCase();
   if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') {
-    throw new InvalidConfigError(`--protocol ${JSON.stringify(values.protocol)} is not supported: use TCP, UDP or SCTP`, { field: '--protocol', value: values.protocol });
+    throw new InvalidConfigError(`--protocol ${JSON.stringify(values.protocol)} is not supported: use TCP, UDP or SCTP`, { field: '--protocol', value: values.protocol ?? '' });
   }
   const port = values.port ?? '80';
   if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new InvalidConfigError(`--port ${JSON.stringify(port)} is not a port from 1 to 65535`, { field: '--port', value: port });

@@ -27,7 +27,7 @@ import {
 import { choosePolicyBackend, type BackendChoice, type PolicyBackend, type PolicyRef, type SyncInfo } from './policy-backend.js';
 import { EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
-import { PROCESS_OUTPUT, type Output } from './network.js';
+import { PROCESS_OUTPUT, type Output } from '../output/streams.js';
 import { matrixCommand } from './policy-matrix.js';
 import { HELP, parseCommandArgs, showUsage } from './usage.js';
 

@@ -15,7 +15,7 @@ import type { ListNatMessage, NetworkMessage } from '../../daemon/grpc/messages.
 import { EXIT_OK } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
-import { PROCESS_OUTPUT, type Output } from './network.js';
+import { PROCESS_OUTPUT, type Output } from '../output/streams.js';
 import { HELP, HOST, HOST_HELP, parseCommandArgs, showUsage } from './usage.js';
 
 export const PS_USAGE = `Usage: berth ps [OPTIONS]

@@ -7,7 +7,7 @@ import { connectApi } from '../../daemon/grpc/client.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
 import { apiSocketPath } from './api-host.js';
-import { PROCESS_OUTPUT, type Output } from './network.js';
+import { PROCESS_OUTPUT, type Output } from '../output/streams.js';
 import { HELP, HOST, HOST_HELP, parseCommandArgs, showUsage } from './usage.js';
 import type { StatusMessage } from '../../daemon/grpc/messages.js';
 

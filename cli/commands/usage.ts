@@ -6,7 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidConfigError } from '../../core/errors.js';
 import { EXIT_OK } from '../exit-codes.js';
-import type { Output } from './network.js';
+import type { Output } from '../output/streams.js';
 
 /** `-h, --help`: every command and subcommand takes it, and then only prints its usage. */
 export const HELP = { help: { type: 'boolean', short: 'h' } } as const;

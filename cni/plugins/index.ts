@@ -13,4 +13,3 @@ export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   [IPAM_PLUGIN]: ipamPlugin,
 };
 
-export const PLUGIN_NAMES = Object.keys(PLUGINS);

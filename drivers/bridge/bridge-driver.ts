@@ -11,6 +11,7 @@ import type { Netlink, LinkInfo } from '../../dataplane/linux/ports.js';
 import type { AttachmentKey, Driver, EndpointInfo, EndpointRef, EndpointSpec, JoinInfo, NetworkSpec, RestoreOutcome } from '../driver.js';
 import { attachmentLinkName, deleteAddressIgnoringAbsent, deleteLinkIgnoringAbsent, mustGetLink } from '../endpoint/links.js';
 import { checkSandbox, configureSandbox, removeSandboxLink, sandboxRoutes, type SandboxInterface } from '../endpoint/sandbox.js';
+import { deleteTable } from '../../dataplane/nft-commands.js';
 import { Rollback } from '../rollback.js';
 import type { BridgeHost } from './bridge-host.js';
 import { BRIDGE_CAPABILITIES } from './capabilities.js';
@@ -114,7 +115,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
             // Nothing of this endpoint exists yet; a bridge made just for it must go again.
             if (net.followsEndpoints) this.removeNetwork(nl, net, { onlyIfUnused: true });
             if (err instanceof AlreadyExistsError) {
-              throw new AlreadyExistsError(`Interface "${ep.ifname}" already exists in ${place.kind === 'netns' ? place.path : 'the host namespace'}`, { field: 'CNI_IFNAME', value: ep.ifname, operation: err.fields.operation });
+              throw new AlreadyExistsError(`Interface "${ep.ifname}" already exists in ${place.kind === 'netns' ? place.path : 'the host namespace'}`, { field: 'CNI_IFNAME', value: ep.ifname, ...(err.fields.operation ? { operation: err.fields.operation } : {}) });
             }
             throw err;
           }
@@ -400,7 +401,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
       if (items.length === 0) return;
       const cmds = teardownSpoofCheck(port, spoofCheckPresent(items, port));
       if (cmds.length) nft.run(cmds);
-      if (bridgeTableEmpty(this.listTable('bridge'))) nft.run([{ delete: { table: { family: 'bridge', name: TABLE } } }]);
+      if (bridgeTableEmpty(this.listTable('bridge'))) nft.run([deleteTable('bridge', TABLE)]);
     });
   }
 

@@ -127,7 +127,7 @@ function readPeer(r: ManifestReader, value: unknown, path: string): PolicyPeer |
     r.report(forbidden(path, 'may not specify both ipBlock and another peer'));
     return undefined;
   }
-  const peer: { podSelector?: typeof podSelector; namespaceSelector?: typeof namespaceSelector; ipBlock?: IpBlock } = {};
+  const peer: { podSelector?: NonNullable<typeof podSelector>; namespaceSelector?: NonNullable<typeof namespaceSelector>; ipBlock?: IpBlock } = {};
   if (podSelector) peer.podSelector = podSelector;
   if (namespaceSelector) peer.namespaceSelector = namespaceSelector;
   if (ipBlock) peer.ipBlock = ipBlock;

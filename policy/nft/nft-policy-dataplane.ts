@@ -13,6 +13,8 @@
  * diff against a state that may have drifted (felix's "fail closed" resync).
  */
 import type { Nftables } from '../../dataplane/linux/ports.js';
+import * as nft from '../../dataplane/nft-commands.js';
+import type { NftCommand, NftTableRef } from '../../dataplane/nft-commands.js';
 import type { PolicyIR } from '../compile/ir.js';
 import { CopyNamer, copyObjects, copyOfName, isSharedSet, otherCopy, sharedObjects, type CopyId } from './nft-copies.js';
 import { deleteNftObjects, deleteNftTable, diffNftState } from './nft-diff.js';
@@ -34,12 +36,12 @@ export interface ApplyReport {
 /** Commands that ride along with an apply (the guard sets' elements, core/workload.ts). */
 export interface ApplyExtra {
   /** Run in the transaction that makes the change (closing pods: safe at any moment). */
-  readonly with?: readonly object[];
+  readonly with?: readonly NftCommand[];
   /**
    * Run in a transaction of their own once the change is in force (opening pods: a packet that
    * met the old rules must not find its pod open before the pod's policy is in force).
    */
-  readonly after?: readonly object[];
+  readonly after?: readonly NftCommand[];
 }
 
 interface Applied {
@@ -81,7 +83,7 @@ export class NftPolicyDataplane {
       // No change: the guard commands alone, in one transaction (the pods' policies are in force).
       const commands = [...(extra.with ?? []), ...(extra.after ?? [])];
       const t1 = performance.now();
-      if (commands.length) this.#nft.run([{ add: { table: { family: 'inet', name: logical.table } } }, ...commands]);
+      if (commands.length) this.#nft.run([nft.addTable('inet', logical.table), ...commands]);
       return { mode: 'none', commands: commands.length, renderMs: t1 - t0, kernelMs: performance.now() - t1 };
     }
     const content = prev ? undefined : readPolicyTable(this.#nft, logical.table);
@@ -112,7 +114,7 @@ export class NftPolicyDataplane {
   }
 
   /** The commands `apply(ir)` would run now to make the change, without running them (dry runs, tests). */
-  plan(ir: PolicyIR): object[] {
+  plan(ir: PolicyIR): NftCommand[] {
     const logical = this.#renderer.render(ir);
     const prev = this.#applied;
     if (prev && diffNftState(prev.logical, logical).length === 0) return [];
@@ -133,12 +135,12 @@ export class NftPolicyDataplane {
    * scratch on a first apply, when `content` is what the table holds), then the base chains
    * switch to it.
    */
-  #changeCommands(copy: CopyId, next: NftState, content: TableContent | undefined): object[] {
+  #changeCommands(copy: CopyId, next: NftState, content: TableContent | undefined): NftCommand[] {
     const own = copyObjects(next);
     const shared = sharedObjects(next);
     // Each diff opens with `add table`; one is enough.
     if (this.#applied) return [...diffNftState(this.#standby, own), ...diffNftState(sharedObjects(this.#applied.state), shared).slice(1)];
-    const T = { family: 'inet', table: next.table };
+    const T: NftTableRef = { family: 'inet', table: next.table };
     const bases = [...shared.chains.values()];
     // Base chains and guard sets: `add` keeps an existing one (and the guards' elements); the
     // base chains' rules are rewritten whole, as what an earlier process left there is not known.
@@ -147,7 +149,7 @@ export class NftPolicyDataplane {
       ...diffNftState(undefined, empty),
       ...(content ? deleteNftObjects(next.table, namesOf(content, (name) => copyOfName(name) === copy)) : []),
       ...diffNftState(undefined, own).slice(1),
-      ...bases.flatMap((c) => [{ flush: { chain: { ...T, name: c.name } } }, ...c.rules.map((r) => ({ add: { rule: { ...T, chain: c.name, expr: r.expr, ...(r.comment ? { comment: r.comment } : {}) } } }))]),
+      ...bases.flatMap((c) => [nft.flushChain(T, c.name), ...c.rules.map((r) => nft.addRule(T, c.name, r))]),
     ];
   }
 

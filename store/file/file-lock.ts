@@ -162,5 +162,5 @@ function sameInode(fd: number, path: string): boolean {
 
 function ioError(path: string, err: unknown): IoError {
   const e = err as NodeJS.ErrnoException;
-  return new IoError(`Cannot open lock file ${path}: ${e.message}`, { errno: e.errno === undefined ? undefined : Math.abs(e.errno), operation: `open ${path}` }, { cause: err });
+  return new IoError(`Cannot open lock file ${path}: ${e.message}`, { ...(e.errno === undefined ? {} : { errno: Math.abs(e.errno) }), operation: `open ${path}` }, { cause: err });
 }

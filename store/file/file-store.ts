@@ -404,5 +404,5 @@ function readdirOrEmpty(dir: string): string[] {
 function fsError(message: string, operation: string, err: unknown): IoError {
   if (err instanceof IoError) return err;
   const e = err as NodeJS.ErrnoException;
-  return new IoError(`${message}: ${e.message}`, { errno: e.errno === undefined ? undefined : Math.abs(e.errno), operation }, { cause: err });
+  return new IoError(`${message}: ${e.message}`, { ...(e.errno === undefined ? {} : { errno: Math.abs(e.errno) }), operation }, { cause: err });
 }

@@ -1,13 +1,14 @@
 import test from 'ava';
 import { InvalidConfigError, KernelError, NotFoundError } from '../../../core/errors.js';
 import { openNftables } from '../../../dataplane/linux/index.js';
+import type { NftCommand } from '../../../dataplane/nft-commands.js';
 import { inNs, namespaces } from './helpers/ip.js';
 
 type Obj = Record<string, Record<string, unknown>>;
 
-const table = { family: 'inet', name: 'berth-test' };
+const table = { family: 'inet', name: 'berth-test' } as const;
 /** The table reference that chains, sets, elements and rules carry. */
-const inTable = { family: 'inet', table: 'berth-test' };
+const inTable = { family: 'inet', table: 'berth-test' } as const;
 
 /**
  * `nft list tables` in a namespace. The absolute path matters: under npx, node_modules/.bin
@@ -66,14 +67,14 @@ test('an invalid batch throws KernelError with nft\'s text and changes nothing',
   t.is(tablesIn(ns.name).trim(), '', 'the table of the failed batch was not created');
   t.throws(() => nft.list('table inet berth-test'), { instanceOf: NotFoundError }, 'an absent object lists as NotFoundError, not as a kernel failure');
   t.throws(() => nft.list('ruleset; flush ruleset'), { instanceOf: InvalidConfigError });
-  const bad = t.throws(() => nft.run([{ add: { tabel: table } }]), { instanceOf: KernelError });
+  const bad = t.throws(() => nft.run([{ add: { tabel: table } } as unknown as NftCommand]), { instanceOf: KernelError });
   t.false(bad?.message.includes('{"nftables"'), 'the echoed input is left out of the message');
 });
 
 test('openNftables() without a path is one shared context for the process namespace', (t) => {
   const nft = openNftables();
   t.is(openNftables(), nft);
-  const mine = { family: 'ip', name: `berth-test-${process.pid}` };
+  const mine = { family: 'ip', name: `berth-test-${process.pid}` } as const;
   nft.run([{ add: { table: mine } }, { add: { chain: { family: 'ip', table: mine.name, name: 'post', type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' } } }]);
   t.teardown(() => nft.run([{ delete: { table: mine } }]));
   const names = (nft.list('tables') as Obj[]).filter((o) => o.table).map((o) => o.table?.name);

@@ -115,7 +115,7 @@ test.serial('a restarted dataplane rewrites the table in one transaction, to the
 
 test.serial('a first apply sweeps what an older layout left in the table and keeps the pods the drivers closed', (t) => {
   const { compiler, dataplane } = setup(t);
-  const T = { family: 'inet', table: TABLE };
+  const T = { family: 'inet', table: TABLE } as const;
   openNftables().run([
     { add: { table: { family: 'inet', name: TABLE } } },
     { add: { set: { ...T, name: 'guard4', type: 'ipv4_addr' } } },

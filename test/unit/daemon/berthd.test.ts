@@ -29,6 +29,7 @@ function config(t: ExecutionContext, extra: Partial<DaemonConfig> = {}): DaemonC
     // Unit tests run in the host's namespace: its nftables are not ours to touch.
     policy: false,
     managedPlugin: undefined,
+    kubeconfig: undefined,
     dockerSocket: join(dir, 'no-docker.sock'),
     firewallCheckMs: 0,
     cniSocket: join(dir, 'run', 'cni.sock'),

@@ -41,7 +41,7 @@ test('iptables-legacy: -S output read the same way; iptables wildcards become nf
 });
 
 test('the rule in the owner\'s chain is one iptables can read: a mark match, a counter, accept, a berth comment', (t) => {
-  const [cmd] = insertForeignRule({ backend: 'nftables', family: 'ip', table: 'filter', chain: 'DOCKER-USER' }) as [{ insert: { rule: { chain: string; comment: string; expr: unknown[] } } }];
+  const [cmd] = insertForeignRule({ backend: 'nftables', family: 'ip', table: 'filter', chain: 'DOCKER-USER' }) as [{ insert: { rule: { chain: string; comment: string; expr: readonly unknown[] } } }];
   t.is(cmd.insert.rule.chain, 'DOCKER-USER');
   t.regex(cmd.insert.rule.comment, /^berth: /);
   t.notRegex(cmd.insert.rule.comment, /['"]/, 'no quotes: iptables -S would escape them');

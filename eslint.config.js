@@ -31,7 +31,9 @@ function layerRules(layer) {
     message: `${layer}/ may not import ${l}/ (ARCHITECTURE.md layering: ${layer}/ may import ${mayImport[layer].join(', ') || 'nothing of berth'}).`,
   }));
   const paths = ['labs', 'cli'].includes(layer) ? [] : [noSpawn, { name: 'child_process', message: noSpawn.message }];
-  const spawning = ['labs', 'cli'].includes(layer) ? [] : [{ object: 'process', property: 'getBuiltinModule', message: 'A lazy load of a built-in module is how child_process would slip past the import rule: import what you need.' }];
+  const spawning = ['labs', 'cli'].includes(layer)
+    ? []
+    : [{ object: 'process', property: 'getBuiltinModule', message: 'A lazy load of a built-in module is how child_process would slip past the import rule: import what you need.' }];
   return {
     files: [`${layer}/**/*.ts`],
     rules: { 'no-restricted-imports': ['error', { patterns, paths }], 'no-restricted-properties': ['error', ...spawning] },

@@ -23,7 +23,13 @@ import { parseArgs } from 'node:util';
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '..', '..');
 const { values } = parseArgs({
-  options: { pods: { type: 'string', default: '40' }, rounds: { type: 'string', default: '2' }, json: { type: 'boolean', default: false }, nat: { type: 'boolean', default: false }, rss: { type: 'boolean', default: false } },
+  options: {
+    pods: { type: 'string', default: '40' },
+    rounds: { type: 'string', default: '2' },
+    json: { type: 'boolean', default: false },
+    nat: { type: 'boolean', default: false },
+    rss: { type: 'boolean', default: false },
+  },
 });
 const PODS = Number(values.pods);
 const ROUNDS = Number(values.rounds);
@@ -64,7 +70,14 @@ const natImpls: Impl[] = [
       cniVersion: '1.0.0',
       name: 'bench-ref-nat',
       plugins: [
-        { type: 'bridge', bridge: 'bref1', isGateway: true, isDefaultGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.203.0.0/16' }]], dataDir: join(work, 'host-local-nat') } },
+        {
+          type: 'bridge',
+          bridge: 'bref1',
+          isGateway: true,
+          isDefaultGateway: true,
+          ipMasq: true,
+          ipam: { type: 'host-local', ranges: [[{ subnet: '10.203.0.0/16' }]], dataDir: join(work, 'host-local-nat') },
+        },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],
     },
@@ -73,7 +86,18 @@ const natImpls: Impl[] = [
   ...(['berthd', 'fallback'] as const).map((path, i) => ({
     name: `berth-nat+berth-ipam (${path})`,
     path,
-    conf: { cniVersion: '1.0.0', name: `bench-berth-nat-${path}`, plugins: [{ type: 'berth-nat', bridge: `bnat${i}`, capabilities: { portMappings: true }, ipam: { type: 'berth-ipam', ranges: [[{ subnet: `10.${204 + i * 2}.0.0/16` }]], dataDir: join(work, `berth-ipam-nat-${path}`) } }] },
+    conf: {
+      cniVersion: '1.0.0',
+      name: `bench-berth-nat-${path}`,
+      plugins: [
+        {
+          type: 'berth-nat',
+          bridge: `bnat${i}`,
+          capabilities: { portMappings: true },
+          ipam: { type: 'berth-ipam', ranges: [[{ subnet: `10.${204 + i * 2}.0.0/16` }]], dataDir: join(work, `berth-ipam-nat-${path}`) },
+        },
+      ],
+    },
     // The two berth networks publish from different host port ranges.
     caps: (pod: number) => ({ portMappings: [{ hostPort: 30000 + i * 5000 + pod, containerPort: 80, protocol: 'tcp' }] }),
   })),
@@ -82,12 +106,28 @@ const natImpls: Impl[] = [
 const bridgeImpls: Impl[] = [
   {
     name: 'reference bridge+host-local',
-    conf: { cniVersion: '1.0.0', name: 'bench-ref', plugins: [{ type: 'bridge', bridge: 'bref0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.201.0.0/16' }]], dataDir: join(work, 'host-local') } }] },
+    conf: {
+      cniVersion: '1.0.0',
+      name: 'bench-ref',
+      plugins: [{ type: 'bridge', bridge: 'bref0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.201.0.0/16' }]], dataDir: join(work, 'host-local') } }],
+    },
   },
   ...(['berthd', 'fallback'] as const).map((path, i) => ({
     name: `berth-bridge+berth-ipam (${path})`,
     path,
-    conf: { cniVersion: '1.0.0', name: `bench-berth-${path}`, plugins: [{ type: 'berth-bridge', bridge: `bberth${i}`, isGateway: true, ipMasq: true, ipam: { type: 'berth-ipam', ranges: [[{ subnet: `10.${202 + i * 3}.0.0/16` }]], dataDir: join(work, `berth-ipam-${path}`) } }] },
+    conf: {
+      cniVersion: '1.0.0',
+      name: `bench-berth-${path}`,
+      plugins: [
+        {
+          type: 'berth-bridge',
+          bridge: `bberth${i}`,
+          isGateway: true,
+          ipMasq: true,
+          ipam: { type: 'berth-ipam', ranges: [[{ subnet: `10.${202 + i * 3}.0.0/16` }]], dataDir: join(work, `berth-ipam-${path}`) },
+        },
+      ],
+    },
   })),
 ];
 
@@ -102,7 +142,23 @@ const TARGET = values.nat ? { add: 4, del: 4, throughput: 4 } : { add: 2, del: 2
 /** berthd for the fast path, in this private namespace, serving only CNI. */
 const berthd = spawn(
   process.execPath,
-  [join(ROOT, 'dist', 'bin', 'berthd'), '--no-docker', '--no-policy', '--metrics-address', 'none', '--log-level', 'warn', '--run-dir', FAST_RUN, '--data-dir', join(work, 'berthd-data'), '--docker-socket', join(work, 'no-docker.sock'), '--firewall-check-interval', '0'],
+  [
+    join(ROOT, 'dist', 'bin', 'berthd'),
+    '--no-docker',
+    '--no-policy',
+    '--metrics-address',
+    'none',
+    '--log-level',
+    'warn',
+    '--run-dir',
+    FAST_RUN,
+    '--data-dir',
+    join(work, 'berthd-data'),
+    '--docker-socket',
+    join(work, 'no-docker.sock'),
+    '--firewall-check-interval',
+    '0',
+  ],
   { stdio: ['ignore', 'ignore', 'inherit'], env: { PATH: baseEnv.PATH! } },
 );
 for (let i = 0; i < 200 && !existsSync(join(FAST_RUN, 'cni.sock')); i++) await new Promise((r) => setTimeout(r, 50));
@@ -266,7 +322,9 @@ function report(): void {
       const ok = c === 1 ? addRatio >= TARGET.add && delRatio >= TARGET.del : thr >= TARGET.throughput;
       if (judged) pass &&= ok;
       const target = c === 1 ? `ADD >= ${TARGET.add}x, DEL >= ${TARGET.del}x` : `ADD/s >= ${TARGET.throughput}x`;
-      console.log(`  ${b.impl.padEnd(40)} concurrency ${c}: ADD p50 ${addRatio.toFixed(2)}x, DEL p50 ${delRatio.toFixed(2)}x, ADD/s ${thr.toFixed(2)}x, DEL/s ${delThr.toFixed(2)}x  ${judged ? `[target: ${target}] ${ok ? 'met' : 'NOT met'}` : '(fallback: no target)'}`);
+      console.log(
+        `  ${b.impl.padEnd(40)} concurrency ${c}: ADD p50 ${addRatio.toFixed(2)}x, DEL p50 ${delRatio.toFixed(2)}x, ADD/s ${thr.toFixed(2)}x, DEL/s ${delThr.toFixed(2)}x  ${judged ? `[target: ${target}] ${ok ? 'met' : 'NOT met'}` : '(fallback: no target)'}`,
+      );
     }
   }
   if (values.json) console.log(JSON.stringify(rows));

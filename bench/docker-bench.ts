@@ -14,7 +14,9 @@
 import { parseArgs } from 'node:util';
 import { DockerEnv, IMAGE, dockerUnavailable } from '../test/netns/docker/harness.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '20' }, warmup: { type: 'string', default: '2' }, publish: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '20' }, warmup: { type: 'string', default: '2' }, publish: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+});
 const RUNS = Number(values.runs);
 const WARMUP = Number(values.warmup);
 

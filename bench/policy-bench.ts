@@ -124,7 +124,11 @@ async function benchAgentChange(): Promise<void> {
   const size = { namespaces: NAMESPACES, podsPerNamespace: Math.ceil(PODS / NAMESPACES) };
   await applyPolicyManifests(new FileStore({ dataDir: join(work, 'data'), fsync: false }), [...clusterManifests(size), ...policyManifests(POLICIES, NAMESPACES)]);
   const t0 = performance.now();
-  const daemon = spawn(process.execPath, [join(ROOT, 'dist', 'bin', 'berthd'), '--no-docker', '--metrics-address', 'none', '--log-level', 'warn', '--data-dir', join(work, 'data'), '--run-dir', join(work, 'run'), '--api-socket', socket], { stdio: 'inherit' });
+  const daemon = spawn(
+    process.execPath,
+    [join(ROOT, 'dist', 'bin', 'berthd'), '--no-docker', '--metrics-address', 'none', '--log-level', 'warn', '--data-dir', join(work, 'data'), '--run-dir', join(work, 'run'), '--api-socket', socket],
+    { stdio: 'inherit' },
+  );
   const api = connectApi(socket, { timeoutMs: 120_000 });
   try {
     while (!existsSync(socket)) await new Promise((r) => setTimeout(r, 50));

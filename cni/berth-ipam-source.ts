@@ -42,7 +42,10 @@ export class BerthIpam implements AddressSource {
 
   async gc(req: CniRequest): Promise<void> {
     const { ipam } = this.open(req);
-    ipam.gc(req.name, (req.validAttachments ?? []).map((a) => ({ containerId: a.containerId, ifname: a.ifname })));
+    ipam.gc(
+      req.name,
+      (req.validAttachments ?? []).map((a) => ({ containerId: a.containerId, ifname: a.ifname })),
+    );
   }
 
   async status(req: CniRequest): Promise<void> {

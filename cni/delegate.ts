@@ -28,13 +28,7 @@ export function findPlugin(type: string, path: readonly string[]): string {
  * Executes a delegate with `command`; returns its parsed stdout (undefined when empty).
  * A delegate's CNI error becomes a BerthError carrying the delegate's message.
  */
-export async function execDelegate(opts: {
-  type: string;
-  command: string;
-  path: readonly string[];
-  env: Readonly<Record<string, string | undefined>>;
-  stdin: Buffer;
-}): Promise<unknown> {
+export async function execDelegate(opts: { type: string; command: string; path: readonly string[]; env: Readonly<Record<string, string | undefined>>; stdin: Buffer }): Promise<unknown> {
   const bin = findPlugin(opts.type, opts.path);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;

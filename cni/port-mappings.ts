@@ -27,7 +27,10 @@ export function parsePortMappings(runtimeConfig: Conf, opts: { readonly protocol
     const hostPort = optInt(e, 'hostPort', { min: 0, max: 65535 }, at) ?? 0;
     const protocol = (optString(e, 'protocol', at) || 'tcp').toLowerCase();
     if (!(opts.protocols as readonly string[]).includes(protocol)) {
-      throw new InvalidConfigError(`${at}protocol ${JSON.stringify(e.protocol)} is not supported: this plugin publishes ${opts.protocols.join(' and ')} ports only`, { field: `${at}protocol`, value: String(e.protocol) });
+      throw new InvalidConfigError(`${at}protocol ${JSON.stringify(e.protocol)} is not supported: this plugin publishes ${opts.protocols.join(' and ')} ports only`, {
+        field: `${at}protocol`,
+        value: String(e.protocol),
+      });
     }
     const hostIp = parseHostIp(optString(e, 'hostIP', at) ?? '', `${at}hostIP`, opts.families);
     return { protocol: protocol as PortMapping['protocol'], ...(hostIp ? { hostIp } : {}), hostPort, containerPort };

@@ -197,13 +197,19 @@ function decodeRequest(command: CniCommand, io: PluginIo): CniRequest {
 
   const name = c.name;
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new InvalidConfigError(`network name ${JSON.stringify(name ?? '')} is invalid: it must start with a letter or digit and hold only letters, digits, "_", "." and "-"`, { field: 'name', value: String(name) });
+    throw new InvalidConfigError(`network name ${JSON.stringify(name ?? '')} is invalid: it must start with a letter or digit and hold only letters, digits, "_", "." and "-"`, {
+      field: 'name',
+      value: String(name),
+    });
   }
   if (typeof c.type !== 'string' || c.type === '') throw new InvalidConfigError('type must name the plugin', { field: 'type' });
 
   const containerId = env.CNI_CONTAINERID ?? '';
   if (containerId && !NAME_RE.test(containerId)) {
-    throw new EnvError(`CNI_CONTAINERID ${JSON.stringify(containerId)} is invalid: it must start with a letter or digit and hold only letters, digits, "_", "." and "-"`, { field: 'CNI_CONTAINERID', value: containerId });
+    throw new EnvError(`CNI_CONTAINERID ${JSON.stringify(containerId)} is invalid: it must start with a letter or digit and hold only letters, digits, "_", "." and "-"`, {
+      field: 'CNI_CONTAINERID',
+      value: containerId,
+    });
   }
   const ifname = env.CNI_IFNAME ?? '';
   if (ifname) validateIfname(ifname);

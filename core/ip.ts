@@ -234,7 +234,7 @@ function formatV6(v: bigint): string {
   // RFC 5952: compress the longest run of two or more zero groups (the first on a tie).
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -61,9 +61,7 @@ export const GUARD_SETS = { 4: 'guard4', 6: 'guard6' } as const;
  * Spelled out here because core/ imports nothing; it is one case of dataplane/nft-commands.ts's
  * `NftCommand`, so the list goes to `Nftables.run` as it is.
  */
-export type GuardSetCommand =
-  | { readonly add: { readonly element: GuardSetElements } }
-  | { readonly delete: { readonly element: GuardSetElements } };
+export type GuardSetCommand = { readonly add: { readonly element: GuardSetElements } } | { readonly delete: { readonly element: GuardSetElements } };
 
 export interface GuardSetElements {
   readonly family: 'inet';

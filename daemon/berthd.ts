@@ -234,12 +234,8 @@ function takeInstanceLock(runDir: string): FileLock {
 }
 
 function registerGauges(metrics: Metrics, service: NetworkService, ipam: DockerIpam, started: number): void {
-  metrics.gauge('berth_networks', 'Networks berthd manages, by driver.', async () =>
-    [...(await service.counts()).networks].map(([driver, value]) => ({ labels: { driver }, value })),
-  );
-  metrics.gauge('berth_endpoints', 'Endpoints on berthd networks, by driver.', async () =>
-    [...(await service.counts()).endpoints].map(([driver, value]) => ({ labels: { driver }, value })),
-  );
+  metrics.gauge('berth_networks', 'Networks berthd manages, by driver.', async () => [...(await service.counts()).networks].map(([driver, value]) => ({ labels: { driver }, value })));
+  metrics.gauge('berth_endpoints', 'Endpoints on berthd networks, by driver.', async () => [...(await service.counts()).endpoints].map(([driver, value]) => ({ labels: { driver }, value })));
   metrics.gauge('berth_ipam_pools', 'Docker IPAM pools reserved in berth IPAM.', async () => [{ labels: {}, value: (await ipam.pools()).length }]);
   metrics.gauge('berth_start_time_seconds', 'When berthd started, in seconds since the epoch.', async () => [{ labels: {}, value: started / 1000 }]);
   metrics.gauge('berth_up', 'Always 1 while berthd answers.', async () => [{ labels: {}, value: 1 }]);

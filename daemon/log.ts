@@ -25,9 +25,7 @@ export interface LogOptions {
 
 /** A winston logger writing JSON lines. */
 export function createLog(options: LogOptions = {}): Log & { close(): Promise<void> } {
-  const transport = options.file
-    ? new winston.transports.File({ filename: options.file })
-    : new winston.transports.Console();
+  const transport = options.file ? new winston.transports.File({ filename: options.file }) : new winston.transports.Console();
   const logger = winston.createLogger({
     level: options.level ?? 'info',
     format: winston.format.combine(winston.format.timestamp(), winston.format.json()),

@@ -16,20 +16,8 @@ import { DOCKER_MANAGED, type EndpointRef, type EndpointSpec } from '../drivers/
 import { Rollback } from '../drivers/rollback.js';
 import { reconcileHost, type ReconcileDeps, type ReconcileReport } from './reconcile.js';
 import { DOCKER_IFNAME, assignAddress, assignedOf, checkId, macFromAddresses, parseSubnet, portMappingRecord, specOf } from './network-spec.js';
-import {
-  NETWORK_PREFIX,
-  asEndpointRecord,
-  asNetworkRecord,
-  endpointKey,
-  endpointPrefix,
-  networkKey,
-  toJson,
-  type EndpointRecord,
-  type NetworkOrigin,
-  type NetworkRecord,
-} from './state/records.js';
+import { NETWORK_PREFIX, asEndpointRecord, asNetworkRecord, endpointKey, endpointPrefix, networkKey, toJson, type EndpointRecord, type NetworkOrigin, type NetworkRecord } from './state/records.js';
 import type { SerialQueue } from './serial-queue.js';
-
 
 export interface CreateNetworkRequest {
   /** Docker's NetworkID; generated for API networks. */
@@ -160,9 +148,7 @@ export class NetworkService {
   async list(): Promise<NetworkView[]> {
     const networks = (await this.deps.store.list(NETWORK_PREFIX)).map((e) => asNetworkRecord(e.value)).filter((n) => n.complete);
     const endpoints = (await this.deps.store.list(endpointPrefix())).map((e) => asEndpointRecord(e.value)).filter((e) => e.complete);
-    return networks
-      .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id))
-      .map((network) => ({ network, endpoints: endpoints.filter((e) => e.networkId === network.id) }));
+    return networks.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id)).map((network) => ({ network, endpoints: endpoints.filter((e) => e.networkId === network.id) }));
   }
 
   /** One network by id, unique id prefix or name; NotFoundError when there is none. */

@@ -118,11 +118,7 @@ export type NftDelete =
   | Command<'delete', 'element', NftElementsSpec>;
 
 export type NftFlush =
-  | Command<'flush', 'table', NftTableSpec>
-  | Command<'flush', 'chain', NftObjectRef>
-  | Command<'flush', 'set', NftObjectRef>
-  | Command<'flush', 'map', NftObjectRef>
-  | Command<'flush', 'ruleset', null>;
+  Command<'flush', 'table', NftTableSpec> | Command<'flush', 'chain', NftObjectRef> | Command<'flush', 'set', NftObjectRef> | Command<'flush', 'map', NftObjectRef> | Command<'flush', 'ruleset', null>;
 
 /** One command of a batch. */
 export type NftCommand = NftAdd | NftInsert | NftDelete | NftFlush;

@@ -192,9 +192,7 @@ function releaseIn(current: JsonValue | undefined, network: string, who: Attachm
 }
 
 function heldIn(current: JsonValue | undefined, network: string, who: Attachment): AssignedAddress[] {
-  return Pool.decode(current, network)
-    .heldBy(who.containerId, who.ifname)
-    .map(assignedOf);
+  return Pool.decode(current, network).heldBy(who.containerId, who.ifname).map(assignedOf);
 }
 
 function gcIn(current: JsonValue | undefined, network: string, valid: readonly Attachment[]): UpdateDecision<Allocation[]> {
@@ -248,10 +246,10 @@ function requestedPerSet(rangeSets: readonly RangeSet[], requested: readonly IpA
     }
     const other = wanted.get(i);
     if (other) {
-      throw new InvalidConfigError(
-        `The requested addresses ${other} and ${ip} are both in range set ${describeRangeSet(rangeSets[i] as RangeSet)}, which yields one address`,
-        { field: 'ips', value: String(ip) },
-      );
+      throw new InvalidConfigError(`The requested addresses ${other} and ${ip} are both in range set ${describeRangeSet(rangeSets[i] as RangeSet)}, which yields one address`, {
+        field: 'ips',
+        value: String(ip),
+      });
     }
     const reason = reservedReason(rangeFor(rangeSets[i] as RangeSet, ip) as IpRange, ip);
     if (reason) throw new InvalidConfigError(`The requested address ${ip} is ${reason} and is never handed out`, { field: 'ips', value: String(ip) });

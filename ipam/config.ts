@@ -159,8 +159,7 @@ function parseRange(obj: Obj, path: string): IpRange {
   if (rangeStart.value > rangeEnd.value) {
     // Blame the key the user wrote; when both are given, the end.
     const key = givenEnd ? 'rangeEnd' : 'rangeStart';
-    const message =
-      key === 'rangeEnd' ? `${field('rangeEnd')} ${rangeEnd} is before rangeStart ${rangeStart}` : `${field('rangeStart')} ${rangeStart} is after the end of the range, ${rangeEnd}`;
+    const message = key === 'rangeEnd' ? `${field('rangeEnd')} ${rangeEnd} is before rangeStart ${rangeStart}` : `${field('rangeStart')} ${rangeStart} is after the end of the range, ${rangeEnd}`;
     throw new InvalidConfigError(message, { field: field(key), value: String(key === 'rangeEnd' ? rangeEnd : rangeStart) });
   }
   return { subnet, rangeStart, rangeEnd, gateway };

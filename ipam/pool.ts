@@ -55,8 +55,7 @@ export class Pool {
    */
   static decode(value: JsonValue | undefined, network: string): Pool {
     if (value === undefined) return new Pool([], new Map());
-    const damaged = (why: string) =>
-      new IoError(`The IPAM state of network ${JSON.stringify(network)} is damaged: ${why}`, { operation: `decode ipam state ${network}` });
+    const damaged = (why: string) => new IoError(`The IPAM state of network ${JSON.stringify(network)} is damaged: ${why}`, { operation: `decode ipam state ${network}` });
     const doc = value as { format?: unknown; holdings?: unknown; cursors?: unknown };
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw damaged('it is not an object');
     if (doc.format !== FORMAT) {

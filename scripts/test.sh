@@ -8,6 +8,7 @@ npm run --silent build
 
 echo "== lint"
 node node_modules/eslint/bin/eslint.js .
+node node_modules/prettier/bin/prettier.cjs --check --log-level warn .
 
 # Every skip goes through test/support/skip.ts, which appends one JSON line to BERTH_SKIP_LOG;
 # ava's own `- [skip]` lines are read from its output. Both are summed up at the end.

@@ -37,9 +37,7 @@ export type PutResult =
   | { readonly ok: false; readonly current: Entry | undefined };
 
 /** Outcome of a `delete`. Deleting a missing key without `expectRevision` succeeds. */
-export type DeleteResult =
-  | { readonly ok: true; readonly existed: boolean }
-  | { readonly ok: false; readonly current: Entry | undefined };
+export type DeleteResult = { readonly ok: true; readonly existed: boolean } | { readonly ok: false; readonly current: Entry | undefined };
 
 /**
  * What an `update` callback decides. `value: undefined` deletes the key. Returning the very
@@ -59,9 +57,7 @@ export interface UpdateDecision<R> {
  */
 export type Updater<R> = (current: JsonValue | undefined) => UpdateDecision<R>;
 
-export type WatchEvent =
-  | { readonly type: 'put'; readonly key: string; readonly value: JsonValue; readonly revision: number }
-  | { readonly type: 'delete'; readonly key: string };
+export type WatchEvent = { readonly type: 'put'; readonly key: string; readonly value: JsonValue; readonly revision: number } | { readonly type: 'delete'; readonly key: string };
 
 /** Stops a watch. Calling it twice is harmless. */
 export type Unsubscribe = () => void;

@@ -6,17 +6,7 @@
  */
 import { InvalidConfigError, NotFoundError, PoolExhaustedError, PortConflictError } from '../core/errors.js';
 import type { IpAddress } from '../core/ip.js';
-import {
-  NAT_PROTOCOLS,
-  formatMapping,
-  sameOwner,
-  type MappingOwner,
-  type MappingRequest,
-  type NatInstanceSpec,
-  type NatState,
-  type PortRange,
-  type StaticMapping,
-} from './model.js';
+import { NAT_PROTOCOLS, formatMapping, sameOwner, type MappingOwner, type MappingRequest, type NatInstanceSpec, type NatState, type PortRange, type StaticMapping } from './model.js';
 
 const IFNAME_RE = /^[^/:\s]{1,15}$/;
 const TOKEN_RE = /^[^\s]+$/;
@@ -81,7 +71,14 @@ export function setOwnerMappings(
   const cursors = { ...s.cursors };
   requests.forEach((r, i) => {
     if (r.externalPort !== 0) return;
-    const before = previous.find((p) => p.ephemeral && p.protocol === r.protocol && sameAddress(p.externalAddress, normalAddress(r.externalAddress)) && p.internalAddress.equals(r.internalAddress) && p.internalPort === r.internalPort);
+    const before = previous.find(
+      (p) =>
+        p.ephemeral &&
+        p.protocol === r.protocol &&
+        sameAddress(p.externalAddress, normalAddress(r.externalAddress)) &&
+        p.internalAddress.equals(r.internalAddress) &&
+        p.internalPort === r.internalPort,
+    );
     const reuse = before && !findConflict(before, [...others, ...accepted]) ? before.externalPort : undefined;
     const port = reuse ?? pickPort(r, [...others, ...accepted], ephemeral, cursors[r.protocol]);
     if (reuse === undefined) cursors[r.protocol] = port;
@@ -108,17 +105,27 @@ export function retainOwners(s: NatState, nat: string, keep: (owner: MappingOwne
 // --- validation ---
 
 function validateInstance(spec: NatInstanceSpec): void {
-  if (!TOKEN_RE.test(spec.name)) throw new InvalidConfigError(`NAT instance name ${JSON.stringify(spec.name)} is invalid: it must be non-empty and hold no spaces`, { field: 'name', value: spec.name });
+  if (!TOKEN_RE.test(spec.name))
+    throw new InvalidConfigError(`NAT instance name ${JSON.stringify(spec.name)} is invalid: it must be non-empty and hold no spaces`, { field: 'name', value: spec.name });
   if (spec.internalPrefix.family !== 4) {
-    throw new InvalidConfigError(`Cannot create NAT instance "${spec.name}" for ${spec.internalPrefix}: WinNAT translates IPv4 only`, { field: 'internalPrefix', value: spec.internalPrefix.toString() });
+    throw new InvalidConfigError(`Cannot create NAT instance "${spec.name}" for ${spec.internalPrefix}: WinNAT translates IPv4 only`, {
+      field: 'internalPrefix',
+      value: spec.internalPrefix.toString(),
+    });
   }
   if (!IFNAME_RE.test(spec.internalInterface)) {
-    throw new InvalidConfigError(`Cannot create NAT instance "${spec.name}": ${JSON.stringify(spec.internalInterface)} is not an interface name`, { field: 'internalInterface', value: spec.internalInterface });
+    throw new InvalidConfigError(`Cannot create NAT instance "${spec.name}": ${JSON.stringify(spec.internalInterface)} is not an interface name`, {
+      field: 'internalInterface',
+      value: spec.internalInterface,
+    });
   }
 }
 
 function validateOwner(o: MappingOwner): void {
-  for (const [k, v] of [['containerId', o.containerId], ['endpoint', o.endpoint]] as const) {
+  for (const [k, v] of [
+    ['containerId', o.containerId],
+    ['endpoint', o.endpoint],
+  ] as const) {
     if (!TOKEN_RE.test(v)) throw new InvalidConfigError(`The owner's ${k} ${JSON.stringify(v)} is invalid: it must be non-empty and hold no spaces`, { field: k, value: v });
   }
 }
@@ -136,12 +143,20 @@ function validateRequest(r: MappingRequest, i: number, instance: NatInstanceSpec
   port('internalPort', r.internalPort, 1);
   if (r.externalPortEnd !== undefined) {
     port('externalPortEnd', r.externalPortEnd, 1);
-    if (r.externalPort === 0) throw new InvalidConfigError(`${field('externalPortEnd')} needs a non-zero externalPort: a range is published as a whole`, { field: field('externalPortEnd'), value: String(r.externalPortEnd) });
+    if (r.externalPort === 0)
+      throw new InvalidConfigError(`${field('externalPortEnd')} needs a non-zero externalPort: a range is published as a whole`, { field: field('externalPortEnd'), value: String(r.externalPortEnd) });
     if (r.externalPortEnd < r.externalPort) {
-      throw new InvalidConfigError(`${field('externalPortEnd')} ${r.externalPortEnd} is below the range's start ${r.externalPort}`, { field: field('externalPortEnd'), value: String(r.externalPortEnd) });
+      throw new InvalidConfigError(`${field('externalPortEnd')} ${r.externalPortEnd} is below the range's start ${r.externalPort}`, {
+        field: field('externalPortEnd'),
+        value: String(r.externalPortEnd),
+      });
     }
     const last = r.internalPort + (r.externalPortEnd - r.externalPort);
-    if (last > 65535) throw new InvalidConfigError(`${field('internalPort')} ${r.internalPort} leaves no room for the range ${r.externalPort}-${r.externalPortEnd} (it would end at ${last})`, { field: field('internalPort'), value: String(r.internalPort) });
+    if (last > 65535)
+      throw new InvalidConfigError(`${field('internalPort')} ${r.internalPort} leaves no room for the range ${r.externalPort}-${r.externalPortEnd} (it would end at ${last})`, {
+        field: field('internalPort'),
+        value: String(r.internalPort),
+      });
   }
   if (r.externalAddress && r.externalAddress.family !== 4) {
     throw new InvalidConfigError(`Cannot publish on ${r.externalAddress}: WinNAT translates IPv4 only`, { field: field('externalAddress'), value: r.externalAddress.toString() });

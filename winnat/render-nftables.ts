@@ -191,7 +191,17 @@ function elementCommands(verb: 'add' | 'delete', elements: readonly NatElement[]
     by.set(e.collection, list);
   }
   return [...by].map(([name, list]) =>
-    verb === 'add' ? nft.addElements(T, name, list.map((e): NftElem => (e.data !== undefined ? [e.key, e.data] : e.key))) : nft.deleteElements(T, name, list.map((e) => e.key)),
+    verb === 'add'
+      ? nft.addElements(
+          T,
+          name,
+          list.map((e): NftElem => (e.data !== undefined ? [e.key, e.data] : e.key)),
+        )
+      : nft.deleteElements(
+          T,
+          name,
+          list.map((e) => e.key),
+        ),
   );
 }
 

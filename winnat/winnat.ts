@@ -84,11 +84,14 @@ export class WinNat {
    * PoolExhaustedError when no ephemeral port is left; nothing changes on error.
    */
   setStaticMappings(instance: NatInstanceSpec, owner: MappingOwner, requests: readonly MappingRequest[]): StaticMapping[] {
-    return this.change((s) => {
-      const withInstance = putInstance(s, instance);
-      const r = setOwnerMappings(withInstance, { nat: instance.name, owner, requests, ephemeral: this.ephemeral });
-      return { state: r.state, result: r.mappings };
-    }, [instance]);
+    return this.change(
+      (s) => {
+        const withInstance = putInstance(s, instance);
+        const r = setOwnerMappings(withInstance, { nat: instance.name, owner, requests, ephemeral: this.ephemeral });
+        return { state: r.state, result: r.mappings };
+      },
+      [instance],
+    );
   }
 
   /**

@@ -219,7 +219,17 @@ async function remove(argv: readonly string[], io: Output): Promise<number> {
 
 /** What `ls --format json` prints per network: one JSON object a line, like docker. */
 function summary(n: NetworkMessage): object {
-  return { ID: n.id.slice(0, 12), Name: n.name, Driver: n.driver, Plugin: n.plugin, Origin: n.origin, Subnets: n.subnets.map((s) => s.subnet), Endpoints: n.endpoints.length, Internal: n.internal, CreatedAt: n.created };
+  return {
+    ID: n.id.slice(0, 12),
+    Name: n.name,
+    Driver: n.driver,
+    Plugin: n.plugin,
+    Origin: n.origin,
+    Subnets: n.subnets.map((s) => s.subnet),
+    Endpoints: n.endpoints.length,
+    Internal: n.internal,
+    CreatedAt: n.created,
+  };
 }
 
 function checkFormat(format: string | undefined, allowed: readonly string[]): string {

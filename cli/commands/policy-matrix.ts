@@ -127,7 +127,10 @@ function renderMatrixTable(pods: readonly string[], model: ReachabilityMatrix, p
     const p = probe[from]?.[to];
     return p === undefined ? `${mark}?` : p === m ? mark : `${mark}!`;
   };
-  return renderTable(['FROM \\ TO', ...pods], pods.map((from) => [from, ...pods.map((to) => cell(from, to))]));
+  return renderTable(
+    ['FROM \\ TO', ...pods],
+    pods.map((from) => [from, ...pods.map((to) => cell(from, to))]),
+  );
 }
 
 const OPTIONS = { port: { type: 'string' }, protocol: { type: 'string' }, format: { type: 'string' }, svg: { type: 'string' }, probe: { type: 'boolean' } } as const;
@@ -162,12 +165,16 @@ export async function matrixCommand(argv: readonly string[], io: Output, source:
     throw new InvalidConfigError(`--protocol ${JSON.stringify(values.protocol)} is not supported: use TCP, UDP or SCTP`, { field: '--protocol', value: values.protocol ?? '' });
   }
   const port = values.port ?? '80';
-  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) throw new InvalidConfigError(`--port ${JSON.stringify(port)} is not a port from 1 to 65535`, { field: '--port', value: port });
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)
+    throw new InvalidConfigError(`--port ${JSON.stringify(port)} is not a port from 1 to 65535`, { field: '--port', value: port });
   if (values.svg === '') throw new InvalidConfigError('--svg needs a file name', { field: '--svg' });
   if (values.probe && protocol === 'SCTP') {
     // Not a skip dressed as a result: nothing here can send SCTP (this kernel has no SCTP
     // sockets, and Node has no SCTP API), so there is nothing to measure.
-    throw new NotAvailableError('berth policy matrix --probe: SCTP cannot be probed here (this kernel has no SCTP sockets); without --probe the model\'s SCTP matrix is shown', { field: '--protocol', value: 'SCTP' });
+    throw new NotAvailableError("berth policy matrix --probe: SCTP cannot be probed here (this kernel has no SCTP sockets); without --probe the model's SCTP matrix is shown", {
+      field: '--protocol',
+      value: 'SCTP',
+    });
   }
   if (values.probe && process.getuid?.() !== 0) {
     throw new NotAvailableError('berth policy matrix --probe needs root: it builds a lab of network namespaces, a bridge and nftables rules (all inside a private namespace that dies with it)');

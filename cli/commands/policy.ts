@@ -15,15 +15,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { InvalidConfigError, NotFoundError } from '../../core/errors.js';
-import {
-  describeSelector,
-  explainFlow,
-  parseFlowPort,
-  parsePolicyObjects,
-  policyObjectRef,
-  PolicyCompiler,
-  type PolicyIR,
-} from '../../policy/index.js';
+import { describeSelector, explainFlow, parseFlowPort, parsePolicyObjects, policyObjectRef, PolicyCompiler, type PolicyIR } from '../../policy/index.js';
 import { choosePolicyBackend, type BackendChoice, type PolicyBackend, type PolicyRef, type SyncInfo } from './policy-backend.js';
 import { EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { renderTable } from '../output/table.js';
@@ -288,7 +280,14 @@ async function list(argv: readonly string[], io: Output): Promise<number> {
     .filter((p) => namespace === undefined || p.namespace === namespace)
     .sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
   if (format === 'json') {
-    const rows = policies.map((p) => ({ namespace: p.namespace, name: p.name, podSelector: describeSelector(p.podSelector), policyTypes: p.policyTypes, ingressRules: p.ingress.length, egressRules: p.egress.length }));
+    const rows = policies.map((p) => ({
+      namespace: p.namespace,
+      name: p.name,
+      podSelector: describeSelector(p.podSelector),
+      policyTypes: p.policyTypes,
+      ingressRules: p.ingress.length,
+      egressRules: p.egress.length,
+    }));
     io.out(`${JSON.stringify(rows, null, 2)}\n`);
     return EXIT_OK;
   }

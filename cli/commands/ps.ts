@@ -60,7 +60,13 @@ export async function psCommand(argv: readonly string[], io: Output = PROCESS_OU
   const names = await dockerNames(values['docker-socket'] ?? dockerSocketFromEnv());
   const rows = psRows(networks, nat, names);
   if (format === 'json') io.out(`${JSON.stringify(rows, null, 2)}\n`);
-  else io.out(renderTable(['CONTAINER', 'NETWORK', 'ADDRESSES', 'PORTS'], rows.map((r) => [r.container, r.network, r.addresses.join(', '), r.ports.join(', ')])));
+  else
+    io.out(
+      renderTable(
+        ['CONTAINER', 'NETWORK', 'ADDRESSES', 'PORTS'],
+        rows.map((r) => [r.container, r.network, r.addresses.join(', '), r.ports.join(', ')]),
+      ),
+    );
   return EXIT_OK;
 }
 

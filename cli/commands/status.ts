@@ -48,12 +48,22 @@ export async function statusCommand(argv: readonly string[], io: Output = PROCES
       '',
     ];
     io.out(lines.join('\n'));
-    io.out(renderTable(['DRIVER', 'DOCKER PLUGIN', 'NETWORKS', 'ENDPOINTS'], s.drivers.map((d) => [d.driver, d.plugin, String(d.networks), String(d.endpoints)])));
+    io.out(
+      renderTable(
+        ['DRIVER', 'DOCKER PLUGIN', 'NETWORKS', 'ENDPOINTS'],
+        s.drivers.map((d) => [d.driver, d.plugin, String(d.networks), String(d.endpoints)]),
+      ),
+    );
     io.out('\n');
     io.out(firewallSection(s));
     if (s.ipamPools.length) {
       io.out('\n');
-      io.out(renderTable(['IPAM POOL', 'SUBNET', 'ADDRESSES'], s.ipamPools.map((p) => [p.id, p.pool, String(p.addresses)])));
+      io.out(
+        renderTable(
+          ['IPAM POOL', 'SUBNET', 'ADDRESSES'],
+          s.ipamPools.map((p) => [p.id, p.pool, String(p.addresses)]),
+        ),
+      );
     }
     return EXIT_OK;
   } finally {

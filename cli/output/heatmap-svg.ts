@@ -62,7 +62,18 @@ export function renderHeatmapSvg(input: HeatmapInput): string {
       const p = probe?.[from]?.[to];
       const x = left + c * CELL;
       const y = top + r * CELL;
-      const data: Record<string, string | number> = { class: 'cell', x, y, width: CELL, height: CELL, fill: COLOURS[verdict(m)], stroke: COLOURS.grid, 'data-from': from, 'data-to': to, 'data-model': verdict(m) };
+      const data: Record<string, string | number> = {
+        class: 'cell',
+        x,
+        y,
+        width: CELL,
+        height: CELL,
+        fill: COLOURS[verdict(m)],
+        stroke: COLOURS.grid,
+        'data-from': from,
+        'data-to': to,
+        'data-model': verdict(m),
+      };
       let tip = `${from} → ${to}: ${verdict(m)} by the model`;
       let mark = '';
       if (probe) {
@@ -98,8 +109,13 @@ export function renderHeatmapSvg(input: HeatmapInput): string {
     { swatch: el('rect', { width: 14, height: 14, fill: COLOURS.allowed }), text: 'allowed' },
     { swatch: el('rect', { width: 14, height: 14, fill: COLOURS.denied }), text: 'denied' },
   ];
-  if (probe && mismatches > 0) legendItems.push({ swatch: el('rect', { x: 1, y: 1, width: 12, height: 12, fill: 'url(#berth-hatch)', stroke: COLOURS.mismatch, 'stroke-width': 2 }), text: `dataplane disagrees with the model (${mismatches})` });
-  if (probe && unprobed > 0) legendItems.push({ swatch: el('rect', { width: 14, height: 14, fill: COLOURS.denied, stroke: COLOURS.unprobed, 'stroke-dasharray': '2 2' }), text: `not probed (${unprobed})` });
+  if (probe && mismatches > 0)
+    legendItems.push({
+      swatch: el('rect', { x: 1, y: 1, width: 12, height: 12, fill: 'url(#berth-hatch)', stroke: COLOURS.mismatch, 'stroke-width': 2 }),
+      text: `dataplane disagrees with the model (${mismatches})`,
+    });
+  if (probe && unprobed > 0)
+    legendItems.push({ swatch: el('rect', { width: 14, height: 14, fill: COLOURS.denied, stroke: COLOURS.unprobed, 'stroke-dasharray': '2 2' }), text: `not probed (${unprobed})` });
   if (probe && mismatches === 0) legendItems.push({ swatch: '', text: 'the dataplane agrees with the model everywhere it was probed' });
   const legendTop = top + gridSize + 16;
   const legend = legendItems.map((item, i) => {

@@ -9,7 +9,10 @@ import { processIo } from '../process-io.js';
 import { runPlugin } from '../skel.js';
 
 export function runDriverPlugin(facts: DriverFacts, module: DriverModule): void {
-  runPlugin(driverPlugin(facts, () => Promise.resolve(module)), processIo()).then((code) => {
+  runPlugin(
+    driverPlugin(facts, () => Promise.resolve(module)),
+    processIo(),
+  ).then((code) => {
     process.exitCode = code;
   });
 }

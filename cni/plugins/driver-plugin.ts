@@ -64,7 +64,8 @@ function requestedMac(req: CniRequest): string | undefined {
   const args = req.conf.args as { cni?: { mac?: unknown } } | undefined;
   const mac = req.runtimeConfig.mac ?? args?.cni?.mac ?? req.args.get('MAC');
   if (mac === undefined) return undefined;
-  if (typeof mac !== 'string' || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac)) throw new DecodeError(`MAC ${JSON.stringify(mac)} is not a MAC address`, { field: 'runtimeConfig.mac', value: String(mac) });
+  if (typeof mac !== 'string' || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac))
+    throw new DecodeError(`MAC ${JSON.stringify(mac)} is not a MAC address`, { field: 'runtimeConfig.mac', value: String(mac) });
   return mac.toLowerCase();
 }
 
@@ -85,8 +86,7 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
     (bound ??= load().then((m) => ({
       options: (req: CniRequest) => m.cniOptions(req.name, req.conf),
       driver: driverPerRunDir(m),
-      portMappings: (req: CniRequest) =>
-        facts.capabilities.portMappings ? parsePortMappings(req.runtimeConfig, { protocols: ['tcp', 'udp'], families: facts.capabilities.ipv6 ? [4, 6] : [4] }) : [],
+      portMappings: (req: CniRequest) => (facts.capabilities.portMappings ? parsePortMappings(req.runtimeConfig, { protocols: ['tcp', 'udp'], families: facts.capabilities.ipv6 ? [4, 6] : [4] }) : []),
     })));
   return {
     name: facts.plugin,

@@ -12,4 +12,3 @@ export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
   ...Object.fromEntries(CATALOG.map((entry) => [entry.plugin, driverPlugin(entry, () => entry.load())])),
   [IPAM_PLUGIN]: ipamPlugin,
 };
-

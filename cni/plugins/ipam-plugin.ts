@@ -10,7 +10,7 @@ const source = new BerthIpam();
 
 export const ipamPlugin: PluginHandlers = {
   name: 'berth-ipam',
-  about: 'berth-ipam: address management with host-local\'s configuration, crash-safe (berth)',
+  about: "berth-ipam: address management with host-local's configuration, crash-safe (berth)",
 
   async add(req) {
     const o = await source.add(req);

@@ -168,7 +168,7 @@ function decodeRequest(frame: Buffer, plugins: ServeContext['plugins']): { plugi
     throw new DecodeError(`The CNI request names plugin ${JSON.stringify(r.plugin)}; berthd serves ${Object.keys(plugins).join(', ')}`, { field: 'plugin' });
   }
   if (!Array.isArray(r.env) || !r.env.every((e) => typeof e === 'string')) throw new DecodeError('The CNI request\'s env must be a list of "KEY=VALUE" strings', { field: 'env' });
-  if (r.stdin !== null && r.stdin !== undefined && typeof r.stdin !== 'string') throw new DecodeError('The CNI request\'s stdin must be base64 text', { field: 'stdin' });
+  if (r.stdin !== null && r.stdin !== undefined && typeof r.stdin !== 'string') throw new DecodeError("The CNI request's stdin must be base64 text", { field: 'stdin' });
   const env: Record<string, string> = {};
   for (const e of r.env as string[]) {
     const eq = e.indexOf('=');

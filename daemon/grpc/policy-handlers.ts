@@ -6,15 +6,7 @@ import { InvalidConfigError } from '../../core/errors.js';
 import { policyObjectRef, type SyncReport } from '../../policy/index.js';
 import type { PolicyAgent, PolicyRef } from '../policy/policy-agent.js';
 import type { PolicyKind } from '../policy/policy-source.js';
-import type {
-  ApplyPoliciesMessage,
-  ApplyPoliciesReply,
-  DeletePoliciesMessage,
-  DeletePoliciesReply,
-  ListPoliciesReply,
-  PolicyObjectRefMessage,
-  PolicySyncMessage,
-} from './messages.js';
+import type { ApplyPoliciesMessage, ApplyPoliciesReply, DeletePoliciesMessage, DeletePoliciesReply, ListPoliciesReply, PolicyObjectRefMessage, PolicySyncMessage } from './messages.js';
 
 const KINDS: readonly PolicyKind[] = ['Namespace', 'Pod', 'NetworkPolicy'];
 

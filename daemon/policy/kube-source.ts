@@ -72,8 +72,7 @@ const SHORT_WATCH_MS = 1_000;
  */
 export async function createKubeSource(options: KubeSourceOptions): Promise<PolicySource> {
   const file = options.kubeconfigPath;
-  const invalid = (reason: string, cause?: unknown) =>
-    new InvalidConfigError(`kubeconfig ${file}: ${reason}`, { field: 'kubeconfig', value: file }, { cause });
+  const invalid = (reason: string, cause?: unknown) => new InvalidConfigError(`kubeconfig ${file}: ${reason}`, { field: 'kubeconfig', value: file }, { cause });
   const [k8s, http, https] = await Promise.all([import('@kubernetes/client-node'), import('node:http'), import('node:https')]);
   const kc = new k8s.KubeConfig();
   try {

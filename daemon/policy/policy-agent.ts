@@ -180,9 +180,7 @@ export class PolicyAgent {
 
   /** The objects enforced now (manifests) and the recorded workloads. */
   async list(): Promise<{ manifests: unknown[]; workloads: WorkloadRecord[] }> {
-    const manifests = this.#opts.source
-      ? [...this.#kube.values()].flatMap((m) => [...m.values()])
-      : (await this.#opts.store.list(POLICY_STORE_PREFIX)).map((e) => e.value);
+    const manifests = this.#opts.source ? [...this.#kube.values()].flatMap((m) => [...m.values()]) : (await this.#opts.store.list(POLICY_STORE_PREFIX)).map((e) => e.value);
     return { manifests, workloads: this.#enforcer.workloads() };
   }
 

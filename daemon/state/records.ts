@@ -97,9 +97,16 @@ export function toJson(record: NetworkRecord | EndpointRecord): JsonValue {
 export function asNetworkRecord(value: JsonValue): NetworkRecord {
   const r = value as Partial<Record<keyof NetworkRecord, unknown>> | null;
   const ok =
-    typeof r === 'object' && r !== null && typeof r.id === 'string' && typeof r.name === 'string' && typeof r.driver === 'string' &&
-    Array.isArray(r.subnets) && r.subnets.every((s) => typeof (s as { subnet?: unknown })?.subnet === 'string') &&
-    typeof r.options === 'object' && r.options !== null && typeof r.complete === 'boolean';
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.id === 'string' &&
+    typeof r.name === 'string' &&
+    typeof r.driver === 'string' &&
+    Array.isArray(r.subnets) &&
+    r.subnets.every((s) => typeof (s as { subnet?: unknown })?.subnet === 'string') &&
+    typeof r.options === 'object' &&
+    r.options !== null &&
+    typeof r.complete === 'boolean';
   if (!ok) throw damaged('network', value);
   return value as unknown as NetworkRecord;
 }
@@ -108,8 +115,14 @@ export function asNetworkRecord(value: JsonValue): NetworkRecord {
 export function asEndpointRecord(value: JsonValue): EndpointRecord {
   const r = value as Partial<Record<keyof EndpointRecord, unknown>> | null;
   const ok =
-    typeof r === 'object' && r !== null && typeof r.id === 'string' && typeof r.networkId === 'string' && Array.isArray(r.addresses) &&
-    typeof r.srcName === 'string' && typeof r.sandbox === 'string' && typeof r.complete === 'boolean';
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.id === 'string' &&
+    typeof r.networkId === 'string' &&
+    Array.isArray(r.addresses) &&
+    typeof r.srcName === 'string' &&
+    typeof r.sandbox === 'string' &&
+    typeof r.complete === 'boolean';
   if (!ok) throw damaged('endpoint', value);
   return value as unknown as EndpointRecord;
 }

@@ -115,7 +115,11 @@ export class BridgeDriver implements Driver<BridgeOptions> {
             // Nothing of this endpoint exists yet; a bridge made just for it must go again.
             if (net.followsEndpoints) this.removeNetwork(nl, net, { onlyIfUnused: true });
             if (err instanceof AlreadyExistsError) {
-              throw new AlreadyExistsError(`Interface "${ep.ifname}" already exists in ${place.kind === 'netns' ? place.path : 'the host namespace'}`, { field: 'CNI_IFNAME', value: ep.ifname, ...(err.fields.operation ? { operation: err.fields.operation } : {}) });
+              throw new AlreadyExistsError(`Interface "${ep.ifname}" already exists in ${place.kind === 'netns' ? place.path : 'the host namespace'}`, {
+                field: 'CNI_IFNAME',
+                value: ep.ifname,
+                ...(err.fields.operation ? { operation: err.fields.operation } : {}),
+              });
             }
             throw err;
           }
@@ -326,9 +330,7 @@ export class BridgeDriver implements Driver<BridgeOptions> {
 
     // The rules are (re)written whole: a new bridge or a changed configuration gets them.
     if (needsRules(o)) {
-      this.host.nftables().run(
-        ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, isolate: o.isolateFromOtherNetworks, inbound: o.inbound }),
-      );
+      this.host.nftables().run(ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, isolate: o.isolateFromOtherNetworks, inbound: o.inbound }));
     }
     // Another owner's forward drop (Docker's, ufw's) would otherwise stop this bridge's traffic.
     this.host.forwardPassage().open(o.bridge);
@@ -353,7 +355,10 @@ export class BridgeDriver implements Driver<BridgeOptions> {
         if (other.length) {
           if (!o.forceAddress) {
             const shown = other.map((a) => `${a.address.address}/${a.address.length}`).join(', ');
-            throw new InvalidConfigError(`bridge ${o.bridge} already has IP address ${shown}, different from the gateway ${gw.address}/${gw.length} (set forceAddress to replace it)`, { field: 'bridge', value: o.bridge });
+            throw new InvalidConfigError(`bridge ${o.bridge} already has IP address ${shown}, different from the gateway ${gw.address}/${gw.length} (set forceAddress to replace it)`, {
+              field: 'bridge',
+              value: o.bridge,
+            });
           }
           for (const a of other) deleteAddressIgnoringAbsent(nl, br.index, a.address);
         }
@@ -437,7 +442,15 @@ function gatewayAddresses(net: BridgeNetwork): IpWithPrefix[] {
 /** What the bridge's alias says once this configuration has been applied to it in full. */
 function bridgeMarker(net: BridgeNetwork): string {
   const o = net.options;
-  const key = JSON.stringify([o.ipMasq, o.isolateFromOtherNetworks, o.isGateway, o.promiscMode, o.mtu, net.subnets.map((s) => `${s.subnet}/${s.gateway}`), ...(o.inbound === 'any' ? [] : [o.inbound])]);
+  const key = JSON.stringify([
+    o.ipMasq,
+    o.isolateFromOtherNetworks,
+    o.isGateway,
+    o.promiscMode,
+    o.mtu,
+    net.subnets.map((s) => `${s.subnet}/${s.gateway}`),
+    ...(o.inbound === 'any' ? [] : [o.inbound]),
+  ]);
   return `berth:${stableHash(key)}`;
 }
 

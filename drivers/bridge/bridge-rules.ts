@@ -89,11 +89,7 @@ export function ensureNetworkRules(n: NetworkRules): NftCommand[] {
     rules.push(
       nft.addRule(INET, fwdChain(n.bridge), {
         comment: 'isolate from other berth networks',
-        expr: [
-          { match: { op: '!=', left: { meta: { key: 'oifname' } }, right: n.bridge } },
-          { match: { op: '==', left: { meta: { key: 'oifname' } }, right: '@bridges' } },
-          { drop: null },
-        ],
+        expr: [{ match: { op: '!=', left: { meta: { key: 'oifname' } }, right: n.bridge } }, { match: { op: '==', left: { meta: { key: 'oifname' } }, right: '@bridges' } }, { drop: null }],
       }),
     );
     elements.push(nft.addElements(INET, 'isolation', [[n.bridge, jump(fwdChain(n.bridge))]]));
@@ -225,18 +221,18 @@ export function ensureSpoofCheck(s: SpoofCheck): NftCommand[] {
     nft.addChain(BRIDGE_FAMILY, 'prerouting', { type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' }),
     nft.addChain(BRIDGE_FAMILY, chain),
     nft.flushChain(BRIDGE_FAMILY, chain),
-    rule([{ match: { op: '!=', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: s.mac } }], 'source MAC is not the pod\'s'),
+    rule([{ match: { op: '!=', left: { payload: { protocol: 'ether', field: 'saddr' } }, right: s.mac } }], "source MAC is not the pod's"),
   ];
   if (s.ipv4.length) {
     const set = { set: [...s.ipv4] };
-    cmds.push(rule([proto('ip'), { match: { op: '!=', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: set } }], 'source IPv4 is not the pod\'s'));
-    cmds.push(rule([proto('arp'), { match: { op: '!=', left: { payload: { protocol: 'arp', field: 'saddr ip' } }, right: set } }], 'ARP sender is not the pod\'s'));
-    cmds.push(rule([proto('arp'), { match: { op: '!=', left: { payload: { protocol: 'arp', field: 'saddr ether' } }, right: s.mac } }], 'ARP sender MAC is not the pod\'s'));
+    cmds.push(rule([proto('ip'), { match: { op: '!=', left: { payload: { protocol: 'ip', field: 'saddr' } }, right: set } }], "source IPv4 is not the pod's"));
+    cmds.push(rule([proto('arp'), { match: { op: '!=', left: { payload: { protocol: 'arp', field: 'saddr ip' } }, right: set } }], "ARP sender is not the pod's"));
+    cmds.push(rule([proto('arp'), { match: { op: '!=', left: { payload: { protocol: 'arp', field: 'saddr ether' } }, right: s.mac } }], "ARP sender MAC is not the pod's"));
   }
   if (s.ipv6.length) {
     // Link-local and the unspecified address are needed for neighbour discovery and DAD.
     const set = { set: [...s.ipv6, { prefix: { addr: 'fe80::', len: 10 } }, '::'] };
-    cmds.push(rule([proto('ip6'), { match: { op: '!=', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: set } }], 'source IPv6 is not the pod\'s'));
+    cmds.push(rule([proto('ip6'), { match: { op: '!=', left: { payload: { protocol: 'ip6', field: 'saddr' } }, right: set } }], "source IPv6 is not the pod's"));
   }
   cmds.push(
     nft.addMap(BRIDGE_FAMILY, 'ports', 'ifname', 'verdict'),

@@ -21,7 +21,7 @@ export function natOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx:
     throw new InvalidConfigError('A berth-nat network cannot be --internal: its NAT instance gives outside access; use berth-bridge for an internal network', { field: 'internal', value: 'true' });
   }
   if (!ctx.hasGateway) {
-    throw new InvalidConfigError('A berth-nat network needs a gateway: the bridge holds it as the NAT instance\'s internal address', { field: 'gateway' });
+    throw new InvalidConfigError("A berth-nat network needs a gateway: the bridge holds it as the NAT instance's internal address", { field: 'gateway' });
   }
   const { options, fieldOf, icc } = readBridgeKeys(raw);
   const o: { -readonly [K in keyof NatOptionsInput]?: NatOptionsInput[K] } = { ...options };

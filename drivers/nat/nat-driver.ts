@@ -94,7 +94,9 @@ export class NatDriver implements Driver<NatOptions> {
     const held = this.deps.winnat.staticMappingsOf(net.name, owner);
     const wanted = ep.portMappings ?? [];
     for (const w of wanted) {
-      const found = held.some((h) => h.protocol === w.protocol && h.internalPort === w.containerPort && (w.hostPort === 0 ? h.ephemeral : h.externalPort === w.hostPort) && sameHostIp(h.externalAddress, w.hostIp));
+      const found = held.some(
+        (h) => h.protocol === w.protocol && h.internalPort === w.containerPort && (w.hostPort === 0 ? h.ephemeral : h.externalPort === w.hostPort) && sameHostIp(h.externalAddress, w.hostIp),
+      );
       if (!found) throw new CheckFailedError(`port mapping ${w.protocol} ${w.hostIp ?? '0.0.0.0'}:${w.hostPort} -> ${w.containerPort} of container ${ep.containerId} is not published`);
     }
     if (held.length > wanted.length) throw new CheckFailedError(`container ${ep.containerId} publishes ${held.length} port mappings, ${wanted.length} expected`);

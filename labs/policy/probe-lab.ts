@@ -187,7 +187,12 @@ async function baseline(plan: Map<string, string[]>, pods: ProbeLabPods, port: n
   const keys = [...plan.keys()];
   let failures: ProbeFailure[] = [];
   for (let round = 0; round < 10; round++) {
-    ({ failures } = await probeAllPairs(keys, (k) => pods.agents.get(k)!, (k) => plan.get(k)![0]!, { protocol: 'TCP', port, timeoutMs: 1000 }));
+    ({ failures } = await probeAllPairs(
+      keys,
+      (k) => pods.agents.get(k)!,
+      (k) => plan.get(k)![0]!,
+      { protocol: 'TCP', port, timeoutMs: 1000 },
+    ));
     if (failures.length === 0) return;
     await sleep(200);
   }
@@ -198,14 +203,17 @@ async function baseline(plan: Map<string, string[]>, pods: ProbeLabPods, port: n
 /** The shape check of an object that arrived as JSON (its content was validated by whoever read it). */
 function checkObject(o: PolicyObject, i: number): PolicyObject {
   const field = { Namespace: 'namespace', Pod: 'pod', NetworkPolicy: 'policy' }[(o as { kind?: string } | null)?.kind ?? ''] as keyof PolicyObject | undefined;
-  if (!field || typeof (o as unknown as Record<string, unknown>)[field] !== 'object') throw new InvalidConfigError(`objects[${i}] is not a Namespace, Pod or NetworkPolicy object`, { field: `objects[${i}]` });
+  if (!field || typeof (o as unknown as Record<string, unknown>)[field] !== 'object')
+    throw new InvalidConfigError(`objects[${i}] is not a Namespace, Pod or NetworkPolicy object`, { field: `objects[${i}]` });
   return o;
 }
 
 /** Builds the lab, applies the policies and probes every pair. Stops its pods before returning. */
 export async function runProbeLab(input: ProbeLabInput, pods = new ProbeLabPods()): Promise<ProbeLabResult> {
-  if (input.protocol !== 'TCP' && input.protocol !== 'UDP') throw new InvalidConfigError(`the probe lab sends TCP and UDP only, not ${String(input.protocol)}`, { field: 'protocol', value: String(input.protocol) });
-  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535) throw new InvalidConfigError(`port ${input.port} is not a port from 1 to 65535`, { field: 'port', value: String(input.port) });
+  if (input.protocol !== 'TCP' && input.protocol !== 'UDP')
+    throw new InvalidConfigError(`the probe lab sends TCP and UDP only, not ${String(input.protocol)}`, { field: 'protocol', value: String(input.protocol) });
+  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535)
+    throw new InvalidConfigError(`port ${input.port} is not a port from 1 to 65535`, { field: 'port', value: String(input.port) });
   assertPrivateNetns();
   const why = enableBrNetfilter();
   if (why) throw new NotAvailableError(why);
@@ -219,7 +227,12 @@ export async function runProbeLab(input: ProbeLabInput, pods = new ProbeLabPods(
     await baseline(plan, pods, input.port);
     if (!input.skipPolicy) new NftPolicyDataplane(openNftables()).apply(ir);
     const keys = [...plan.keys()];
-    const { matrix, failures } = await probeAllPairs(keys, (k) => pods.agents.get(k)!, (k) => plan.get(k)![0]!, { protocol: input.protocol, port: input.port, timeoutMs: input.timeoutMs ?? 1500 });
+    const { matrix, failures } = await probeAllPairs(
+      keys,
+      (k) => pods.agents.get(k)!,
+      (k) => plan.get(k)![0]!,
+      { protocol: input.protocol, port: input.port, timeoutMs: input.timeoutMs ?? 1500 },
+    );
     const odd = failures.filter((f) => f.error !== 'EHOSTUNREACH' && f.error !== 'timeout');
     return { probe: matrix, notProbed, odd, policyApplied: !input.skipPolicy };
   } finally {

@@ -106,8 +106,14 @@ export class PolicyEnforcer {
       // A first apply may find no table (cleared, or never made): pods still waiting to be opened are closed in it.
       const waiting = known && !dataplane.applied ? workloads.filter((w) => !known.has(`${w.namespace}/${w.name}`)) : [];
       const report = dataplane.apply(ir, {
-        with: guardSetCommands(waiting.flatMap((w) => w.ips), true),
-        after: guardSetCommands(opening.flatMap((w) => w.ips), false),
+        with: guardSetCommands(
+          waiting.flatMap((w) => w.ips),
+          true,
+        ),
+        after: guardSetCommands(
+          opening.flatMap((w) => w.ips),
+          false,
+        ),
       });
       this.#ir = ir;
       this.#opened = new Set(ready.map(openKey));

@@ -116,8 +116,7 @@ function directionVerdict(ir: PolicyIR, direction: Direction, self: PodEntry, pe
 export function evaluateFlow(ir: PolicyIR, from: PodKey, to: PodKey, flow: FlowPort): FlowVerdict {
   const src = ir.pods.get(from);
   const dst = ir.pods.get(to);
-  const unknown = (field: string, key: string) =>
-    new InvalidConfigError(`Unknown pod ${JSON.stringify(key)}: known pods are ${[...ir.pods.keys()].join(', ') || 'none'}`, { field, value: key });
+  const unknown = (field: string, key: string) => new InvalidConfigError(`Unknown pod ${JSON.stringify(key)}: known pods are ${[...ir.pods.keys()].join(', ') || 'none'}`, { field, value: key });
   if (!src) throw unknown('from', from);
   if (!dst) throw unknown('to', to);
   if (from === to) return { from, to, flow, allowed: true };

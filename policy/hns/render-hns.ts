@@ -87,7 +87,10 @@ export function renderHnsAcls(ir: PolicyIR, options: HnsRenderOptions = {}): End
     const add = (s: Omit<AclPolicySetting, 'RuleType' | 'Priority' | 'Action'>, priority = ALLOW_PRIORITY, action: 'Allow' | 'Block' = 'Allow') =>
       acls.push({ ...s, Action: action, RuleType: ruleType, Priority: priority });
     if (inPolicies && options.hostAddresses?.length) add({ Direction: 'In', RemoteAddresses: options.hostAddresses.join(',') }, HOST_PRIORITY);
-    for (const [direction, policies] of [['ingress', inPolicies], ['egress', outPolicies]] as const) {
+    for (const [direction, policies] of [
+      ['ingress', inPolicies],
+      ['egress', outPolicies],
+    ] as const) {
       for (const key of policies ?? []) {
         const policy = ir.policies.get(key)!;
         for (const rule of (direction === 'ingress' ? policy.ingress : policy.egress) ?? []) {
@@ -167,7 +170,13 @@ function ruleAcls(ir: PolicyIR, pod: PodEntry, direction: Direction, rule: Compi
       const key = JSON.stringify(ranges);
       let group = byPorts.get(key);
       if (!group) {
-        group = { ranges, remotes: new Map([[4, []], [6, []]]) };
+        group = {
+          ranges,
+          remotes: new Map([
+            [4, []],
+            [6, []],
+          ]),
+        };
         byPorts.set(key, group);
       }
       for (const a of d.addresses) group.remotes.get(a.family)!.push(a.toString());

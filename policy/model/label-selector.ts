@@ -54,12 +54,12 @@ function readRequirement(r: ManifestReader, value: unknown, path: string): Selec
   let ok = true;
   if (operator === 'In' || operator === 'NotIn') {
     if (values.length === 0) {
-      r.report(required(child(path, 'values'), 'must be specified when `operator` is \'In\' or \'NotIn\''));
+      r.report(required(child(path, 'values'), "must be specified when `operator` is 'In' or 'NotIn'"));
       ok = false;
     }
   } else if (operator === 'Exists' || operator === 'DoesNotExist') {
     if (values.length > 0) {
-      r.report(forbidden(child(path, 'values'), 'may not be specified when `operator` is \'Exists\' or \'DoesNotExist\''));
+      r.report(forbidden(child(path, 'values'), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
       ok = false;
     }
   } else {

@@ -10,9 +10,7 @@ import { parsePod } from './pod.js';
 import type { Namespace, NetworkPolicy, Pod } from './types.js';
 
 export type PolicyObject =
-  | { readonly kind: 'NetworkPolicy'; readonly policy: NetworkPolicy }
-  | { readonly kind: 'Namespace'; readonly namespace: Namespace }
-  | { readonly kind: 'Pod'; readonly pod: Pod };
+  { readonly kind: 'NetworkPolicy'; readonly policy: NetworkPolicy } | { readonly kind: 'Namespace'; readonly namespace: Namespace } | { readonly kind: 'Pod'; readonly pod: Pod };
 
 const KINDS = ['NetworkPolicy', 'Namespace', 'Pod', 'List'];
 

@@ -147,7 +147,12 @@ export class NftPolicyDataplane {
     const empty: NftState = { ...shared, chains: new Map(bases.map((c) => [c.name, { ...c, rules: [] }])) };
     return [
       ...diffNftState(undefined, empty),
-      ...(content ? deleteNftObjects(next.table, namesOf(content, (name) => copyOfName(name) === copy)) : []),
+      ...(content
+        ? deleteNftObjects(
+            next.table,
+            namesOf(content, (name) => copyOfName(name) === copy),
+          )
+        : []),
       ...diffNftState(undefined, own).slice(1),
       ...bases.flatMap((c) => [nft.flushChain(T, c.name), ...c.rules.map((r) => nft.addRule(T, c.name, r))]),
     ];
@@ -156,7 +161,10 @@ export class NftPolicyDataplane {
   #namer(copy: CopyId, logical: NftState): CopyNamer {
     let namer = this.#namers.get(copy);
     if (!namer) {
-      namer = new CopyNamer(copy, [...logical.chains.values()].filter((c) => c.base).map((c) => c.name));
+      namer = new CopyNamer(
+        copy,
+        [...logical.chains.values()].filter((c) => c.base).map((c) => c.name),
+      );
       this.#namers.set(copy, namer);
     }
     return namer;

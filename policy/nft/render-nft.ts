@@ -66,7 +66,6 @@ export function addressSetName(set: Pick<AddressSet, 'kind' | 'id'>, family: Fam
   return `${set.kind === 'pods' ? 'ps' : 'cb'}_${stableHash(set.id, 12)}_${family}`;
 }
 
-
 const dispatchMap = (direction: Direction, family: Family) => `${direction}${family}`;
 
 const addrField = (family: Family, field: 'saddr' | 'daddr') => ({ payload: { protocol: family === 4 ? 'ip' : 'ip6', field } });
@@ -236,10 +235,7 @@ export class NftRenderer {
       const verdict = this.#deny === 'reject' ? { reject: { type: 'icmpx', expr: 'admin-prohibited' } } : { drop: null };
       chain = {
         name,
-        rules: [
-          ...targets.map((t) => ({ expr: [{ jump: { target: t } }] })),
-          { expr: [verdict], comment: comment(`${direction} isolated by ${policyKeys.join(' ')}`) },
-        ],
+        rules: [...targets.map((t) => ({ expr: [{ jump: { target: t } }] })), { expr: [verdict], comment: comment(`${direction} isolated by ${policyKeys.join(' ')}`) }],
       };
       this.#classMemo.set(memoKey, chain);
     }
@@ -249,8 +245,7 @@ export class NftRenderer {
   #baseChains(families: readonly Family[]): NftChain[] {
     // Pods not programmed yet (core/workload.ts): dropped before anything else, even a
     // conntrack entry left by an earlier pod with the same address.
-    const guard = (field: 'saddr' | 'daddr'): NftRule[] =>
-      ([4, 6] as const).map((f) => ({ expr: [inSet(addrField(f, field), GUARD_SETS[f]), { drop: null }], comment: 'not programmed yet' }));
+    const guard = (field: 'saddr' | 'daddr'): NftRule[] => ([4, 6] as const).map((f) => ({ expr: [inSet(addrField(f, field), GUARD_SETS[f]), { drop: null }], comment: 'not programmed yet' }));
     const head: NftRule[] = [
       { expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, { accept: null }] },
       // IPv6 neighbour discovery between pods crosses this hook too (bridged); it is not a connection.

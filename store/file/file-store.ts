@@ -18,18 +18,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError } from '../../core/errors.js';
-import type {
-  DeleteResult,
-  Entry,
-  JsonValue,
-  PutResult,
-  Store,
-  SyncStore,
-  Unsubscribe,
-  Updater,
-  WatchEvent,
-  WriteOptions,
-} from '../store.js';
+import type { DeleteResult, Entry, JsonValue, PutResult, Store, SyncStore, Unsubscribe, Updater, WatchEvent, WriteOptions } from '../store.js';
 import { watchDirectory } from './directory-watch.js';
 import { decodeKey, encodeKey } from './key-encoding.js';
 import { lockFile, lockFileSync, tryLockFile, type FileLock } from './file-lock.js';

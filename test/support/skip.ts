@@ -51,7 +51,9 @@ function record(entry: Omit<SkipRecord, 'file'>): void {
   if (!log) return;
   const file = test.meta.file.startsWith('file:') ? fileURLToPath(test.meta.file) : test.meta.file;
   // The source file, not its build in dist/.
-  const source = relative(ROOT, file).replace(/^dist\//, '').replace(/\.js$/, '.ts');
+  const source = relative(ROOT, file)
+    .replace(/^dist\//, '')
+    .replace(/\.js$/, '.ts');
   appendFileSync(log, `${JSON.stringify({ file: source, ...entry })}\n`);
 }
 

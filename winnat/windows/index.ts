@@ -47,7 +47,7 @@ export function windowsNotes(d: NatDescription): string[] {
     if (!n.loopback) continue;
     notes.push(
       `NAT instance "${n.name}" has loopback on, which HNS and NetNat have no setting for: Windows 10 1809 / Server 2019 and later let the host reach published ports ` +
-        'through localhost regardless (earlier releases never did), and no release offers containers their published ports through the host\'s address.',
+        "through localhost regardless (earlier releases never did), and no release offers containers their published ports through the host's address.",
     );
   }
   if (d.nats.length > 1) {
@@ -59,9 +59,7 @@ export function windowsNotes(d: NatDescription): string[] {
   for (const m of d.staticMappings) {
     if (m.externalPortEnd === m.externalPort) continue;
     const count = m.externalPortEnd - m.externalPort + 1;
-    notes.push(
-      `${m.protocol} ${m.externalIPAddress}:${m.externalPort}-${m.externalPortEnd} of NAT instance "${m.natName}": HCN and NetNat map single ports, so the range is ${count} mappings.`,
-    );
+    notes.push(`${m.protocol} ${m.externalIPAddress}:${m.externalPort}-${m.externalPortEnd} of NAT instance "${m.natName}": HCN and NetNat map single ports, so the range is ${count} mappings.`);
   }
   return notes;
 }

@@ -18,14 +18,7 @@
  */
 import { IpPrefix } from '../../core/ip.js';
 import type { NatDescription, NatInstanceView, NatStaticMappingView } from '../describe.js';
-import {
-  HCN_PROTOCOL,
-  HCN_SCHEMA_VERSION,
-  type HcnRoute,
-  type HostComputeEndpoint,
-  type HostComputeNetwork,
-  type PortMappingEndpointPolicy,
-} from './hcn-schema.js';
+import { HCN_PROTOCOL, HCN_SCHEMA_VERSION, type HcnRoute, type HostComputeEndpoint, type HostComputeNetwork, type PortMappingEndpointPolicy } from './hcn-schema.js';
 
 export interface HcnRenderOptions {
   /**

@@ -31,7 +31,8 @@ function tool(family: 'ip' | 'ip6'): string | undefined {
 
 function run(family: 'ip' | 'ip6', args: string[]): { status: number; stdout: string; stderr: string } {
   const bin = tool(family);
-  if (!bin) throw new KernelError(`A legacy iptables filter table exists but ${TOOLS[family]} is not installed (Debian: apt-get install iptables)`, { operation: `${TOOLS[family]} ${args.join(' ')}` });
+  if (!bin)
+    throw new KernelError(`A legacy iptables filter table exists but ${TOOLS[family]} is not installed (Debian: apt-get install iptables)`, { operation: `${TOOLS[family]} ${args.join(' ')}` });
   // Loaded on first use, so a CNI plugin's start never pays for child_process. This file is
   // the dataplane's one sanctioned process (see the header); eslint.config.js names it.
   const { spawnSync } = process.getBuiltinModule('node:child_process');

@@ -56,11 +56,11 @@ export function markingChain(protectedInterfaces: readonly string[]): NftCommand
   return [
     nft.addChain(T, 'forward', { type: 'filter', hook: 'forward', prio: PASSAGE_PRIORITY, policy: 'accept' }),
     nft.flushChain(T, 'forward'),
-    rule('no packet arrives with berth\'s bit', match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { mangle: { key: MARK, value: { '&': [MARK, ~PASSAGE_MARK >>> 0] } } }),
-    rule('replies into berth\'s networks', match('==', oif, '@devices'), match('in', { ct: { key: 'state' } }, ['established', 'related']), setMark, { return: null }),
+    rule("no packet arrives with berth's bit", match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { mangle: { key: MARK, value: { '&': [MARK, ~PASSAGE_MARK >>> 0] } } }),
+    rule("replies into berth's networks", match('==', oif, '@devices'), match('in', { ct: { key: 'state' } }, ['established', 'related']), setMark, { return: null }),
     rule('published ports', match('==', oif, '@devices'), match('in', { ct: { key: 'status' } }, 'dnat'), setMark, { return: null }),
     ...protectedInterfaces.map((name) => rule(GUARD_COMMENT, match('==', iif, '@devices'), match('==', oif, name), { return: null })),
-    rule('from berth\'s networks', match('==', iif, '@devices'), setMark),
+    rule("from berth's networks", match('==', iif, '@devices'), setMark),
   ];
 }
 

@@ -7,20 +7,7 @@ import type { Operation } from '../kernel-error.js';
 import type { AddressInfo } from '../ports.js';
 import { afOf, attrBytes, attrU32, decodeIfaddrmsg, encodeIfaddrmsg, IFADDRMSG_LEN, ipFamilyOf, parseAttrs } from './codec.js';
 import type { Attr, NlMessage } from './codec.js';
-import {
-  AF_INET,
-  AF_UNSPEC,
-  IFA_ADDRESS,
-  IFA_BROADCAST,
-  IFA_F_NODAD,
-  IFA_FLAGS,
-  IFA_LOCAL,
-  NLM_F_CREATE,
-  NLM_F_EXCL,
-  RTM_DELADDR,
-  RTM_GETADDR,
-  RTM_NEWADDR,
-} from './constants.js';
+import { AF_INET, AF_UNSPEC, IFA_ADDRESS, IFA_BROADCAST, IFA_F_NODAD, IFA_FLAGS, IFA_LOCAL, NLM_F_CREATE, NLM_F_EXCL, RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR } from './constants.js';
 import type { Request } from './socket.js';
 
 function addressAttrs(address: IpWithPrefix): Attr[] {

@@ -9,21 +9,10 @@
  */
 import { InvalidConfigError, KernelError } from '../../../core/errors.js';
 import type { IpFamily } from '../../../core/ip.js';
-import {
-  AF_INET,
-  AF_INET6,
-  NLA_HDRLEN,
-  NLA_TYPE_MASK,
-  NLM_F_ACK_TLVS,
-  NLM_F_CAPPED,
-  NLMSG_HDRLEN,
-  NLMSGERR_ATTR_MSG,
-} from './constants.js';
+import { AF_INET, AF_INET6, NLA_HDRLEN, NLA_TYPE_MASK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_HDRLEN, NLMSGERR_ATTR_MSG } from './constants.js';
 
 /** One netlink attribute: raw bytes, or nested attributes optionally preceded by a fixed header. */
-export type Attr =
-  | { readonly type: number; readonly data: Uint8Array }
-  | { readonly type: number; readonly header?: Uint8Array; readonly nested: readonly Attr[] };
+export type Attr = { readonly type: number; readonly data: Uint8Array } | { readonly type: number; readonly header?: Uint8Array; readonly nested: readonly Attr[] };
 
 /** Fields of `struct nlmsghdr` other than the length, which encoding computes. */
 export interface MessageHeader {

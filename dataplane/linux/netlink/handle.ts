@@ -5,20 +5,7 @@
 import { KernelError, NotFoundError } from '../../../core/errors.js';
 import { EOPNOTSUPP } from '../kernel-error.js';
 import type { IpAddress, IpFamily, IpWithPrefix } from '../../../core/ip.js';
-import type {
-  AddressInfo,
-  BridgePortFlags,
-  FdbInfo,
-  FdbSpec,
-  LinkChange,
-  LinkInfo,
-  LinkSpec,
-  NeighbourInfo,
-  NeighbourSpec,
-  Netlink,
-  RouteInfo,
-  RouteSpec,
-} from '../ports.js';
+import type { AddressInfo, BridgePortFlags, FdbInfo, FdbSpec, LinkChange, LinkInfo, LinkSpec, NeighbourInfo, NeighbourSpec, Netlink, RouteInfo, RouteSpec } from '../ports.js';
 import { addAddressRequest, decodeAddress, deleteAddressRequest, describeAddress, listAddressesRequest } from './addresses.js';
 import {
   addLinkRequest,
@@ -174,10 +161,7 @@ export class NetlinkHandle implements Netlink {
         decodeAddress,
       ),
     );
-    return this.#fallbackFilter(
-      list,
-      (a) => (filter.index === undefined || a.index === filter.index) && (filter.family === undefined || a.address.address.family === filter.family),
-    );
+    return this.#fallbackFilter(list, (a) => (filter.index === undefined || a.index === filter.index) && (filter.family === undefined || a.address.address.family === filter.family));
   }
 
   /** `ip route add ...`; AlreadyExistsError when present. */

@@ -10,20 +10,7 @@ import { IpAddress } from '../../../core/ip.js';
 import { InvalidConfigError } from '../../../core/errors.js';
 import type { Operation } from '../kernel-error.js';
 import type { BridgePortFlags, LinkChange, LinkInfo, LinkSpec, MacvlanMode } from '../ports.js';
-import {
-  attrBe16,
-  attrBytes,
-  attrNested,
-  attrString,
-  attrU32,
-  attrU8,
-  decodeIfinfomsg,
-  encodeIfinfomsg,
-  formatMac,
-  IFINFOMSG_LEN,
-  parseAttrs,
-  parseMac,
-} from './codec.js';
+import { attrBe16, attrBytes, attrNested, attrString, attrU32, attrU8, decodeIfinfomsg, encodeIfinfomsg, formatMac, IFINFOMSG_LEN, parseAttrs, parseMac } from './codec.js';
 import type { Attr, AttrMap, NlMessage } from './codec.js';
 import {
   AF_BRIDGE,

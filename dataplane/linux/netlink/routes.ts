@@ -44,7 +44,10 @@ function headerTable(table: number): number {
 }
 
 function checkFamilies(route: RouteSpec): void {
-  for (const [field, a] of [['gw', route.gw], ['src', route.src]] as const) {
+  for (const [field, a] of [
+    ['gw', route.gw],
+    ['src', route.src],
+  ] as const) {
     if (a && a.family !== route.dst.family) {
       throw new InvalidConfigError(`Cannot use ${field} ${a} for route ${route.dst}: the address families differ`, { field, value: String(a) });
     }
@@ -130,11 +133,7 @@ export function listRoutesRequest(filter: RouteFilter = {}): Request {
 /** The userspace side of a route filter, for kernels that do not filter dumps. */
 export function routeMatches(route: RouteInfo, filter: RouteFilter): boolean {
   const table = filter.table ?? RT_TABLE_MAIN;
-  return (
-    (filter.family === undefined || route.family === filter.family) &&
-    (table === 0 || route.table === table) &&
-    (filter.oif === undefined || route.oif === filter.oif)
-  );
+  return (filter.family === undefined || route.family === filter.family) && (table === 0 || route.table === table) && (filter.oif === undefined || route.oif === filter.oif);
 }
 
 /** Decodes an RTM_NEWROUTE reply; multicast (IPMR) and cached (cloned) routes are skipped. */

@@ -11,7 +11,7 @@ test('two pods on berth-bridge ping each other; DEL removes every link, rule and
   });
   const conf = conflist('ping-net', [berthBridge(w, 'ping-net', '10.101.0.0/24', { bridge: 'bt-ping' })]);
   const c = client(w);
-  const [a, b] = p.pods as [typeof p.pods[0], typeof p.pods[0]];
+  const [a, b] = p.pods as [(typeof p.pods)[0], (typeof p.pods)[0]];
   const ra = await c.add(a, conf);
   t.is(ra.code, 0, ra.stderr + ra.stdout);
   const rb = await c.add(b, conf);
@@ -38,7 +38,10 @@ test('two pods on berth-bridge ping each other; DEL removes every link, rule and
     const r = await c.del(pod, conf);
     t.is(r.code, 0, r.stderr + r.stdout);
   }
-  t.false(hostLinks().some((l) => l === 'bt-ping' || l.startsWith('bv')), `links left: ${hostLinks().join(' ')}`);
+  t.false(
+    hostLinks().some((l) => l === 'bt-ping' || l.startsWith('bv')),
+    `links left: ${hostLinks().join(' ')}`,
+  );
   t.false(nftTables().includes('inet berth'), 'the berth table is gone');
   t.deepEqual(heldAddresses(w.dataDir, 'ping-net'), [], 'no allocation is left');
   t.notRegex(sh('ip', ['-n', a.netns, 'link']), /eth0/, 'the pod interface is gone');

@@ -64,11 +64,22 @@ test('ADDs killed with SIGKILL at any point leave nothing that a retry or GC can
   const gcConf = { ...conf, 'cni.dev/valid-attachments': retried.map((pod) => ({ containerID: pod.id, ifname: 'eth0' })) };
   const gc = await runPlugin(plugin, { ...w.env, CNI_COMMAND: 'GC', CNI_PATH: w.cniPath }, JSON.stringify(gcConf));
   t.is(gc.code, 0, gc.stdout + gc.stderr);
-  t.deepEqual(Object.values(held(w.dataDir, 'kill-net')).map((h) => h.containerId).sort(), retried.map((pod) => pod.id).sort());
+  t.deepEqual(
+    Object.values(held(w.dataDir, 'kill-net'))
+      .map((h) => h.containerId)
+      .sort(),
+    retried.map((pod) => pod.id).sort(),
+  );
   const ports = JSON.parse(sh('ip', ['-j', 'link', 'show', 'master', 'bt-kill'])) as unknown[];
   t.is(ports.length, retried.length, 'only the retried pods keep a bridge port');
   for (const pod of retried) t.is((await runPlugin(plugin, env(pod, 'DEL'), JSON.stringify(conf))).code, 0);
   t.deepEqual(held(w.dataDir, 'kill-net'), {});
-  t.false(hostLinks().some((l) => l === 'bt-kill' || l.startsWith('bv')), hostLinks().join(' '));
-  t.false(readdirSync(join(w.dataDir, 'kv')).some((f) => f.includes('~tmp')), 'no temp file is left');
+  t.false(
+    hostLinks().some((l) => l === 'bt-kill' || l.startsWith('bv')),
+    hostLinks().join(' '),
+  );
+  t.false(
+    readdirSync(join(w.dataDir, 'kv')).some((f) => f.includes('~tmp')),
+    'no temp file is left',
+  );
 });

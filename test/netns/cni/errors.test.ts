@@ -74,7 +74,15 @@ test('an exhausted range gives code 100, a taken address 101, and nothing is kep
   });
   // 10.133.0.0/30: .1 is the gateway, .2 the only address to hand out.
   const conf = { cniVersion: '1.1.0', name: 'exh-net', ...berthBridge(w, 'exh-net', '10.133.0.0/30', { bridge: 'bt-exh' }) };
-  const env = (pod: (typeof p.pods)[0], extra: Record<string, string> = {}) => ({ ...w.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: pod.id, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0', CNI_PATH: w.cniPath, ...extra });
+  const env = (pod: (typeof p.pods)[0], extra: Record<string, string> = {}) => ({
+    ...w.env,
+    CNI_COMMAND: 'ADD',
+    CNI_CONTAINERID: pod.id,
+    CNI_NETNS: pod.path,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: w.cniPath,
+    ...extra,
+  });
   const [a, b, c] = p.pods as [(typeof p.pods)[0], (typeof p.pods)[0], (typeof p.pods)[0]];
   t.is((await runPlugin(plugin(w), env(a), JSON.stringify(conf))).code, 0);
   const full = await runPlugin(plugin(w), env(b), JSON.stringify(conf));

@@ -28,7 +28,23 @@ async function startBerthd(w: World): Promise<Berthd> {
   const socket = join(runDir, 'cni.sock');
   const proc = spawn(
     process.execPath,
-    [join(DIST_BIN, 'berthd'), '--no-docker', '--no-policy', '--metrics-address', 'none', '--run-dir', runDir, '--data-dir', join(w.dir, 'berthd-data'), '--log-file', join(w.dir, 'berthd.log'), '--docker-socket', join(w.dir, 'no-docker.sock'), '--firewall-check-interval', '0'],
+    [
+      join(DIST_BIN, 'berthd'),
+      '--no-docker',
+      '--no-policy',
+      '--metrics-address',
+      'none',
+      '--run-dir',
+      runDir,
+      '--data-dir',
+      join(w.dir, 'berthd-data'),
+      '--log-file',
+      join(w.dir, 'berthd.log'),
+      '--docker-socket',
+      join(w.dir, 'no-docker.sock'),
+      '--firewall-check-interval',
+      '0',
+    ],
     { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
   );
   // A test that dies of an uncaught exception skips its teardown: berthd must not outlive it.
@@ -179,7 +195,13 @@ test.serial('berthd killed during 32 parallel ADDs: every ADD is done or a CNI e
   const gcConf = { ...(conf as { plugins: object[] }).plugins[0], cniVersion: '1.1.0', name: 'kill32', 'cni.dev/valid-attachments': done.map((x) => ({ containerID: x.pod.id, ifname: 'eth0' })) };
   const gc = await runPlugin(plugin, { ...w.env, CNI_COMMAND: 'GC', CNI_PATH: w.cniPath }, JSON.stringify(gcConf));
   t.is(gc.code, 0, gc.stdout + gc.stderr);
-  t.deepEqual(heldAddresses(w.dataDir, 'kill32').map((h) => h.address).sort(), [...addresses].sort(), 'exactly the done pods hold addresses');
+  t.deepEqual(
+    heldAddresses(w.dataDir, 'kill32')
+      .map((h) => h.address)
+      .sort(),
+    [...addresses].sort(),
+    'exactly the done pods hold addresses',
+  );
   t.is(hostLinks().filter((l) => l.startsWith('bv')).length, done.length, 'one host veth per done pod');
   for (const { pod } of done) t.is((await c.del(pod, conf)).code, 0);
   t.deepEqual(heldAddresses(w.dataDir, 'kill32'), []);
@@ -211,8 +233,16 @@ test.serial('a copied shim works from another folder, through berthd and without
   berthd = undefined;
   // A shim whose recorded Node binary is gone, and no berthd: code 11, naming the Node binary.
   const broken = join(elsewhere, 'berth-bridge');
-  writeFileSync(broken, withShimSettings(readFileSync(join(DIST_BIN, 'cni-shim')), { plugin: 'berth-bridge', socket: '/nonexistent/cni.sock', node: '/nonexistent/node', launcher: join(DIST_BIN, 'berth-bridge-node') }), { mode: 0o755 });
-  const r = await runPlugin(broken, { ...w.env, CNI_PATH: cw.cniPath, CNI_COMMAND: 'ADD', CNI_CONTAINERID: pod.id, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0' }, JSON.stringify({ ...(conf as { plugins: object[] }).plugins[0], cniVersion: '1.0.0', name: 'copy' }));
+  writeFileSync(
+    broken,
+    withShimSettings(readFileSync(join(DIST_BIN, 'cni-shim')), { plugin: 'berth-bridge', socket: '/nonexistent/cni.sock', node: '/nonexistent/node', launcher: join(DIST_BIN, 'berth-bridge-node') }),
+    { mode: 0o755 },
+  );
+  const r = await runPlugin(
+    broken,
+    { ...w.env, CNI_PATH: cw.cniPath, CNI_COMMAND: 'ADD', CNI_CONTAINERID: pod.id, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0' },
+    JSON.stringify({ ...(conf as { plugins: object[] }).plugins[0], cniVersion: '1.0.0', name: 'copy' }),
+  );
   t.not(r.code, 0);
   const e = JSON.parse(r.stdout) as { code: number; msg: string };
   t.is(e.code, 11);
@@ -259,7 +289,12 @@ test.serial('bad frames, truncated frames and a non-root peer each get a CNI err
   chmodSync(shim, 0o755);
   for (const dir of [w.dir, w.env.BERTH_RUN_DIR!]) chmodSync(dir, 0o711);
   const asNobody = await new Promise<string>((resolve) => {
-    const child = spawn(shim, [], { uid: 65534, gid: 65534, env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'x', CNI_IFNAME: 'eth0', BERTH_RUN_DIR: w.env.BERTH_RUN_DIR!, PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(shim, [], {
+      uid: 65534,
+      gid: 65534,
+      env: { CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'x', CNI_IFNAME: 'eth0', BERTH_RUN_DIR: w.env.BERTH_RUN_DIR!, PATH: '/usr/bin:/bin' },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('close', () => resolve(out));
@@ -279,7 +314,7 @@ test.serial('bad frames, truncated frames and a non-root peer each get a CNI err
   t.is(berthd.proc.exitCode, null, 'berthd is alive');
 });
 
-test.serial('through berthd, an IPAM plugin that is not berth\'s is still run from CNI_PATH (host-local), and its error comes back as its own', async (t) => {
+test.serial("through berthd, an IPAM plugin that is not berth's is still run from CNI_PATH (host-local), and its error comes back as its own", async (t) => {
   const w = world('deleg');
   const p = pods('bdeleg', 1);
   t.teardown(async () => {

@@ -44,7 +44,7 @@ test('two berth bridge networks are isolated from each other by default', async 
   t.true(ping(a.netns, '10.142.1.1'), 'a reaches its own gateway');
   t.false(ping(a.netns, addressOf(rb)), 'a cannot reach a pod of another berth network');
   t.false(ping(b.netns, addressOf(ra)), 'nor the other way round');
-  t.false(ping(o.netns, addressOf(ra)), 'an open network still meets the isolated one\'s rule');
+  t.false(ping(o.netns, addressOf(ra)), "an open network still meets the isolated one's rule");
   t.is((await c.del(a, one)).code, 0);
   t.is((await c.del(b, two)).code, 0);
   t.is((await c.del(o, open)).code, 0);
@@ -80,7 +80,7 @@ test('macspoofchk: a pod that changes its MAC or IP is cut off; its rules go wit
   t.false(shOk('/usr/sbin/nft', ['list', 'table', 'bridge', 'berth']), 'the spoof-check table is gone');
 });
 
-test('hairpinMode sets the hairpin flag on the pod\'s bridge port; mtu applies to bridge and veth', async (t) => {
+test("hairpinMode sets the hairpin flag on the pod's bridge port; mtu applies to bridge and veth", async (t) => {
   const w = world('hair');
   const p = pods('bhair', 1);
   t.teardown(() => {

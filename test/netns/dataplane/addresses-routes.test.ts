@@ -26,7 +26,10 @@ test('addAddress() adds IPv4 and IPv6 (nodad) addresses; listAddresses() reads t
   t.is((v6?.flags ?? 0) & IFA_F_NODAD, IFA_F_NODAD);
   t.true(ns.nl.listAddresses({ family: 4 }).every((a) => a.address.address.family === 4));
   const shown = ipJson<{ addr_info: { local: string; prefixlen: number; broadcast?: string; tentative?: boolean }[] }[]>(ns.name, 'addr', 'show', 'dev', 'e0')[0];
-  t.like(shown?.addr_info.find((a) => a.local === '10.60.0.1'), { prefixlen: 24, broadcast: '10.60.0.255' });
+  t.like(
+    shown?.addr_info.find((a) => a.local === '10.60.0.1'),
+    { prefixlen: 24, broadcast: '10.60.0.255' },
+  );
   t.falsy(shown?.addr_info.find((a) => a.local === 'fd00:60::1')?.tentative, 'nodad: usable at once');
   t.throws(() => ns.nl.addAddress(e0, parseIpWithPrefix('10.60.0.1/24')), { instanceOf: AlreadyExistsError });
   ns.nl.deleteAddress(e0, parseIpWithPrefix('10.60.0.1/24'));
@@ -46,13 +49,19 @@ test('addRoute() with gateway, metric, table 100, MTU and advmss; listRoutes() f
   const r62 = main.find((r) => r.dst.toString() === '10.62.0.0/16');
   t.like(r62, { table: 254, priority: 50, oif: e0, protocol: 3 });
   t.is(r62?.gw?.toString(), '10.61.0.254');
-  t.false(main.some((r) => r.dst.toString() === '10.63.0.0/16'), 'main by default');
+  t.false(
+    main.some((r) => r.dst.toString() === '10.63.0.0/16'),
+    'main by default',
+  );
   const t100 = ns.nl.listRoutes({ table: 100 });
   t.is(t100.length, 1);
   t.like(t100[0], { table: 100, mtu: 1300, advmss: 1260 });
   const t1000 = ns.nl.listRoutes({ table: 1000 });
   t.like(t1000[0], { table: 1000, oif: e0, scope: 253 });
-  t.true(ns.nl.listRoutes({ table: 0 }).some((r) => r.table === 255), 'table 0 includes local');
+  t.true(
+    ns.nl.listRoutes({ table: 0 }).some((r) => r.table === 255),
+    'table 0 includes local',
+  );
   t.true(ns.nl.listRoutes({ oif: e0, table: 0 }).every((r) => r.oif === e0));
   t.deepEqual(ns.nl.listRoutes({ table: 4242, family: 4 }), [], 'a table that does not exist is empty');
   const shown = ipJson<{ dst: string; gateway?: string; metrics?: { mtu?: number }[] }[]>(ns.name, 'route', 'show', 'table', '100');

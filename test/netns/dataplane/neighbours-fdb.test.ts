@@ -21,9 +21,15 @@ test('setNeighbour() replaces permanent entries; deleteNeighbour() removes them'
   const v4 = ns.nl.listNeighbours({ index: n0, family: 4 }).filter((n) => n.ip.equals(ip));
   t.is(v4.length, 1);
   t.like(v4[0], { mac: '02:00:00:00:70:0a', state: NUD_PERMANENT, index: n0 });
-  t.like(ns.nl.listNeighbours({ family: 6 }).find((n) => n.ip.equals(ip6)), { mac: '02:00:00:00:70:0b' });
+  t.like(
+    ns.nl.listNeighbours({ family: 6 }).find((n) => n.ip.equals(ip6)),
+    { mac: '02:00:00:00:70:0b' },
+  );
   const shown = ipJson<{ dst: string; lladdr: string; state: string[] }[]>(ns.name, 'neigh', 'show', 'dev', 'n0');
-  t.like(shown.find((n) => n.dst === '10.70.0.9'), { lladdr: '02:00:00:00:70:0a', state: ['PERMANENT'] });
+  t.like(
+    shown.find((n) => n.dst === '10.70.0.9'),
+    { lladdr: '02:00:00:00:70:0a', state: ['PERMANENT'] },
+  );
   ns.nl.deleteNeighbour({ index: n0, ip });
   ns.nl.deleteNeighbour({ index: n0, ip: ip6 });
   t.false(ns.nl.listNeighbours({ index: n0 }).some((n) => n.ip.equals(ip) || n.ip.equals(ip6)));
@@ -50,12 +56,18 @@ test('appendFdb() programs VXLAN remotes (self) and bridge entries (master); del
   t.is((bridged?.state ?? 0) & NUD_PERMANENT, NUD_PERMANENT);
   const shown = JSON.parse(sh('bridge', ['-n', ns.name, '-j', 'fdb', 'show', 'dev', 'vx0'])) as { mac: string; dst?: string }[];
   t.deepEqual(
-    shown.filter((f) => f.mac === zero).map((f) => f.dst).sort(),
+    shown
+      .filter((f) => f.mac === zero)
+      .map((f) => f.dst)
+      .sort(),
     ['10.71.0.2', '10.71.0.3'],
   );
   ns.nl.deleteFdb({ index: vx, mac: zero, dst: IpAddress.parse('10.71.0.2'), self: true });
   t.deepEqual(
-    ns.nl.listFdb({ index: vx }).filter((f) => f.mac === zero).map((f) => f.dst?.toString()),
+    ns.nl
+      .listFdb({ index: vx })
+      .filter((f) => f.mac === zero)
+      .map((f) => f.dst?.toString()),
     ['10.71.0.3'],
   );
   ns.nl.deleteFdb({ index: vx, mac: '02:00:00:00:71:05' });

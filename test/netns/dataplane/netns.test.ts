@@ -11,7 +11,10 @@ test('openNetlink(path) binds the handle to that namespace; objects land there, 
   const before = here.listLinks().map((l) => l.name);
   ns.nl.addLink({ kind: 'bridge', name: 'br-bound' });
   t.true(linkNames(ns.name).includes('br-bound'));
-  t.deepEqual(here.listLinks().map((l) => l.name), before);
+  t.deepEqual(
+    here.listLinks().map((l) => l.name),
+    before,
+  );
   t.is(here.getLink('br-bound'), undefined);
   t.true(isOwnNetns('/proc/self/ns/net'), 'the process is back in its own namespace');
 });
@@ -93,6 +96,9 @@ test('netnsExists() and isOwnNetns() tell namespaces apart', (t) => {
   t.true(netnsExists('/proc/self/ns/net'));
   t.false(isOwnNetns(ns.path));
   t.true(isOwnNetns(`/proc/${process.pid}/ns/net`));
-  t.false(inNetns(ns.path, () => isOwnNetns(ns.path)), 'own means the process namespace, even while switched');
+  t.false(
+    inNetns(ns.path, () => isOwnNetns(ns.path)),
+    'own means the process namespace, even while switched',
+  );
   t.is(indexOf(ns.nl, 'lo'), 1);
 });

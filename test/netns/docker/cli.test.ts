@@ -15,9 +15,27 @@ test.before(async (t) => {
   const s = scratch('cli');
   const socket = join(s.dir, 'run', 'berthd.sock');
   const plugins = join(s.dir, 'plugins');
-  const berthd = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', plugins, '--data-dir', join(s.dir, 'data'), '--run-dir', join(s.dir, 'run'), '--metrics-address', 'none', '--log-file', join(s.dir, 'log'), '--docker-socket', join(s.dir, 'no-docker.sock')], {
-    stdio: 'ignore',
-  });
+  const berthd = spawn(
+    process.execPath,
+    [
+      join(DIST_BIN, 'berthd'),
+      '--plugin-dir',
+      plugins,
+      '--data-dir',
+      join(s.dir, 'data'),
+      '--run-dir',
+      join(s.dir, 'run'),
+      '--metrics-address',
+      'none',
+      '--log-file',
+      join(s.dir, 'log'),
+      '--docker-socket',
+      join(s.dir, 'no-docker.sock'),
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   t.context = { berthd, socket, cleanup: s.cleanup };
   await waitFor(async () => (await rawPluginRequest(join(plugins, 'berth-bridge.sock'), '/Plugin.Activate', '').catch(() => ({ status: 0 }))).status === 200, 20_000, 'berthd');
 });
@@ -136,7 +154,11 @@ test.serial('berth nat ls: NAT instances through berthd, and straight from the s
   t.deepEqual(JSON.parse(direct.stdout), viaApi, 'the state read directly says the same');
 
   // berthd unreachable and no --host: the state under BERTH_RUN_DIR, with a warning.
-  const fallback = await runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'nat', 'ls', '--format', 'json'], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', BERTH_HOST: join(runDir, 'nothing.sock'), BERTH_RUN_DIR: runDir });
+  const fallback = await runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'nat', 'ls', '--format', 'json'], {
+    PATH: '/usr/sbin:/usr/bin:/sbin:/bin',
+    BERTH_HOST: join(runDir, 'nothing.sock'),
+    BERTH_RUN_DIR: runDir,
+  });
   t.is(fallback.code, 0, fallback.stderr);
   t.regex(fallback.stderr, /berthd is not reachable; showing the NAT state under /);
   t.deepEqual(JSON.parse(fallback.stdout), viaApi);

@@ -63,12 +63,12 @@ test.serial('berth-bridge: two containers on one network ping each other', async
   const addr = await env.dockerOk(['exec', 'c1', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
   t.true(addr.includes(`${ip1}/24`));
   const mac = ['02', '42', ...ip1.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
-  t.is(await env.dockerOk(['exec', 'c1', 'cat', '/sys/class/net/eth0/address']), mac, 'the MAC is derived from the address, as Docker\'s bridge does');
+  t.is(await env.dockerOk(['exec', 'c1', 'cat', '/sys/class/net/eth0/address']), mac, "the MAC is derived from the address, as Docker's bridge does");
 
   // disconnect: Leave and DeleteEndpoint remove c2's veth; connect gives it a new one.
   const vethsBefore = env.links().filter((l) => l.startsWith('bv')).length;
   await env.dockerOk(['network', 'disconnect', 'n1', 'c2']);
-  t.is(env.links().filter((l) => l.startsWith('bv')).length, vethsBefore - 1, 'the disconnected endpoint\'s veth is gone');
+  t.is(env.links().filter((l) => l.startsWith('bv')).length, vethsBefore - 1, "the disconnected endpoint's veth is gone");
   t.false(await ping(env, 'c1', ip2), 'c2 is off the network');
   await env.dockerOk(['network', 'connect', 'n1', 'c2']);
   t.true(await ping(env, 'c1', await env.containerIp('c2', 'n1')), 'c2 is back after connect');
@@ -79,15 +79,26 @@ test.serial('berth-bridge: docker network rm removes every link, rule and record
   await env.dockerOk(['network', 'create', '-d', 'berth-bridge', '--subnet', '10.231.2.0/24', 'n2']);
   const id = await env.dockerOk(['network', 'inspect', '-f', '{{.Id}}', 'n2']);
   await env.dockerOk(['run', '-d', '--name', 'c3', '--network', 'n2', IMAGE, 'sleep', '600']);
-  t.true(env.links().some((l) => l.startsWith('bv')), 'the container has a host veth');
+  t.true(
+    env.links().some((l) => l.startsWith('bv')),
+    'the container has a host veth',
+  );
   t.true(env.ruleset().includes(`bn-${id.slice(0, 12)}`), 'the network has nftables rules');
   await env.dockerOk(['rm', '-f', 'c3']);
   await env.dockerOk(['network', 'rm', 'n2']);
   const links = env.links();
   t.false(links.includes(`bn-${id.slice(0, 12)}`), 'the bridge is gone');
-  t.deepEqual(links.filter((l) => /^b[vp][0-9a-f]{12}$/.test(l)), [], 'no veth is left');
+  t.deepEqual(
+    links.filter((l) => /^b[vp][0-9a-f]{12}$/.test(l)),
+    [],
+    'no veth is left',
+  );
   t.false(env.ruleset().includes(`bn-${id.slice(0, 12)}`), 'no rule names the bridge');
-  t.deepEqual(env.storeKeys().filter((k) => k.includes(id)), [], 'no record is left');
+  t.deepEqual(
+    env.storeKeys().filter((k) => k.includes(id)),
+    [],
+    'no record is left',
+  );
 });
 
 test.serial('berthd restart: running containers keep talking, and Docker is answered afterwards', async (t) => {
@@ -108,7 +119,7 @@ test.serial('berthd restart: running containers keep talking, and Docker is answ
   t.true(await ping(env, 'c4', ip6), 'and the other way round');
 });
 
-test.serial('--ipam-driver berth with Docker\'s built-in bridge driver', async (t) => {
+test.serial("--ipam-driver berth with Docker's built-in bridge driver", async (t) => {
   const env = t.context.env;
   await createNetwork(t, ['-d', 'bridge', '--ipam-driver', 'berth', '--subnet', '10.231.4.0/24', '-o', 'com.docker.network.bridge.name=br-berthipam'], 'n4');
   await runSleeper(t, 'c7', 'n4');
@@ -124,7 +135,11 @@ test.serial('--ipam-driver berth with Docker\'s built-in bridge driver', async (
   t.is(held.length, 1, 'berth IPAM holds the pool');
   await env.dockerOk(['rm', '-f', 'c7', 'c8']);
   await env.dockerOk(['network', 'rm', 'n4']);
-  t.deepEqual(env.storeKeys().filter((k) => k.includes('ipam')), [], 'the pool and every allocation are released');
+  t.deepEqual(
+    env.storeKeys().filter((k) => k.includes('ipam')),
+    [],
+    'the pool and every allocation are released',
+  );
 });
 
 test.serial('bad input: an unknown driver option is refused with a message the docker CLI shows; nothing is created', async (t) => {
@@ -135,7 +150,11 @@ test.serial('bad input: an unknown driver option is refused with a message the d
   t.regex(r.stderr, /Unknown option "bogus" for driver berth-bridge/);
   t.deepEqual(env.links(), before);
   t.false((await env.docker(['network', 'inspect', 'nbad'])).code === 0, 'Docker has no such network');
-  t.deepEqual(env.storeKeys().filter((k) => k.startsWith('berthd/networks/')), [], 'berthd recorded nothing');
+  t.deepEqual(
+    env.storeKeys().filter((k) => k.startsWith('berthd/networks/')),
+    [],
+    'berthd recorded nothing',
+  );
 });
 
 test.serial('bad input: a subnet overlapping another berth network is refused, by berth IPAM and by the driver', async (t) => {
@@ -180,7 +199,11 @@ test.serial('bad input: -p on a berth-bridge network is refused with the reason,
   t.not(r.code, 0);
   t.regex(r.stderr, /Driver berth-bridge does not publish ports: run the container without -p\/-P, or on a berth-nat network/);
   t.deepEqual(env.links(), before, 'no veth is left');
-  t.deepEqual(env.storeKeys().filter((k) => k.startsWith('berthd/endpoints/')), [], 'no endpoint record is left');
+  t.deepEqual(
+    env.storeKeys().filter((k) => k.startsWith('berthd/endpoints/')),
+    [],
+    'no endpoint record is left',
+  );
 });
 
 test.serial('bad input on the plugin socket: broken JSON and missing fields get {"Err": ...}', async (t) => {

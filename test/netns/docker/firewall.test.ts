@@ -29,7 +29,6 @@ function iptables(...args: string[]): string {
   return r.stdout;
 }
 
-
 anyTestTyped.before(async (t) => {
   try {
     t.context.env = await DockerEnv.start();
@@ -73,53 +72,63 @@ const checkAll = async (t: T, when: string): Promise<void> => {
   t.is(berthRules(), 1, `${when}: one berth rule in DOCKER-USER:\n${iptables('-S', 'DOCKER-USER')}`);
 };
 
-const berthRules = () => iptables('-S', 'DOCKER-USER').split('\n').filter((l) => l.includes('berth:')).length;
+const berthRules = () =>
+  iptables('-S', 'DOCKER-USER')
+    .split('\n')
+    .filter((l) => l.includes('berth:')).length;
 
 const run = async (t: T, name: string, network: string, extra: string[] = [], cmd: string[] = ['sleep', '3600']) => {
   // --restart always: the containers come back when dockerd restarts, through berthd again.
   await t.context.env.dockerOk(['run', '-d', '--restart', 'always', '--name', name, '--network', network, ...extra, IMAGE, ...cmd]);
 };
 
-dockerTest('on a host that booted with forwarding off, berth-nat and berth-bridge work through Docker\'s FORWARD drop, across berthd and dockerd restarts, and leave nothing in Docker\'s chains', async (t) => {
-  const env = t.context.env;
-  t.regex(iptables('-S', 'FORWARD'), /^-P FORWARD DROP$/m, 'Docker set FORWARD to drop, as on a freshly booted host');
-  t.is(spawnSync('/bin/cat', ['/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).stdout.trim(), '1', 'and turned forwarding on');
+dockerTest(
+  "on a host that booted with forwarding off, berth-nat and berth-bridge work through Docker's FORWARD drop, across berthd and dockerd restarts, and leave nothing in Docker's chains",
+  async (t) => {
+    const env = t.context.env;
+    t.regex(iptables('-S', 'FORWARD'), /^-P FORWARD DROP$/m, 'Docker set FORWARD to drop, as on a freshly booted host');
+    t.is(spawnSync('/bin/cat', ['/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).stdout.trim(), '1', 'and turned forwarding on');
 
-  await env.dockerOk(['network', 'create', '-d', 'berth-nat', '--subnet', '10.234.1.0/24', 'fw-nat']);
-  await env.dockerOk(['network', 'create', '-d', 'berth-bridge', '--subnet', '10.234.2.0/24', 'fw-br']);
-  await env.dockerOk(['network', 'create', '-d', 'bridge', '--subnet', '10.234.3.0/24', 'fw-docker']);
-  await run(t, 'web', 'fw-nat', ['-p', '8080:80'], HTTPD('hello-fw'));
-  await run(t, 'nat1', 'fw-nat');
-  await run(t, 'br1', 'fw-br');
-  await run(t, 'br2', 'fw-br');
-  await run(t, 'dock1', 'fw-docker');
+    await env.dockerOk(['network', 'create', '-d', 'berth-nat', '--subnet', '10.234.1.0/24', 'fw-nat']);
+    await env.dockerOk(['network', 'create', '-d', 'berth-bridge', '--subnet', '10.234.2.0/24', 'fw-br']);
+    await env.dockerOk(['network', 'create', '-d', 'bridge', '--subnet', '10.234.3.0/24', 'fw-docker']);
+    await run(t, 'web', 'fw-nat', ['-p', '8080:80'], HTTPD('hello-fw'));
+    await run(t, 'nat1', 'fw-nat');
+    await run(t, 'br1', 'fw-br');
+    await run(t, 'br2', 'fw-br');
+    await run(t, 'dock1', 'fw-docker');
 
-  await checkAll(t, 'at first');
+    await checkAll(t, 'at first');
 
-  const status = await runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'status', '--host', env.berthd!.apiSocket], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
-  t.is(status.code, 0, status.stderr);
-  t.regex(status.stdout, /docker\s+ip filter DOCKER-USER\s+added\s+Docker's ip filter FORWARD drops forwarded traffic/, status.stdout);
+    const status = await runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'status', '--host', env.berthd!.apiSocket], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
+    t.is(status.code, 0, status.stderr);
+    t.regex(status.stdout, /docker\s+ip filter DOCKER-USER\s+added\s+Docker's ip filter FORWARD drops forwarded traffic/, status.stdout);
 
-  // Docker cannot show a plugin's port mappings; berth ps does, with Docker's names.
-  const ps = await runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'ps', '--host', env.berthd!.apiSocket, '--docker-socket', env.dockerSocket], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
-  t.is(ps.code, 0, ps.stderr);
-  t.regex(ps.stdout, /^web\s+fw-nat\s+10\.234\.1\.\d+\/24\s+0\.0\.0\.0:8080->80\/tcp$/m, ps.stdout);
-  t.regex(ps.stdout, /^br1\s+fw-br\s+10\.234\.2\.\d+\/24$/m, ps.stdout);
-  t.is((await env.dockerOk(['port', 'web'])).trim(), '', 'docker port shows nothing for a plugin network (why berth ps exists)');
+    // Docker cannot show a plugin's port mappings; berth ps does, with Docker's names.
+    const ps = await runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'ps', '--host', env.berthd!.apiSocket, '--docker-socket', env.dockerSocket], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
+    t.is(ps.code, 0, ps.stderr);
+    t.regex(ps.stdout, /^web\s+fw-nat\s+10\.234\.1\.\d+\/24\s+0\.0\.0\.0:8080->80\/tcp$/m, ps.stdout);
+    t.regex(ps.stdout, /^br1\s+fw-br\s+10\.234\.2\.\d+\/24$/m, ps.stdout);
+    t.is((await env.dockerOk(['port', 'web'])).trim(), '', 'docker port shows nothing for a plugin network (why berth ps exists)');
 
-  await env.stopBerthd();
-  await env.startBerthd();
-  await run(t, 'nat2', 'fw-nat');
-  t.true(await ping(env, 'nat2', await env.containerIp('web', 'fw-nat')), 'after a berthd restart: a new container reaches an old one');
-  await checkAll(t, 'after a berthd restart');
+    await env.stopBerthd();
+    await env.startBerthd();
+    await run(t, 'nat2', 'fw-nat');
+    t.true(await ping(env, 'nat2', await env.containerIp('web', 'fw-nat')), 'after a berthd restart: a new container reaches an old one');
+    await checkAll(t, 'after a berthd restart');
 
-  await env.restartDockerd();
-  await waitFor(async () => (await env.docker(['ps', '-q', '--filter', 'status=running'])).stdout.split(/\s+/).filter(Boolean).length === 6, 60_000, 'the containers to come back after the dockerd restart');
-  await checkAll(t, 'after a dockerd restart');
+    await env.restartDockerd();
+    await waitFor(
+      async () => (await env.docker(['ps', '-q', '--filter', 'status=running'])).stdout.split(/\s+/).filter(Boolean).length === 6,
+      60_000,
+      'the containers to come back after the dockerd restart',
+    );
+    await checkAll(t, 'after a dockerd restart');
 
-  for (const c of ['web', 'nat1', 'nat2', 'br1', 'br2', 'dock1']) await env.dockerOk(['rm', '-f', c]);
-  for (const n of ['fw-nat', 'fw-br', 'fw-docker']) await env.dockerOk(['network', 'rm', n]);
-  t.is(berthRules(), 0, `removing the last network leaves no berth rule in DOCKER-USER:\n${iptables('-S', 'DOCKER-USER')}`);
-  t.false(env.ruleset().includes('berth-passage'), 'nor berth\'s passage table');
-  t.regex(iptables('-S', 'FORWARD'), /^-P FORWARD DROP$/m, 'Docker\'s policy is as Docker left it');
-});
+    for (const c of ['web', 'nat1', 'nat2', 'br1', 'br2', 'dock1']) await env.dockerOk(['rm', '-f', c]);
+    for (const n of ['fw-nat', 'fw-br', 'fw-docker']) await env.dockerOk(['network', 'rm', n]);
+    t.is(berthRules(), 0, `removing the last network leaves no berth rule in DOCKER-USER:\n${iptables('-S', 'DOCKER-USER')}`);
+    t.false(env.ruleset().includes('berth-passage'), "nor berth's passage table");
+    t.regex(iptables('-S', 'FORWARD'), /^-P FORWARD DROP$/m, "Docker's policy is as Docker left it");
+  },
+);

@@ -49,7 +49,8 @@ export function dockerUnavailable(): string | undefined {
   }
   if (!isStatic(BUSYBOX)) return `${BUSYBOX} is not the static busybox: install the Debian package busybox-static (bash scripts/setup.sh does)`;
   // Never mount over the machine's /run: only inside the private namespaces of scripts/test.sh.
-  if (sameNamespace('mnt') || sameNamespace('net')) return 'the Docker tests must run in a private network and mount namespace: run them with bash scripts/test.sh (it runs them under unshare --net --mount)';
+  if (sameNamespace('mnt') || sameNamespace('net'))
+    return 'the Docker tests must run in a private network and mount namespace: run them with bash scripts/test.sh (it runs them under unshare --net --mount)';
   return undefined;
 }
 
@@ -146,19 +147,39 @@ export class DockerEnv {
     const logFile = join(this.dir, 'berthd.log');
     const proc = spawn(
       process.execPath,
-      [join(DIST_BIN, 'berthd'), '--plugin-dir', PLUGIN_DIR, '--data-dir', dataDir, '--run-dir', runDir, '--metrics-address', `unix:${metricsSocket}`, '--log-level', 'debug', '--log-file', logFile, '--docker-socket', this.dockerSocket],
+      [
+        join(DIST_BIN, 'berthd'),
+        '--plugin-dir',
+        PLUGIN_DIR,
+        '--data-dir',
+        dataDir,
+        '--run-dir',
+        runDir,
+        '--metrics-address',
+        `unix:${metricsSocket}`,
+        '--log-level',
+        'debug',
+        '--log-file',
+        logFile,
+        '--docker-socket',
+        this.dockerSocket,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: ENV_PATH } },
     );
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const berthd = { proc, dataDir, runDir, apiSocket, metricsSocket, logFile };
     this.berthd = berthd;
-    await waitFor(async () => {
-      if (proc.exitCode !== null) throw new Error(`berthd exited ${proc.exitCode}: ${stderr}`);
-      if (!existsSync(apiSocket) || !existsSync(join(PLUGIN_DIR, 'berth.sock'))) return false;
-      // Socket files of a killed berthd may still be there: wait for an answer.
-      return (await rawPluginRequest(join(PLUGIN_DIR, 'berth-bridge.sock'), '/Plugin.Activate', '').catch(() => ({ status: 0 }))).status === 200;
-    }, 20_000, 'berthd sockets');
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`berthd exited ${proc.exitCode}: ${stderr}`);
+        if (!existsSync(apiSocket) || !existsSync(join(PLUGIN_DIR, 'berth.sock'))) return false;
+        // Socket files of a killed berthd may still be there: wait for an answer.
+        return (await rawPluginRequest(join(PLUGIN_DIR, 'berth-bridge.sock'), '/Plugin.Activate', '').catch(() => ({ status: 0 }))).status === 200;
+      },
+      20_000,
+      'berthd sockets',
+    );
     return berthd;
   }
 
@@ -244,15 +265,21 @@ export class DockerEnv {
       this.dockerd = spawn(
         DOCKERD,
         [
-          '--data-root', join(this.dir, 'data'),
-          '--exec-root', join(this.dir, 'exec'),
-          '--pidfile', join(this.dir, 'dockerd.pid'),
-          '-H', `unix://${this.dockerSocket}`,
-          '--config-file', config,
+          '--data-root',
+          join(this.dir, 'data'),
+          '--exec-root',
+          join(this.dir, 'exec'),
+          '--pidfile',
+          join(this.dir, 'dockerd.pid'),
+          '-H',
+          `unix://${this.dockerSocket}`,
+          '--config-file',
+          config,
           '--bridge=none',
           '--userland-proxy=false',
           '--storage-driver=vfs',
-          '--cgroup-parent', `/${this.cgroupParent}`,
+          '--cgroup-parent',
+          `/${this.cgroupParent}`,
           '--log-level=warn',
         ],
         { stdio: ['ignore', log, log], env: { PATH: ENV_PATH } },
@@ -263,10 +290,14 @@ export class DockerEnv {
     const proc = this.dockerd;
     const logTail = () => readFileSync(join(this.dir, 'dockerd.log'), 'utf8').trim().split('\n').slice(-5).join('\n');
     try {
-      await waitFor(async () => {
-        if (proc.exitCode !== null) throw new Error(`dockerd exited with status ${proc.exitCode}`);
-        return (await this.docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5000 }).catch(() => ({ code: 1 }))).code === 0;
-      }, 30_000, 'dockerd to answer');
+      await waitFor(
+        async () => {
+          if (proc.exitCode !== null) throw new Error(`dockerd exited with status ${proc.exitCode}`);
+          return (await this.docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5000 }).catch(() => ({ code: 1 }))).code === 0;
+        },
+        30_000,
+        'dockerd to answer',
+      );
     } catch (err) {
       throw new DockerUnavailableError(`dockerd cannot run here: ${(err as Error).message}; its log ends with:\n${logTail()}`);
     }

@@ -20,7 +20,6 @@ const anyTestTyped = anyTest as TestFn<Context>;
 
 const dockerTest = dockerTests(anyTestTyped);
 
-
 anyTestTyped.before(async (t) => {
   try {
     t.context.env = await DockerEnv.start();
@@ -113,7 +112,7 @@ dockerTest('berth-nat: -p HOSTIP:8090:80 publishes on that host address only', a
   t.regex(r.stderr, /8090/);
 });
 
-dockerTest('berth-nat: a host port already published makes docker run fail with berth\'s message, leaving nothing', async (t) => {
+dockerTest("berth-nat: a host port already published makes docker run fail with berth's message, leaving nothing", async (t) => {
   const env = t.context.env;
   await createNetwork(t, ['-d', 'berth-nat', '--subnet', '10.232.3.0/24'], 'n3');
   await run(t, 'holder', ['--network', 'n3', '-p', '8082:80', IMAGE, ...HTTPD('holder')]);
@@ -123,7 +122,7 @@ dockerTest('berth-nat: a host port already published makes docker run fail with 
   t.not(r.code, 0);
   t.regex(r.stderr, /tcp port 8082 is already published by container [0-9a-f]+/);
   t.is(env.links().filter((l) => /^b[vp][0-9a-f]{12}$/.test(l)).length, vethsBefore, 'no veth is left');
-  t.is(describeNat({ runDir: env.berthd!.runDir }).staticMappings.filter((s) => s.externalPort === 8082).length, 1, 'only the holder\'s mapping');
+  t.is(describeNat({ runDir: env.berthd!.runDir }).staticMappings.filter((s) => s.externalPort === 8082).length, 1, "only the holder's mapping");
 });
 
 dockerTest('berth-nat: -P gets an ephemeral host port, and published ports keep answering across a berthd restart', async (t) => {
@@ -156,7 +155,11 @@ dockerTest('berth-nat bad input: an unknown option and --internal are refused by
   t.regex(internal.stderr, /A berth-nat network cannot be --internal/);
   t.deepEqual(env.links(), before, 'no bridge was made');
   t.deepEqual(describeNat({ runDir: env.berthd!.runDir }).nats, [], 'no NAT instance');
-  t.deepEqual(env.storeKeys().filter((k) => k.startsWith('berthd/networks/')), [], 'berthd recorded nothing');
+  t.deepEqual(
+    env.storeKeys().filter((k) => k.startsWith('berthd/networks/')),
+    [],
+    'berthd recorded nothing',
+  );
 });
 
 dockerTest('berth-nat: docker network rm removes every link, rule, mapping and record', async (t) => {
@@ -169,10 +172,18 @@ dockerTest('berth-nat: docker network rm removes every link, rule, mapping and r
   await env.dockerOk(['network', 'rm', 'n4']);
   const links = env.links();
   t.false(links.includes(`bn-${id.slice(0, 12)}`), 'the bridge is gone');
-  t.deepEqual(links.filter((l) => /^b[vp][0-9a-f]{12}$/.test(l)), [], 'no veth is left');
+  t.deepEqual(
+    links.filter((l) => /^b[vp][0-9a-f]{12}$/.test(l)),
+    [],
+    'no veth is left',
+  );
   t.false(env.ruleset().includes('"berth-nat"'), 'no ip berth-nat table is left');
   t.false(env.ruleset().includes(`bn-${id.slice(0, 12)}`), 'no rule names the bridge');
   const nat = describeNat({ runDir: env.berthd!.runDir });
   t.deepEqual([nat.nats.length, nat.staticMappings.length], [0, 0], 'no NAT instance or mapping is left');
-  t.deepEqual(env.storeKeys().filter((k) => k.includes(id)), [], 'no record is left');
+  t.deepEqual(
+    env.storeKeys().filter((k) => k.includes(id)),
+    [],
+    'no record is left',
+  );
 });

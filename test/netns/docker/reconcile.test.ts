@@ -24,15 +24,37 @@ interface Agent {
 
 async function startAgent(dir: string): Promise<Agent> {
   const plugins = join(dir, 'plugins');
-  const proc = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', plugins, '--data-dir', join(dir, 'data'), '--run-dir', join(dir, 'run'), '--metrics-address', 'none', '--log-file', join(dir, 'berthd.log'), '--docker-socket', join(dir, 'no-docker.sock')], {
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      join(DIST_BIN, 'berthd'),
+      '--plugin-dir',
+      plugins,
+      '--data-dir',
+      join(dir, 'data'),
+      '--run-dir',
+      join(dir, 'run'),
+      '--metrics-address',
+      'none',
+      '--log-file',
+      join(dir, 'berthd.log'),
+      '--docker-socket',
+      join(dir, 'no-docker.sock'),
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   // A killed agent leaves its socket files: wait until the new one answers, which it does
   // only after its reconcile.
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`berthd exited ${proc.exitCode}`);
-    return answers(join(plugins, 'berth-bridge.sock'));
-  }, 20_000, 'berthd');
+  await waitFor(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`berthd exited ${proc.exitCode}`);
+      return answers(join(plugins, 'berth-bridge.sock'));
+    },
+    20_000,
+    'berthd',
+  );
   return {
     proc,
     call: async (path, body) => {
@@ -100,19 +122,16 @@ test.serial('berthd restart: a killed agent comes back, re-creates a deleted bri
   const store = new FileStore({ dataDir: join(s.dir, 'data') });
   const halfVeth = hostVethName(NET.slice(0, 12), 'e3', 'eth');
   sh('/usr/sbin/ip', ['link', 'add', halfVeth, 'type', 'veth', 'peer', 'name', 'bp-half']);
-  await store.put(
-    endpointKey(NET, 'e3'),
-    toJson({ id: 'e3', networkId: NET, addresses: [], srcName: '', sandbox: '', portMappings: [], created: new Date().toISOString(), complete: false }),
-  );
+  await store.put(endpointKey(NET, 'e3'), toJson({ id: 'e3', networkId: NET, addresses: [], srcName: '', sandbox: '', portMappings: [], created: new Date().toISOString(), complete: false }));
   t.false(ping(endpoints[0]!.netns, '10.232.1.1'), 'without its bridge the live container is cut off');
 
   agent = await startAgent(s.dir);
   t.true(shOk('/usr/sbin/ip', ['link', 'show', bridge]), 'the bridge is back');
   t.true(ping(endpoints[0]!.netns, '10.232.1.1'), 'the live container reaches its gateway again (its veth is back on the bridge)');
   const links = sh('/usr/sbin/ip', ['-o', 'link', 'show']);
-  t.false(links.includes(hostVethName(NET.slice(0, 12), 'e2', 'eth')), 'the gone container\'s veth is removed');
-  t.false(links.includes(halfVeth), 'the half-created endpoint\'s veth is removed');
-  t.is(await store.get(endpointKey(NET, 'e2')), undefined, 'the gone container\'s record is removed');
+  t.false(links.includes(hostVethName(NET.slice(0, 12), 'e2', 'eth')), "the gone container's veth is removed");
+  t.false(links.includes(halfVeth), "the half-created endpoint's veth is removed");
+  t.is(await store.get(endpointKey(NET, 'e2')), undefined, "the gone container's record is removed");
   t.is(await store.get(endpointKey(NET, 'e3')), undefined, 'the half-created record is removed');
   t.truthy(await store.get(endpointKey(NET, 'e1')), 'the live endpoint is kept');
 
@@ -134,9 +153,27 @@ test.serial('berthd: a second agent on the same run directory refuses to start',
     first.proc.kill('SIGTERM');
     await exited(first.proc);
   });
-  const second = spawn(process.execPath, [join(DIST_BIN, 'berthd'), '--plugin-dir', join(s.dir, 'plugins2'), '--data-dir', join(s.dir, 'data'), '--run-dir', join(s.dir, 'run'), '--metrics-address', 'none', '--log-level', 'error', '--docker-socket', join(s.dir, 'no-docker.sock')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const second = spawn(
+    process.execPath,
+    [
+      join(DIST_BIN, 'berthd'),
+      '--plugin-dir',
+      join(s.dir, 'plugins2'),
+      '--data-dir',
+      join(s.dir, 'data'),
+      '--run-dir',
+      join(s.dir, 'run'),
+      '--metrics-address',
+      'none',
+      '--log-level',
+      'error',
+      '--docker-socket',
+      join(s.dir, 'no-docker.sock'),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   second.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   await exited(second);

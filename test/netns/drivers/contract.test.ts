@@ -29,13 +29,26 @@ interface Case {
 function snapshot(runDir: string, sandboxes: readonly string[] = []): Record<string, unknown> {
   const nl = openNetlink();
   try {
-    const links = nl.listLinks({}).map((l) => `${l.name}:${l.kind}:${l.master ?? ''}`).sort();
-    const addresses = nl.listAddresses({}).map((a) => `${a.index}:${a.address.address}/${a.address.length}`).sort();
-    const nft = openNftables().list('ruleset').filter((i) => !('metainfo' in i)).map((i) => JSON.stringify(i, (k, v: unknown) => (k === 'handle' ? undefined : v))).sort();
+    const links = nl
+      .listLinks({})
+      .map((l) => `${l.name}:${l.kind}:${l.master ?? ''}`)
+      .sort();
+    const addresses = nl
+      .listAddresses({})
+      .map((a) => `${a.index}:${a.address.address}/${a.address.length}`)
+      .sort();
+    const nft = openNftables()
+      .list('ruleset')
+      .filter((i) => !('metainfo' in i))
+      .map((i) => JSON.stringify(i, (k, v: unknown) => (k === 'handle' ? undefined : v)))
+      .sort();
     const sandboxLinks = sandboxes.map((path) => {
       const snl = openNetlink(path);
       try {
-        return snl.listLinks({}).map((l) => l.name).sort();
+        return snl
+          .listLinks({})
+          .map((l) => l.name)
+          .sort();
       } finally {
         snl.close();
       }
@@ -102,7 +115,10 @@ test.before(async () => {
 });
 
 test.serial('every driver of the catalog has a contract subject', (t) => {
-  t.deepEqual(CATALOG.filter((e) => !SUBJECTS[e.name]).map((e) => e.name), []);
+  t.deepEqual(
+    CATALOG.filter((e) => !SUBJECTS[e.name]).map((e) => e.name),
+    [],
+  );
 });
 
 for (const entry of CATALOG) {

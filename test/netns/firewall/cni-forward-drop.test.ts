@@ -57,7 +57,7 @@ SHAPES.forEach((shape: FirewallShape, i: number) => {
     // Taken away behind berth's back (a reload): the traffic stops, and a re-check restores it.
     shape.dropBerthRule();
     t.is(countBerthRules(shape.placeRules()), 0);
-    t.false(ping(a.netns, ipB), 'without berth\'s rule the owner drops the pods\' traffic');
+    t.false(ping(a.netns, ipB), "without berth's rule the owner drops the pods' traffic");
     const passage = new NftForwardPassage({ nftables: () => openNftables(), withLock: (_name, fn) => fn() });
     const report = passage.refresh();
     t.deepEqual(report.devices, [`bt-fw${i}`]);
@@ -74,7 +74,7 @@ SHAPES.forEach((shape: FirewallShape, i: number) => {
   });
 });
 
-t2('no foreign drop: berth adds nothing to anyone\'s chains and no marking chain', async (t) => {
+t2("no foreign drop: berth adds nothing to anyone's chains and no marking chain", async (t) => {
   const w = world('fwnone');
   const p = pods('bfwn', 1);
   t.teardown(() => {

@@ -15,7 +15,17 @@ test('berth-nat: ADDs killed with SIGKILL at any point leave nothing that a retr
     w.cleanup();
   });
   const plugin = join(w.cniPath.split(':')[0]!, 'berth-nat');
-  const confOf = (i: number) => ({ cniVersion: '1.1.0', name: 'nat-kill', ...berthNat(w, '10.159.0.0/24', { bridge: 'bt-natkill' }), runtimeConfig: { portMappings: [{ hostPort: 18200 + i, containerPort: 80 }, { hostPort: 0, containerPort: 81 }] } });
+  const confOf = (i: number) => ({
+    cniVersion: '1.1.0',
+    name: 'nat-kill',
+    ...berthNat(w, '10.159.0.0/24', { bridge: 'bt-natkill' }),
+    runtimeConfig: {
+      portMappings: [
+        { hostPort: 18200 + i, containerPort: 80 },
+        { hostPort: 0, containerPort: 81 },
+      ],
+    },
+  });
   const env = (pod: (typeof p.pods)[0], command: string) => ({ ...w.env, CNI_COMMAND: command, CNI_CONTAINERID: pod.id, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0', CNI_PATH: w.cniPath });
   // Kill each ADD after a different delay, spread over the plugin's whole run.
   await Promise.all(

@@ -14,7 +14,12 @@ for (const [i, version] of ['0.3.1', '0.4.0', '1.0.0'].entries()) {
       w.cleanup();
     });
     const conf = conflist('nat-basic', [berthNat(w, `10.150.${i}.0/24`, { bridge: 'bt-nat' })], version);
-    const caps = { portMappings: [{ hostPort: 18080, containerPort: 80, protocol: 'tcp' }, { hostPort: 15353, containerPort: 53, protocol: 'udp' }] };
+    const caps = {
+      portMappings: [
+        { hostPort: 18080, containerPort: 80, protocol: 'tcp' },
+        { hostPort: 15353, containerPort: 53, protocol: 'udp' },
+      ],
+    };
     const c = client(w);
     const pod = p.pods[0]!;
     const r = await c.add(pod, conf, { caps });
@@ -100,7 +105,7 @@ test('berth-nat: two pods asking for the same host port: the second fails with t
   t.teardown(server.stop);
   t.regex(await tcpProbe(up.ext, up.hostIp, 18080), /^first /, 'the first pod still has its port');
   t.is((await c.del(b, conf, { caps })).code, 0, 'DEL of the failed pod succeeds');
-  t.regex(await tcpProbe(up.ext, up.hostIp, 18080), /^first /, 'and does not take the first pod\'s port');
+  t.regex(await tcpProbe(up.ext, up.hostIp, 18080), /^first /, "and does not take the first pod's port");
   t.is((await c.del(a, conf, { caps })).code, 0);
   t.deepEqual(traces(w, 'nat-conf'), NOTHING);
 });
@@ -120,7 +125,10 @@ test('berth-nat: hostPort 0 gets an ephemeral port, which berth nat state shows 
   const results = await Promise.all(p.pods.map((pod) => c.add(pod, conf, { caps })));
   for (const r of results) t.is(r.code, 0, r.stderr + r.stdout);
   const d = natState(w);
-  t.deepEqual(d.nats.map((n) => [n.name, n.internalIPInterfaceAddressPrefix, n.internalInterface, n.staticMappings]), [['nat-eph', '10.153.0.0/24', 'bt-nate', 8]]);
+  t.deepEqual(
+    d.nats.map((n) => [n.name, n.internalIPInterfaceAddressPrefix, n.internalInterface, n.staticMappings]),
+    [['nat-eph', '10.153.0.0/24', 'bt-nate', 8]],
+  );
   const ports = d.staticMappings.map((m) => m.externalPort);
   t.is(new Set(ports).size, 8, `distinct ports: ${ports.join(' ')}`);
   t.true(d.staticMappings.every((m) => m.ephemeral && m.externalPort >= 49152 && m.externalPort <= 65535 && m.internalPort === 80));
@@ -211,9 +219,12 @@ test('berth-nat: two nat networks side by side share the host ports and keep the
   t.is((await c.add(a, one, { caps: map(18100) })).code, 0);
   t.is((await c.add(b, two, { caps: map(18101) })).code, 0);
   const taken = await c.add(x, two, { caps: map(18100) });
-  t.not(taken.code, 0, 'a host port is the host\'s: another network cannot have it');
+  t.not(taken.code, 0, "a host port is the host's: another network cannot have it");
   t.regex(taken.stderr, /network nat-one/);
-  t.deepEqual(natState(w).nats.map((n) => n.name), ['nat-one', 'nat-two']);
+  t.deepEqual(
+    natState(w).nats.map((n) => n.name),
+    ['nat-one', 'nat-two'],
+  );
   const sa = await serve(a.netns, { tcp: 80, banner: 'one' });
   const sb = await serve(b.netns, { tcp: 80, banner: 'two' });
   t.teardown(() => {
@@ -223,7 +234,11 @@ test('berth-nat: two nat networks side by side share the host ports and keep the
   t.regex(await tcpProbe(up.ext, up.hostIp, 18100), /^one /);
   t.regex(await tcpProbe(up.ext, up.hostIp, 18101), /^two /);
   t.is((await c.del(a, one, { caps: map(18100) })).code, 0);
-  t.deepEqual(natState(w).nats.map((n) => n.name), ['nat-two'], 'the first instance went with its last pod');
+  t.deepEqual(
+    natState(w).nats.map((n) => n.name),
+    ['nat-two'],
+    'the first instance went with its last pod',
+  );
   t.regex(await tcpProbe(up.ext, up.hostIp, 18101), /^two /, 'the other network is untouched');
   t.is(await tcpProbe(up.ext, up.hostIp, 18100), 'refused');
   t.is((await c.del(x, two)).code, 0);

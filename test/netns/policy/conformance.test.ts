@@ -44,7 +44,13 @@ const run = unlessKernelLacks(test.serial, lacks);
 run('the lab serves every port to every pod before any policy', async (t) => {
   const r = await lab!.probeMatrix('TCP', 80);
   t.deepEqual(r.odd, []);
-  t.deepEqual(matrixDiff(expectedMatrix(() => true), r.matrix), []);
+  t.deepEqual(
+    matrixDiff(
+      expectedMatrix(() => true),
+      r.matrix,
+    ),
+    [],
+  );
 });
 
 for (const c of CASES) {
@@ -84,7 +90,13 @@ run('after the last case, clearing removes the policy table and every pod is rea
   current = [];
   const report = dataplane!.apply(compiler.compile());
   t.is(report.mode, 'diff');
-  t.deepEqual(matrixDiff(expectedMatrix(() => true), (await lab!.probeMatrix('UDP', 80)).matrix), []);
+  t.deepEqual(
+    matrixDiff(
+      expectedMatrix(() => true),
+      (await lab!.probeMatrix('UDP', 80)).matrix,
+    ),
+    [],
+  );
   dataplane!.clear();
   t.false(nftTables().includes(`inet ${POLICY_TABLE}`));
 });

@@ -54,7 +54,10 @@ function objectNames(): string[] {
 function setup(t: { teardown: (fn: () => void) => void }): { compiler: PolicyCompiler; dataplane: NftPolicyDataplane } {
   const dataplane = new NftPolicyDataplane(openNftables(), { table: TABLE });
   t.teardown(() => dataplane.clear());
-  const compiler = loadCase(CASES.find((c) => c.name === 'ip-block-except-additive')!, modelWorld());
+  const compiler = loadCase(
+    CASES.find((c) => c.name === 'ip-block-except-additive')!,
+    modelWorld(),
+  );
   return { compiler, dataplane };
 }
 
@@ -64,12 +67,18 @@ test.serial('a batch with one invalid document is refused before anything is app
   const before = listing();
   const good = netpol('x', 'port-81', { podSelector: {}, ingress: [{ ports: [{ port: 81 }] }] });
   const bad = netpol('x', 'bad', { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/40' } }] }] });
-  const err = t.throws(() => {
-    for (const o of parsePolicyObjects([good, bad])) if (o.kind === 'NetworkPolicy') compiler.setPolicy(o.policy);
-    dataplane.apply(compiler.compile());
-  }, { instanceOf: InvalidObjectError });
+  const err = t.throws(
+    () => {
+      for (const o of parsePolicyObjects([good, bad])) if (o.kind === 'NetworkPolicy') compiler.setPolicy(o.policy);
+      dataplane.apply(compiler.compile());
+    },
+    { instanceOf: InvalidObjectError },
+  );
   t.regex(err?.message ?? '', /document 2: NetworkPolicy.networking.k8s.io "bad" is invalid: spec.ingress\[0\].from\[0\].ipBlock.cidr: Invalid value: "10.0.0.0\/40": not a valid CIDR/);
-  t.false(compiler.policies.some((p) => p.name === 'port-81'), 'the valid document of the batch was not taken either');
+  t.false(
+    compiler.policies.some((p) => p.name === 'port-81'),
+    'the valid document of the batch was not taken either',
+  );
   t.is(dataplane.apply(compiler.compile()).mode, 'none');
   t.is(listing(), before, 'the kernel table is unchanged');
 });
@@ -136,7 +145,7 @@ test.serial('a first apply sweeps what an older layout left in the table and kee
   t.deepEqual(guard.find((i) => i.set)?.set?.elem, ['10.9.9.9'], 'the guard set keeps its elements');
 });
 
-test.serial('a table changed behind berth\'s back: the apply fails and changes nothing, the next one rewrites it whole', (t) => {
+test.serial("a table changed behind berth's back: the apply fails and changes nothing, the next one rewrites it whole", (t) => {
   const { compiler, dataplane } = setup(t);
   dataplane.apply(compiler.compile());
   openNftables().run([{ delete: { table: { family: 'inet', name: TABLE } } }]);

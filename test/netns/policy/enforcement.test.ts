@@ -42,7 +42,9 @@ spec:
 
 /** A TCP server on port 80 in `netns`, started before the pod has an interface. */
 function serve(t: ExecutionContext, netns: string): void {
-  const p = spawn('/usr/sbin/ip', ['netns', 'exec', netns, process.execPath, '-e', "require('net').createServer((s) => s.end('hi')).listen(80, '0.0.0.0', () => console.log('ready'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn('/usr/sbin/ip', ['netns', 'exec', netns, process.execPath, '-e', "require('net').createServer((s) => s.end('hi')).listen(80, '0.0.0.0', () => console.log('ready'))"], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   t.teardown(() => void p.kill('SIGKILL'));
 }
 
@@ -108,7 +110,11 @@ test('berthd: a selected pod is closed from its first packet on; allowed traffic
   mkdirSync(runDir, { recursive: true });
   // --no-cni: the pod below is added while the agent is frozen, so by the in-process plugin (a
   // frozen berthd serving CNI would hold the ADD itself); what is tested is the agent's guard.
-  const daemon = spawn(BERTHD, ['--no-docker', '--no-cni', '--metrics-address', 'none', '--data-dir', join(w.dir, 'berthd-data'), '--run-dir', runDir, '--api-socket', socket, '--log-file', join(w.dir, 'berthd.log')], { stdio: 'inherit' });
+  const daemon = spawn(
+    BERTHD,
+    ['--no-docker', '--no-cni', '--metrics-address', 'none', '--data-dir', join(w.dir, 'berthd-data'), '--run-dir', runDir, '--api-socket', socket, '--log-file', join(w.dir, 'berthd.log')],
+    { stdio: 'inherit' },
+  );
   t.teardown(() => {
     daemon.kill('SIGCONT');
     daemon.kill('SIGKILL');

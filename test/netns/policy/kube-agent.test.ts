@@ -136,7 +136,7 @@ test('berthd --kubeconfig: policies, pods and their labels come from the Kuberne
   t.teardown(() => void daemon.kill('SIGKILL'));
   t.true(await eventually(() => existsSync(socket), 15_000), 'berthd serves its API');
   t.true(await eventually(() => api.watchers.size === 3, 15_000), 'berthd lists and watches Namespaces, Pods and NetworkPolicies');
-  t.true(await eventually(tableExists, 5000), 'the API\'s policy is programmed before any pod exists');
+  t.true(await eventually(tableExists, 5000), "the API's policy is programmed before any pod exists");
 
   // `berth policy ls` shows what the API holds; apply is refused, naming kubectl.
   const ls = await berth('policy', 'ls', '--host', socket, '-A', '--format', 'json');
@@ -225,7 +225,9 @@ const end=(good)=>{if(done)return;done=true;if(good)ok++;s.destroy();setTimeout(
   let out = '';
   p.stdout.on('data', (d: Buffer) => (out += d));
   // Killed by the teardown (a test that failed before stop()): nothing printed, nothing to tell.
-  const result = new Promise<{ attempts: number; successes: number }>((resolve) => p.on('close', () => resolve(out ? (JSON.parse(out) as { attempts: number; successes: number }) : { attempts: 0, successes: 0 })));
+  const result = new Promise<{ attempts: number; successes: number }>((resolve) =>
+    p.on('close', () => resolve(out ? (JSON.parse(out) as { attempts: number; successes: number }) : { attempts: 0, successes: 0 })),
+  );
   return {
     stop: async () => {
       p.kill('SIGTERM');
@@ -259,7 +261,21 @@ for (const policyFirst of [true, false]) {
     mkdirSync(runDir, { recursive: true });
     const daemon = spawn(
       BERTHD,
-      ['--no-docker', '--metrics-address', 'none', '--data-dir', join(w.dir, 'berthd-data'), '--run-dir', runDir, '--api-socket', socket, '--log-file', join(w.dir, 'berthd.log'), '--kubeconfig', writeKubeconfig(w.dir, api.url)],
+      [
+        '--no-docker',
+        '--metrics-address',
+        'none',
+        '--data-dir',
+        join(w.dir, 'berthd-data'),
+        '--run-dir',
+        runDir,
+        '--api-socket',
+        socket,
+        '--log-file',
+        join(w.dir, 'berthd.log'),
+        '--kubeconfig',
+        writeKubeconfig(w.dir, api.url),
+      ],
       { stdio: 'inherit' },
     );
     t.teardown(() => void daemon.kill('SIGKILL'));

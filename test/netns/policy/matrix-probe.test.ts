@@ -14,7 +14,6 @@ import { kernelLacks, unlessKernelLacks } from '../../support/skip.js';
 
 const BERTH = join(DIST_BIN, 'berth');
 
-
 const MANIFESTS = `apiVersion: v1
 kind: Namespace
 metadata: {name: x, labels: {ns: x}}
@@ -124,7 +123,7 @@ run('TCP: the dataplane agrees with the model; pods from unrelated subnets share
   t.false(out.probe['y/b']!['x/b'], 'x/b admits only x/a');
   t.false(out.probe['y/a']!['y/b'], 'y/a may talk to namespace x only');
   t.true(out.probe['y/a']!['x/a']);
-  t.is(footprint(), before, 'no link, table or namespace left in the caller\'s namespace');
+  t.is(footprint(), before, "no link, table or namespace left in the caller's namespace");
 });
 
 run('UDP: the named port is TCP, so UDP to x/b is denied from everyone, and the probes see it', (t) => {
@@ -157,8 +156,15 @@ run('a broken dataplane (BERTH_LAB_SKIP_POLICY=1): every denial of the model is 
   const r = berth(['policy', 'matrix', '--probe', '--format', 'json', ...where()], env);
   t.is(r.code, 1, r.stderr);
   const out = JSON.parse(r.stdout) as ProbeJson;
-  const denied = Object.entries(out.probe).flatMap(([from, row]) => Object.keys(row).filter((to) => !out.model[from]![to]).map((to) => ({ from, to, model: false, probe: true })));
-  t.deepEqual(denied.map((d) => `${d.from}->${d.to}`), ['y/a->x/b', 'y/a->y/b', 'y/b->x/b']);
+  const denied = Object.entries(out.probe).flatMap(([from, row]) =>
+    Object.keys(row)
+      .filter((to) => !out.model[from]![to])
+      .map((to) => ({ from, to, model: false, probe: true })),
+  );
+  t.deepEqual(
+    denied.map((d) => `${d.from}->${d.to}`),
+    ['y/a->x/b', 'y/a->y/b', 'y/b->x/b'],
+  );
   t.deepEqual(out.disagreements, denied);
 
   const svg = join(dir, 'broken.svg');

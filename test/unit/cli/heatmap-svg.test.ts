@@ -29,7 +29,18 @@ function decode(raw: string, where: string): string {
     const m = ENTITY.exec(raw);
     if (!m) throw new Error(`bare & in ${where}: ${raw.slice(i, i + 10)}`);
     const e = m[0];
-    out += e === '&amp;' ? '&' : e === '&lt;' ? '<' : e === '&gt;' ? '>' : e === '&quot;' ? '"' : e === '&apos;' ? "'" : String.fromCodePoint(Number(e.startsWith('&#x') ? `0x${e.slice(3, -1)}` : e.slice(2, -1)));
+    out +=
+      e === '&amp;'
+        ? '&'
+        : e === '&lt;'
+          ? '<'
+          : e === '&gt;'
+            ? '>'
+            : e === '&quot;'
+              ? '"'
+              : e === '&apos;'
+                ? "'"
+                : String.fromCodePoint(Number(e.startsWith('&#x') ? `0x${e.slice(3, -1)}` : e.slice(2, -1)));
     i += e.length - 1;
   }
   return out;
@@ -102,8 +113,14 @@ test('the model alone: a well-formed SVG, one cell per ordered pair, rows and co
   // Row r, column c: cells laid out on a grid in the order of `pods`.
   t.true(Number(cell('x/a', 'y/c').attrs.x) > Number(cell('x/a', 'x/a').attrs.x));
   t.true(Number(cell('y/c', 'x/a').attrs.y) > Number(cell('x/a', 'x/a').attrs.y));
-  t.deepEqual(all(svg, (e) => e.attrs.class === 'row-label').map((e) => e.text), PODS);
-  t.deepEqual(all(svg, (e) => e.attrs.class === 'col-label').map((e) => e.text), PODS);
+  t.deepEqual(
+    all(svg, (e) => e.attrs.class === 'row-label').map((e) => e.text),
+    PODS,
+  );
+  t.deepEqual(
+    all(svg, (e) => e.attrs.class === 'col-label').map((e) => e.text),
+    PODS,
+  );
   t.regex(all(svg, (e) => e.attrs.class === 'title')[0]!.text, /80\/TCP/);
   const legend = all(svg, (e) => e.attrs.class === 'legend').map((g) => all(g, (e) => e.name === 'text')[0]!.text);
   t.deepEqual(legend, ['allowed', 'denied']);
@@ -116,7 +133,10 @@ test('with probes: disagreements are hatched and outlined, unprobed pods marked,
   const cells = all(svg, (e) => e.attrs.class === 'cell');
   t.is(cells.length, 9);
   const mismatched = cells.filter((c) => c.attrs['data-mismatch'] === 'true');
-  t.deepEqual(mismatched.map((c) => `${c.attrs['data-from']}->${c.attrs['data-to']}`), ['x/a->x/b']);
+  t.deepEqual(
+    mismatched.map((c) => `${c.attrs['data-from']}->${c.attrs['data-to']}`),
+    ['x/a->x/b'],
+  );
   t.is(mismatched[0]!.attrs['data-probe'], 'allowed');
   t.regex(all(mismatched[0]!, (e) => e.name === 'title')[0]!.text, /x\/a → x\/b: denied by the model, allowed by the dataplane \(DISAGREES\)/);
   const marks = all(svg, (e) => e.attrs.class === 'mismatch');
@@ -136,7 +156,10 @@ test('text is escaped: labels and the title cannot break out of the markup', (t)
   t.false(text.includes('<script>'));
   t.false(text.includes('" onload="'));
   const svg = parseXml(text);
-  t.deepEqual(all(svg, (e) => e.attrs.class === 'row-label').map((e) => e.text), pods);
+  t.deepEqual(
+    all(svg, (e) => e.attrs.class === 'row-label').map((e) => e.text),
+    pods,
+  );
   t.is(all(svg, (e) => e.attrs.class === 'cell' && e.attrs['data-from'] === evil).length, 2);
   t.regex(all(svg, (e) => e.attrs.class === 'title')[0]!.text, /80\/TCP" onload="x/);
 });

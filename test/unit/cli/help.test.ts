@@ -110,21 +110,51 @@ test('berth help COMMAND SUBCOMMAND is COMMAND SUBCOMMAND --help', async (t) => 
   t.is(viaHelp.stdout, viaFlag.stdout);
 });
 
-test('every subcommand\'s help lists the options its parser accepts', async (t) => {
+test("every subcommand's help lists the options its parser accepts", async (t) => {
   const expect: readonly (readonly [readonly string[], readonly string[]])[] = [
-    [['network', 'create'], ['-d, --driver', '--subnet', '--gateway', '-o, --opt', '--internal', '-H, --host']],
-    [['network', 'ls'], ['-q, --quiet', '--format', '-H, --host']],
-    [['network', 'inspect'], ['-f, --format', '-H, --host']],
+    [
+      ['network', 'create'],
+      ['-d, --driver', '--subnet', '--gateway', '-o, --opt', '--internal', '-H, --host'],
+    ],
+    [
+      ['network', 'ls'],
+      ['-q, --quiet', '--format', '-H, --host'],
+    ],
+    [
+      ['network', 'inspect'],
+      ['-f, --format', '-H, --host'],
+    ],
     [['network', 'rm'], ['-H, --host']],
     [['status'], ['--format', '-H, --host']],
     [['ps'], ['--format', '--docker-socket', '-H, --host']],
-    [['nat', 'ls'], ['--format', '--run-dir', '-H, --host']],
-    [['policy', 'apply'], ['-f, --filename', '-H, --host', '--data-dir', '--run-dir']],
-    [['policy', 'delete'], ['-f, --filename', '-n, --namespace', '-H, --host', '--data-dir', '--run-dir']],
-    [['policy', 'ls'], ['-A, --all-namespaces', '-n, --namespace', '--format', '-H, --host', '--data-dir', '--run-dir']],
-    [['policy', 'matrix'], ['--port', '--protocol', '--format', '--svg', '--probe', '-H, --host', '--data-dir', '--run-dir']],
-    [['policy', 'explain'], ['-H, --host', '--data-dir', '--run-dir']],
-    [['policy', 'sync'], ['-H, --host', '--data-dir', '--run-dir']],
+    [
+      ['nat', 'ls'],
+      ['--format', '--run-dir', '-H, --host'],
+    ],
+    [
+      ['policy', 'apply'],
+      ['-f, --filename', '-H, --host', '--data-dir', '--run-dir'],
+    ],
+    [
+      ['policy', 'delete'],
+      ['-f, --filename', '-n, --namespace', '-H, --host', '--data-dir', '--run-dir'],
+    ],
+    [
+      ['policy', 'ls'],
+      ['-A, --all-namespaces', '-n, --namespace', '--format', '-H, --host', '--data-dir', '--run-dir'],
+    ],
+    [
+      ['policy', 'matrix'],
+      ['--port', '--protocol', '--format', '--svg', '--probe', '-H, --host', '--data-dir', '--run-dir'],
+    ],
+    [
+      ['policy', 'explain'],
+      ['-H, --host', '--data-dir', '--run-dir'],
+    ],
+    [
+      ['policy', 'sync'],
+      ['-H, --host', '--data-dir', '--run-dir'],
+    ],
     [['install'], ['--cni-bin-dir', '--node']],
   ];
   await Promise.all(
@@ -196,7 +226,9 @@ test('EACCES or EPERM on connecting to berthd is "permission denied", status 1, 
     t.notRegex(message, /is it running/);
   }
   // What the API client makes of gRPC's UNAVAILABLE: only the text of the errno is left.
-  const viaGrpc = new NotAvailableError(`Cannot reach berthd at /x/api.sock: is it running? (No connection established. Last error: Error: connect EACCES /x/api.sock. Resolution note: )`, { value: '/x/api.sock' });
+  const viaGrpc = new NotAvailableError(`Cannot reach berthd at /x/api.sock: is it running? (No connection established. Last error: Error: connect EACCES /x/api.sock. Resolution note: )`, {
+    value: '/x/api.sock',
+  });
   t.true(isPermissionDenied(viaGrpc));
   t.deepEqual(describeFailure(viaGrpc), { message: "permission denied on /x/api.sock: run as root (or as a member of the socket's group)", exitCode: EXIT_FAILED });
 });
@@ -206,7 +238,9 @@ test('ENOENT and ECONNREFUSED on connect stay "unreachable" (69); EACCES elsewhe
     const raw = describeFailure(systemError(code));
     t.is(raw.exitCode, EXIT_UNAVAILABLE);
     t.regex(raw.message, /Cannot reach berthd at \/run\/berth\/berthd\.sock: is it running\?/);
-    const viaGrpc = new NotAvailableError(`Cannot reach berthd at /x/api.sock: is it running? (No connection established. Last error: Error: connect ${code} /x/api.sock. Resolution note: )`, { value: '/x/api.sock' });
+    const viaGrpc = new NotAvailableError(`Cannot reach berthd at /x/api.sock: is it running? (No connection established. Last error: Error: connect ${code} /x/api.sock. Resolution note: )`, {
+      value: '/x/api.sock',
+    });
     t.false(isPermissionDenied(viaGrpc));
     t.deepEqual(describeFailure(viaGrpc), { message: viaGrpc.message, exitCode: EXIT_UNAVAILABLE });
   }

@@ -49,12 +49,17 @@ test('nat ls --format hns: the NAT network and the endpoint with its PortMapping
   const r = await berthNat(['ls', '--format', 'hns', '--run-dir', dir]);
   t.is(r.code, 0);
   t.is(r.err, '', 'nothing Windows cannot express');
-  const doc = JSON.parse(r.out) as { networks: { nat: string; network: { Name: string; Type: string }; endpoints: { containerId: string; endpoint: string; document: { Name: string; Policies: unknown[] } }[] }[] };
+  const doc = JSON.parse(r.out) as {
+    networks: { nat: string; network: { Name: string; Type: string }; endpoints: { containerId: string; endpoint: string; document: { Name: string; Policies: unknown[] } }[] }[];
+  };
   t.is(doc.networks.length, 1);
   const [n] = doc.networks;
   t.is(n!.nat, 'natnet');
   t.like(n!.network, { Name: 'natnet', Type: 'NAT' });
-  t.deepEqual(n!.endpoints.map((e) => [e.containerId, e.endpoint, e.document.Name]), [[C1, 'eth0', `${C1}_natnet`]]);
+  t.deepEqual(
+    n!.endpoints.map((e) => [e.containerId, e.endpoint, e.document.Name]),
+    [[C1, 'eth0', `${C1}_natnet`]],
+  );
   t.deepEqual(n!.endpoints[0]!.document.Policies, [
     { Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 80, ExternalPort: 8080 } },
     { Type: 'PortMapping', Settings: { Protocol: 17, InternalPort: 53, ExternalPort: 5353, VIP: '192.0.2.7' } },

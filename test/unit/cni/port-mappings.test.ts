@@ -6,7 +6,16 @@ const opts = { protocols: ['tcp', 'udp'], families: [4] } as const;
 
 test(`parsePortMappings: the capability's entries become port mappings; hostPort 0, absent, "" and 0.0.0.0 mean "pick" and "every address"`, (t) => {
   t.deepEqual(parsePortMappings({}, opts), []);
-  const m = parsePortMappings({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'TCP', hostIP: '10.0.0.1' }, { containerPort: 53, protocol: 'udp', hostIP: '0.0.0.0' }, { hostPort: 0, containerPort: 81, hostIP: '' }] }, opts);
+  const m = parsePortMappings(
+    {
+      portMappings: [
+        { hostPort: 8080, containerPort: 80, protocol: 'TCP', hostIP: '10.0.0.1' },
+        { containerPort: 53, protocol: 'udp', hostIP: '0.0.0.0' },
+        { hostPort: 0, containerPort: 81, hostIP: '' },
+      ],
+    },
+    opts,
+  );
   t.deepEqual(
     m.map((x) => [x.protocol, x.hostIp?.toString(), x.hostPort, x.containerPort]),
     [

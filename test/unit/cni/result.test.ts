@@ -50,7 +50,11 @@ for (const v of ['0.1.0', '0.2.0']) {
 test('every version parses back to the same addresses', (t) => {
   for (const v of ['0.2.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0']) {
     const back = parseResult(renderResult(full, v));
-    t.deepEqual(back.ips?.map((i) => i.address), ['10.22.0.7/24', 'fd00::7/64'], v);
+    t.deepEqual(
+      back.ips?.map((i) => i.address),
+      ['10.22.0.7/24', 'fd00::7/64'],
+      v,
+    );
   }
 });
 

@@ -91,7 +91,15 @@ test('startDaemon --managed-plugin: one socket implementing the network and IPAM
 });
 
 test('parseDaemonArgs: defaults, and errors that name the option', (t) => {
-  t.like(parseDaemonArgs([]), { pluginDir: '/run/docker/plugins', dataDir: '/var/lib/berth', runDir: '/run/berth', apiSocket: '/run/berth/berthd.sock', metricsAddress: '127.0.0.1:9613', logLevel: 'info', docker: true });
+  t.like(parseDaemonArgs([]), {
+    pluginDir: '/run/docker/plugins',
+    dataDir: '/var/lib/berth',
+    runDir: '/run/berth',
+    apiSocket: '/run/berth/berthd.sock',
+    metricsAddress: '127.0.0.1:9613',
+    logLevel: 'info',
+    docker: true,
+  });
   t.like(parseDaemonArgs(['--run-dir', '/tmp/r', '--metrics-address', 'none']), { apiSocket: '/tmp/r/berthd.sock', metricsAddress: undefined });
   t.is(parseDaemonArgs(['-h']), 'help');
   t.throws(() => parseDaemonArgs(['--log-level', 'loud']), { message: /--log-level "loud" is not one of/ });

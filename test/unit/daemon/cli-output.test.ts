@@ -6,10 +6,13 @@ import { apiSocketPath } from '../../../cli/commands/api-host.js';
 
 test('renderTable: columns padded to the widest cell, three spaces apart, no trailing spaces', (t) => {
   t.is(
-    renderTable(['NETWORK ID', 'NAME', 'DRIVER'], [
-      ['0123456789ab', 'n1', 'bridge'],
-      ['ba9876543210', 'a-longer-name', 'nat'],
-    ]),
+    renderTable(
+      ['NETWORK ID', 'NAME', 'DRIVER'],
+      [
+        ['0123456789ab', 'n1', 'bridge'],
+        ['ba9876543210', 'a-longer-name', 'nat'],
+      ],
+    ),
     'NETWORK ID     NAME            DRIVER\n0123456789ab   n1              bridge\nba9876543210   a-longer-name   nat\n',
   );
   t.is(renderTable(['A', 'B'], []), 'A   B\n');

@@ -21,9 +21,7 @@ import { API_VERSIONS, FakeApi, writeKubeconfig, type Obj } from '../../support/
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 
 type Call =
-  | { op: 'replaceAll'; kind: PolicyKind; manifests: readonly unknown[] }
-  | { op: 'upsert'; kind: PolicyKind; manifest: unknown }
-  | { op: 'remove'; kind: PolicyKind; namespace: string; name: string };
+  { op: 'replaceAll'; kind: PolicyKind; manifests: readonly unknown[] } | { op: 'upsert'; kind: PolicyKind; manifest: unknown } | { op: 'remove'; kind: PolicyKind; namespace: string; name: string };
 
 class RecordingSink implements PolicyObjectSink {
   readonly calls: Call[] = [];
@@ -272,7 +270,27 @@ test('HTTPS with the CA of the kubeconfig', async (t) => {
     return;
   }
   const dir = scratch(t);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=berth-test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=berth-test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   const cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
   const api = new FakeApi({ key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert });
   await api.listen();

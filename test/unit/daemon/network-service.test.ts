@@ -73,10 +73,9 @@ test('createEndpoint: an address outside the network, an unknown network, or a f
   await service.createNetwork({ id: NET, driver: 'bridge', origin: 'docker', subnets: [{ subnet: '10.9.0.0/24', gateway: '10.9.0.1' }], options: {} });
   await t.throwsAsync(service.createEndpoint({ networkId: NET, endpointId: 'e1', addresses: ['10.8.0.5/24'] }), { message: /outside the subnets of network/ });
   await t.throwsAsync(service.createEndpoint({ networkId: 'nope', endpointId: 'e1', addresses: [] }), { message: /Network nope is not known to berthd/ });
-  await t.throwsAsync(
-    service.createEndpoint({ networkId: NET, endpointId: 'e1', addresses: ['10.9.0.5/24'], portMappings: [{ protocol: 'tcp', hostPort: 80, containerPort: 80 }] }),
-    { message: /does not publish ports/ },
-  );
+  await t.throwsAsync(service.createEndpoint({ networkId: NET, endpointId: 'e1', addresses: ['10.9.0.5/24'], portMappings: [{ protocol: 'tcp', hostPort: 80, containerPort: 80 }] }), {
+    message: /does not publish ports/,
+  });
   driver.failOn.add('createEndpoint');
   await t.throwsAsync(service.createEndpoint({ networkId: NET, endpointId: 'e1', addresses: ['10.9.0.5/24'] }));
   t.deepEqual((await store.list('berthd/endpoints/')).length, 0);
@@ -99,12 +98,28 @@ test('reconcile: re-creates networks, keeps live endpoints, removes gone and hal
   const sandboxes = new Set(['/ns/live', '/ns/lost']);
   const { service, driver, store } = fakeService(t, { sandboxes });
   await service.createNetwork({ id: NET, driver: 'bridge', origin: 'docker', subnets: [{ subnet: '10.9.0.0/24', gateway: '10.9.0.1' }], options: {} });
-  for (const [id, sandbox] of [['live', '/ns/live'], ['gone', '/ns/gone'], ['lost', '/ns/lost'], ['unjoined', '']] as const) {
+  for (const [id, sandbox] of [
+    ['live', '/ns/live'],
+    ['gone', '/ns/gone'],
+    ['lost', '/ns/lost'],
+    ['unjoined', ''],
+  ] as const) {
     await service.createEndpoint({ networkId: NET, endpointId: id, addresses: [] });
     if (sandbox) await service.join(NET, id, sandbox);
   }
   // A network whose create never finished, and a host that lost everything (reboot).
-  await store.put('berthd/networks/half', { id: 'half', name: 'half', driver: 'bridge', plugin: 'berth-bridge', origin: 'docker', subnets: [{ subnet: '10.7.0.0/24' }], options: {}, internal: false, created: '2026-01-01T00:00:00Z', complete: false });
+  await store.put('berthd/networks/half', {
+    id: 'half',
+    name: 'half',
+    driver: 'bridge',
+    plugin: 'berth-bridge',
+    origin: 'docker',
+    subnets: [{ subnet: '10.7.0.0/24' }],
+    options: {},
+    internal: false,
+    created: '2026-01-01T00:00:00Z',
+    complete: false,
+  });
   driver.networks.clear();
   driver.lost.add('lost');
   const report = await service.reconcile();
@@ -119,6 +134,9 @@ test('list and inspect: by name, id or unique prefix', async (t) => {
   const a = await service.createNetwork({ name: 'alpha', driver: 'bridge', origin: 'api', subnets: [{ subnet: '10.9.0.0/24' }], options: { color: 'red' } });
   t.is((await service.inspect('alpha')).network.id, a.id);
   t.is((await service.inspect(a.id.slice(0, 6))).network.name, 'alpha');
-  t.deepEqual((await service.list()).map((v) => v.network.name), ['alpha']);
+  t.deepEqual(
+    (await service.list()).map((v) => v.network.name),
+    ['alpha'],
+  );
   await t.throwsAsync(service.inspect('beta'), { message: 'No such network: beta' });
 });

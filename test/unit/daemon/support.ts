@@ -43,7 +43,12 @@ export class FakeDriver implements Driver<{ readonly color: string }> {
   async createEndpoint(net: NetworkSpec<{ color: string }>, ep: EndpointSpec): Promise<EndpointInfo> {
     this.fail('createEndpoint');
     this.endpoints.add(`${net.name}/${ep.containerId}`);
-    return { interfaces: [{ name: 'br' }, { name: `bv-${ep.containerId}` }, { name: `bp-${ep.containerId}`, mac: ep.mac ?? '02:00:00:00:00:01' }], sandboxInterface: 2, addresses: ep.addresses, routes: [] };
+    return {
+      interfaces: [{ name: 'br' }, { name: `bv-${ep.containerId}` }, { name: `bp-${ep.containerId}`, mac: ep.mac ?? '02:00:00:00:00:01' }],
+      sandboxInterface: 2,
+      addresses: ep.addresses,
+      routes: [],
+    };
   }
   async deleteEndpoint(net: NetworkSpec<{ color: string }>, ep: EndpointRef): Promise<void> {
     this.fail('deleteEndpoint');

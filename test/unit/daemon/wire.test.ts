@@ -14,7 +14,7 @@ test('Fields: required, optional and typed fields name the call and the field', 
   t.is((err as BerthError).code, 'decode');
 });
 
-test('parsePortMap: Docker\'s portmap with protocol numbers, ranges and host addresses', (t) => {
+test("parsePortMap: Docker's portmap with protocol numbers, ranges and host addresses", (t) => {
   const f = new Fields('Join', {});
   const mappings = parsePortMap(
     f,

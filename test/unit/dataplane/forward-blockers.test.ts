@@ -2,11 +2,18 @@ import test from 'ava';
 import { describeBlocker, legacyBlocker, nftablesBlockers } from '../../../dataplane/linux/firewall/forward-blockers.js';
 import { foreignRuleHandles, insertForeignRule, legacyRuleSpec, markingChain, parsePassageListing, PASSAGE_MARK } from '../../../dataplane/linux/firewall/passage-rules.js';
 
-const chain = (family: string, table: string, name: string, base?: { hook: string; policy: string; prio?: number }) => ({ chain: { family, table, name, handle: 1, ...(base ? { type: 'filter', prio: 0, ...base } : {}) } });
+const chain = (family: string, table: string, name: string, base?: { hook: string; policy: string; prio?: number }) => ({
+  chain: { family, table, name, handle: 1, ...(base ? { type: 'filter', prio: 0, ...base } : {}) },
+});
 const noRules = () => [];
 
-test('Docker on iptables-nft: the drop is FORWARD\'s, berth\'s place is DOCKER-USER, Docker\'s bridges are protected', (t) => {
-  const chains = [chain('ip', 'filter', 'FORWARD', { hook: 'forward', policy: 'drop' }), chain('ip', 'filter', 'DOCKER-USER'), chain('ip', 'filter', 'DOCKER'), chain('ip', 'nat', 'POSTROUTING', { hook: 'postrouting', policy: 'accept' })];
+test("Docker on iptables-nft: the drop is FORWARD's, berth's place is DOCKER-USER, Docker's bridges are protected", (t) => {
+  const chains = [
+    chain('ip', 'filter', 'FORWARD', { hook: 'forward', policy: 'drop' }),
+    chain('ip', 'filter', 'DOCKER-USER'),
+    chain('ip', 'filter', 'DOCKER'),
+    chain('ip', 'nat', 'POSTROUTING', { hook: 'postrouting', policy: 'accept' }),
+  ];
   const forward = [
     { rule: { expr: [{ counter: {} }, { jump: { target: 'DOCKER-USER' } }] } },
     { rule: { expr: [{ match: { op: '==', left: { meta: { key: 'oifname' } }, right: 'br-0123456789ab' } }, { counter: {} }, { jump: { target: 'DOCKER' } }] } },
@@ -20,18 +27,40 @@ test('Docker on iptables-nft: the drop is FORWARD\'s, berth\'s place is DOCKER-U
   t.regex(describeBlocker(b!), /^Docker's ip filter FORWARD drops forwarded traffic/);
 });
 
-test('ufw, a plain FORWARD policy and an nftables ruleset each get their own place; accepting chains and berth\'s own tables are nobody\'s drop', (t) => {
+test("ufw, a plain FORWARD policy and an nftables ruleset each get their own place; accepting chains and berth's own tables are nobody's drop", (t) => {
   const ufw = nftablesBlockers([chain('ip6', 'filter', 'FORWARD', { hook: 'forward', policy: 'drop' }), chain('ip6', 'filter', 'ufw-user-forward')], noRules);
-  t.deepEqual(ufw.map((b) => [b.owner, b.place.chain, b.place.family]), [['ufw', 'ufw-user-forward', 'ip6']]);
+  t.deepEqual(
+    ufw.map((b) => [b.owner, b.place.chain, b.place.family]),
+    [['ufw', 'ufw-user-forward', 'ip6']],
+  );
   const plain = nftablesBlockers([chain('ip', 'filter', 'FORWARD', { hook: 'forward', policy: 'drop' })], noRules);
-  t.deepEqual(plain.map((b) => [b.owner, b.place.chain]), [['iptables', 'FORWARD']]);
+  t.deepEqual(
+    plain.map((b) => [b.owner, b.place.chain]),
+    [['iptables', 'FORWARD']],
+  );
   const own = nftablesBlockers([chain('inet', 'filter', 'forward', { hook: 'forward', policy: 'drop', prio: -5 })], noRules);
-  t.deepEqual(own.map((b) => [b.owner, b.place.table, b.place.chain, b.priority]), [['nftables', 'filter', 'forward', -5]]);
-  t.deepEqual(nftablesBlockers([chain('ip', 'filter', 'FORWARD', { hook: 'forward', policy: 'accept' }), chain('inet', 'berth-policy', 'forward', { hook: 'forward', policy: 'drop' }), chain('ip', 'filter', 'INPUT', { hook: 'input', policy: 'drop' })], noRules), []);
+  t.deepEqual(
+    own.map((b) => [b.owner, b.place.table, b.place.chain, b.priority]),
+    [['nftables', 'filter', 'forward', -5]],
+  );
+  t.deepEqual(
+    nftablesBlockers(
+      [
+        chain('ip', 'filter', 'FORWARD', { hook: 'forward', policy: 'accept' }),
+        chain('inet', 'berth-policy', 'forward', { hook: 'forward', policy: 'drop' }),
+        chain('ip', 'filter', 'INPUT', { hook: 'input', policy: 'drop' }),
+      ],
+      noRules,
+    ),
+    [],
+  );
 });
 
 test('iptables-legacy: -S output read the same way; iptables wildcards become nftables ones', (t) => {
-  const docker = legacyBlocker('ip', ['-P INPUT ACCEPT', '-P FORWARD DROP', '-N DOCKER', '-N DOCKER-USER', '-A FORWARD -j DOCKER-USER', '-A FORWARD -o docker0 -j DOCKER', '-A FORWARD -o br+ -j DOCKER', ''].join('\n'));
+  const docker = legacyBlocker(
+    'ip',
+    ['-P INPUT ACCEPT', '-P FORWARD DROP', '-N DOCKER', '-N DOCKER-USER', '-A FORWARD -j DOCKER-USER', '-A FORWARD -o docker0 -j DOCKER', '-A FORWARD -o br+ -j DOCKER', ''].join('\n'),
+  );
   t.is(docker?.owner, 'docker');
   t.deepEqual(docker?.place, { backend: 'iptables-legacy', family: 'ip', table: 'filter', chain: 'DOCKER-USER' });
   t.deepEqual(docker?.protectedInterfaces, ['docker0', 'br*', 'br-*']);
@@ -40,7 +69,7 @@ test('iptables-legacy: -S output read the same way; iptables wildcards become nf
   t.is(legacyBlocker('ip', '-P FORWARD ACCEPT\n-N DOCKER-USER\n'), undefined);
 });
 
-test('the rule in the owner\'s chain is one iptables can read: a mark match, a counter, accept, a berth comment', (t) => {
+test("the rule in the owner's chain is one iptables can read: a mark match, a counter, accept, a berth comment", (t) => {
   const [cmd] = insertForeignRule({ backend: 'nftables', family: 'ip', table: 'filter', chain: 'DOCKER-USER' }) as [{ insert: { rule: { chain: string; comment: string; expr: readonly unknown[] } } }];
   t.is(cmd.insert.rule.chain, 'DOCKER-USER');
   t.regex(cmd.insert.rule.comment, /^berth: /);
@@ -51,10 +80,22 @@ test('the rule in the owner\'s chain is one iptables can read: a mark match, a c
   t.deepEqual(foreignRuleHandles(listing), [7]);
 });
 
-test('the marking chain clears the bit first, marks replies, published ports and traffic from berth\'s devices, and skips protected networks', (t) => {
+test("the marking chain clears the bit first, marks replies, published ports and traffic from berth's devices, and skips protected networks", (t) => {
   const cmds = markingChain(['docker0', 'br-*']) as { add?: { rule?: { comment: string } } }[];
   const comments = cmds.filter((c) => c.add?.rule).map((c) => c.add!.rule!.comment);
-  t.deepEqual(comments, ["no packet arrives with berth's bit", "replies into berth's networks", 'published ports', 'the owner protects its own networks', 'the owner protects its own networks', "from berth's networks"]);
-  const listing = [{ table: { family: 'inet', name: 'berth-passage' } }, { set: { name: 'devices', elem: ['bn-b', 'bn-a'] } }, { chain: { name: 'forward' } }, ...cmds.filter((c) => c.add?.rule).map((c) => ({ rule: c.add!.rule }))];
+  t.deepEqual(comments, [
+    "no packet arrives with berth's bit",
+    "replies into berth's networks",
+    'published ports',
+    'the owner protects its own networks',
+    'the owner protects its own networks',
+    "from berth's networks",
+  ]);
+  const listing = [
+    { table: { family: 'inet', name: 'berth-passage' } },
+    { set: { name: 'devices', elem: ['bn-b', 'bn-a'] } },
+    { chain: { name: 'forward' } },
+    ...cmds.filter((c) => c.add?.rule).map((c) => ({ rule: c.add!.rule })),
+  ];
   t.deepEqual(parsePassageListing(listing), { exists: true, devices: ['bn-a', 'bn-b'], marking: true, guarded: ['docker0', 'br-*'] });
 });

@@ -152,7 +152,11 @@ test('setBridgePortRequest() is AF_BRIDGE with the flags nested in IFLA_PROTINFO
   t.is(port?.u8(K.IFLA_BRPORT_ISOLATED), 1);
   t.is(port?.u8(K.IFLA_BRPORT_LEARNING), 0);
   t.is(port?.u8(K.IFLA_BRPORT_NEIGH_SUPPRESS), 1);
-  t.false(attrsOf(sent(setBridgePortRequest(6, { hairpin: false })), IFINFOMSG_LEN).nested(K.IFLA_PROTINFO)?.has(K.IFLA_BRPORT_ISOLATED) ?? true);
+  t.false(
+    attrsOf(sent(setBridgePortRequest(6, { hairpin: false })), IFINFOMSG_LEN)
+      .nested(K.IFLA_PROTINFO)
+      ?.has(K.IFLA_BRPORT_ISOLATED) ?? true,
+  );
   t.is(describeSetBridgePort('h1', { hairpin: true, learning: false }).command, 'bridge link set dev h1 hairpin on learning off');
 });
 

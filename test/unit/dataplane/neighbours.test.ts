@@ -47,7 +47,10 @@ test('appendFdbRequest() is AF_BRIDGE, create|append, NTF_SELF with NDA_DST for 
   t.false(attrsOf(master, NDMSG_LEN).has(K.NDA_DST));
   const del = sent(deleteFdbRequest({ index: 8, mac: '02:00:00:00:00:01', self: true }));
   t.like(decodeNdmsg(del.payload), { family: K.AF_BRIDGE, flags: K.NTF_SELF });
-  t.is(describeFdb('append', 'vx0', { index: 8, mac: '00:00:00:00:00:00', dst: IpAddress.parse('10.0.0.2'), self: true }).command, 'bridge fdb append 00:00:00:00:00:00 dev vx0 dst 10.0.0.2 self permanent');
+  t.is(
+    describeFdb('append', 'vx0', { index: 8, mac: '00:00:00:00:00:00', dst: IpAddress.parse('10.0.0.2'), self: true }).command,
+    'bridge fdb append 00:00:00:00:00:00 dev vx0 dst 10.0.0.2 self permanent',
+  );
 });
 
 test('listFdbRequest() filters the port in ndm_ifindex and the bridge in NDA_MASTER', (t) => {

@@ -9,10 +9,16 @@ test('bridge options from -o: Docker bridge defaults (gateway, masquerade, isola
   t.like(bridgeOptionsFromDocker({}, { ...ctx, hasGateway: false }), { isGateway: false, ipMasq: false });
 });
 
-test('bridge options from -o: Docker\'s keys and berth\'s keys', (t) => {
+test("bridge options from -o: Docker's keys and berth's keys", (t) => {
   t.like(
     bridgeOptionsFromDocker(
-      { 'com.docker.network.bridge.name': 'br-x', 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.enable_icc': 'false', 'com.docker.network.bridge.enable_ip_masquerade': 'false', macspoofchk: 'true' },
+      {
+        'com.docker.network.bridge.name': 'br-x',
+        'com.docker.network.driver.mtu': '1400',
+        'com.docker.network.bridge.enable_icc': 'false',
+        'com.docker.network.bridge.enable_ip_masquerade': 'false',
+        macspoofchk: 'true',
+      },
       ctx,
     ),
     { bridge: 'br-x', mtu: 1400, portIsolation: true, ipMasq: false, macSpoofCheck: true },

@@ -5,10 +5,11 @@ import { defaultBridgeName, makeBridgeOptions } from '../../../drivers/bridge/br
 import { hostVethName } from '../../../drivers/bridge/bridge-driver.js';
 import { stableHash } from '../../../core/stable-hash.js';
 
-const kinds = (cmds: object[]) => cmds.map((c) => {
-  const [verb, body] = Object.entries(c)[0] as [string, Record<string, unknown>];
-  return `${verb} ${Object.keys(body)[0]}`;
-});
+const kinds = (cmds: object[]) =>
+  cmds.map((c) => {
+    const [verb, body] = Object.entries(c)[0] as [string, Record<string, unknown>];
+    return `${verb} ${Object.keys(body)[0]}`;
+  });
 
 test('a network batch orders chains before maps, maps before rules, rules before elements', (t) => {
   const k = kinds(ensureNetworkRules({ bridge: 'br0', subnets: [IpPrefix.parse('10.1.0.0/24'), IpPrefix.parse('fd00::/64')], ipMasq: true, isolate: true, inbound: 'published' }));
@@ -26,7 +27,15 @@ test('teardown finds map elements by the chain they jump to', (t) => {
     { chain: { name: 'masq-br0' } },
     { chain: { name: 'fwd-br1' } },
     { set: { name: 'bridges', elem: ['br0', 'br1'] } },
-    { map: { name: 'isolation', elem: [['br0', { jump: { target: 'fwd-br0' } }], ['br1', { jump: { target: 'fwd-br1' } }]] } },
+    {
+      map: {
+        name: 'isolation',
+        elem: [
+          ['br0', { jump: { target: 'fwd-br0' } }],
+          ['br1', { jump: { target: 'fwd-br1' } }],
+        ],
+      },
+    },
     { map: { name: 'masq4', elem: [[{ prefix: { addr: '10.1.0.0', len: 24 } }, { jump: { target: 'masq-br0' } }]] } },
   ];
   const cmds = teardownNetworkRules('br0', parseTableListing(listing));
@@ -41,7 +50,10 @@ test('inbound "published": replies, published ports and the network itself pass;
   const cmds = ensureNetworkRules({ bridge: 'br0', subnets: [IpPrefix.parse('10.1.0.0/24')], ipMasq: false, isolate: false, inbound: 'published' });
   const rules = cmds.filter((c) => 'add' in c && 'rule' in (c as { add: object }).add).map((c) => (c as { add: { rule: { chain: string; comment?: string; expr: readonly unknown[] } } }).add.rule);
   const inRules = rules.filter((r) => r.chain === 'in-br0');
-  t.deepEqual(inRules.map((r) => r.comment), ['replies', 'published ports', 'within the network', 'nothing else from outside the network']);
+  t.deepEqual(
+    inRules.map((r) => r.comment),
+    ['replies', 'published ports', 'within the network', 'nothing else from outside the network'],
+  );
   t.deepEqual(inRules.at(-1)!.expr, [{ drop: null }]);
   t.regex(JSON.stringify(cmds), /"name":"inbound","elem":\[\["br0",\{"jump":\{"target":"in-br0"\}\}\]\]/);
   t.false(JSON.stringify(ensureNetworkRules({ bridge: 'br0', subnets: [], ipMasq: false, isolate: true, inbound: 'any' })).includes('in-br0'), 'no inbound chain for "any"');

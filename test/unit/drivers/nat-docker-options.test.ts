@@ -18,7 +18,9 @@ test('nat options from -o: loopback turns hairpin on; bridge keys as for berth-b
 });
 
 test('nat options from -o: masquerade keys, --internal, no gateway and bad values are refused by name', (t) => {
-  t.throws(() => natOptionsFromDocker({ 'com.docker.network.bridge.enable_ip_masquerade': 'false' }, ctx), { message: /^Unknown option "com\.docker\.network\.bridge\.enable_ip_masquerade" for driver berth-nat; it accepts: .*loopback$/ });
+  t.throws(() => natOptionsFromDocker({ 'com.docker.network.bridge.enable_ip_masquerade': 'false' }, ctx), {
+    message: /^Unknown option "com\.docker\.network\.bridge\.enable_ip_masquerade" for driver berth-nat; it accepts: .*loopback$/,
+  });
   t.throws(() => natOptionsFromDocker({ loopback: 'sometimes' }, ctx), { message: 'Option loopback="sometimes" is not a boolean (use true or false)' });
   t.throws(() => natOptionsFromDocker({}, { ...ctx, internal: true }), { message: /cannot be --internal/ });
   t.throws(() => natOptionsFromDocker({}, { ...ctx, hasGateway: false }), { message: /needs a gateway/ });
@@ -28,8 +30,32 @@ test('berth nat ls table: instances, then mappings with ranges and ephemeral por
   const text = renderNat({
     nats: [{ name: 'n1', internalIPInterfaceAddressPrefix: '10.1.0.0/24', internalInterface: 'bn-n1', loopback: false, staticMappings: 2 }],
     staticMappings: [
-      { staticMappingId: 1, natName: 'n1', protocol: 'TCP', externalIPAddress: '0.0.0.0', externalPort: 8080, externalPortEnd: 8080, internalIPAddress: '10.1.0.2', internalPort: 80, containerId: 'a'.repeat(64), endpoint: 'eth', ephemeral: false },
-      { staticMappingId: 2, natName: 'n1', protocol: 'UDP', externalIPAddress: '10.9.0.1', externalPort: 9000, externalPortEnd: 9001, internalIPAddress: '10.1.0.3', internalPort: 53, containerId: 'b'.repeat(64), endpoint: 'eth0', ephemeral: false },
+      {
+        staticMappingId: 1,
+        natName: 'n1',
+        protocol: 'TCP',
+        externalIPAddress: '0.0.0.0',
+        externalPort: 8080,
+        externalPortEnd: 8080,
+        internalIPAddress: '10.1.0.2',
+        internalPort: 80,
+        containerId: 'a'.repeat(64),
+        endpoint: 'eth',
+        ephemeral: false,
+      },
+      {
+        staticMappingId: 2,
+        natName: 'n1',
+        protocol: 'UDP',
+        externalIPAddress: '10.9.0.1',
+        externalPort: 9000,
+        externalPortEnd: 9001,
+        internalIPAddress: '10.1.0.3',
+        internalPort: 53,
+        containerId: 'b'.repeat(64),
+        endpoint: 'eth0',
+        ephemeral: false,
+      },
     ],
   });
   const lines = text.split('\n');

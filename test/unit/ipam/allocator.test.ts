@@ -82,7 +82,10 @@ test('allocate: rotates like host-local: after the last reservation, across the 
   ipam.release('net', 'c', 'eth0');
   t.is(next('e'), '10.1.0.11');
   t.is(next('f'), '10.1.1.20');
-  t.throws(() => next('g'), { instanceOf: PoolExhaustedError, message: /^Cannot allocate an address from range set 10\.1\.0\.10-10\.1\.0\.11 \(10\.1\.0\.0\/24\), 10\.1\.1\.20-10\.1\.1\.21 \(10\.1\.1\.0\/24\): all 4 addresses are in use$/ });
+  t.throws(() => next('g'), {
+    instanceOf: PoolExhaustedError,
+    message: /^Cannot allocate an address from range set 10\.1\.0\.10-10\.1\.0\.11 \(10\.1\.0\.0\/24\), 10\.1\.1\.20-10\.1\.1\.21 \(10\.1\.1\.0\/24\): all 4 addresses are in use$/,
+  });
 });
 
 test('allocate: a released address is not reused until the range has cycled', (t) => {
@@ -94,7 +97,10 @@ test('allocate: a released address is not reused until the range has cycled', (t
     ipam.release('net', `pod-${i - 1}`, 'eth0');
     seen.push(String(ipam.allocate(request(s, `pod-${i}`))[0]?.address.address));
   }
-  t.deepEqual(seen, ['2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14'].map((n) => `10.1.0.${n}`));
+  t.deepEqual(
+    seen,
+    ['2', '3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14'].map((n) => `10.1.0.${n}`),
+  );
   ipam.release('net', 'pod-13', 'eth0');
   t.is(String(ipam.allocate(request(s, 'pod-14'))[0]?.address.address), '10.1.0.2', 'wraps to the start');
 });
@@ -186,25 +192,42 @@ test('gc: releases every attachment not in the valid list, and returns them with
     { containerId: 'a', ifname: 'net1' },
     { containerId: 'zz', ifname: 'eth0' },
   ]);
-  t.deepEqual(
-    released.map((r) => `${r.containerId}/${r.ifname} ${r.address.address.address}`).sort(),
-    ['a/eth0 10.1.0.2', 'c/eth0 10.1.0.4', 'd/eth0 10.1.0.5'],
-  );
+  t.deepEqual(released.map((r) => `${r.containerId}/${r.ifname} ${r.address.address.address}`).sort(), ['a/eth0 10.1.0.2', 'c/eth0 10.1.0.4', 'd/eth0 10.1.0.5']);
   t.deepEqual(
     ipam.list('net').map((r) => `${r.containerId}/${r.ifname} ${r.address.address.address}`),
     ['b/eth0 10.1.0.3', 'a/net1 10.1.0.6'],
   );
-  t.deepEqual(ipam.gc('net', [{ containerId: 'b', ifname: 'eth0' }, { containerId: 'a', ifname: 'net1' }]), []);
+  t.deepEqual(
+    ipam.gc('net', [
+      { containerId: 'b', ifname: 'eth0' },
+      { containerId: 'a', ifname: 'net1' },
+    ]),
+    [],
+  );
   t.deepEqual(ipam.gc('empty-net', []), []);
 });
 
 test('usage: counts per range set, capacity without the reserved addresses', (t) => {
   const { ipam } = setup(t);
   const s = sets([{ subnet: '10.1.0.0/24' }], [{ subnet: '10.2.0.0/30' }]);
-  t.deepEqual(ipam.usage('net', s), { used: 0, capacity: 254n, rangeSets: [{ used: 0, capacity: 253n }, { used: 0, capacity: 1n }] });
+  t.deepEqual(ipam.usage('net', s), {
+    used: 0,
+    capacity: 254n,
+    rangeSets: [
+      { used: 0, capacity: 253n },
+      { used: 0, capacity: 1n },
+    ],
+  });
   ipam.allocate(request(s, 'a'));
   ipam.allocate(request(sets([{ subnet: '10.1.0.0/24' }]), 'b'));
-  t.deepEqual(ipam.usage('net', s), { used: 3, capacity: 254n, rangeSets: [{ used: 2, capacity: 253n }, { used: 1, capacity: 1n }] });
+  t.deepEqual(ipam.usage('net', s), {
+    used: 3,
+    capacity: 254n,
+    rangeSets: [
+      { used: 2, capacity: 253n },
+      { used: 1, capacity: 1n },
+    ],
+  });
 });
 
 test('Ipam (async, over Store) runs the same operations', async (t) => {

@@ -42,7 +42,10 @@ test('64 processes allocating at once from one data dir get 64 distinct addresse
   );
   await readyPromise;
   for (const w of workers) w.child.send('go');
-  t.deepEqual(await Promise.all(workers.map((w) => w.exited)), Array.from({ length: 64 }, () => 0));
+  t.deepEqual(
+    await Promise.all(workers.map((w) => w.exited)),
+    Array.from({ length: 64 }, () => 0),
+  );
 
   t.is(got.size, 64);
   t.is(new Set(got.values()).size, 64, 'no address was handed out twice');
@@ -88,7 +91,10 @@ test('processes SIGKILLed while allocating leave a whole document; gc with the s
         const how = await w.exited;
         if (w.victim) return;
         t.is(how, 0);
-        t.true(w.reports.some((m) => m.done !== undefined), 'a survivor reports everything before it exits');
+        t.true(
+          w.reports.some((m) => m.done !== undefined),
+          'a survivor reports everything before it exits',
+        );
         for (const m of w.reports) {
           if (m.cid && m.address) survivorsHold.set(m.cid, m.address);
           if (m.released) survivorsHold.delete(m.released);
@@ -119,6 +125,9 @@ test('processes SIGKILLed while allocating leave a whole document; gc with the s
   // What killed writers left (temp files, lock files of nothing) is swept, and the store still works.
   const swept = store.sweepSync();
   t.log(`${killed} killed; gc released ${released.length} leaked addresses; swept ${JSON.stringify(swept)}`);
-  t.deepEqual(readdirSync(join(dir, 'kv')).filter((f) => f.endsWith('~tmp')), []);
+  t.deepEqual(
+    readdirSync(join(dir, 'kv')).filter((f) => f.endsWith('~tmp')),
+    [],
+  );
   t.is(ipam.allocate({ network: 'kill-net', containerId: 'after', ifname: 'eth0', rangeSets }).length, 1);
 });

@@ -17,14 +17,20 @@ test('pool: finds holdings by address (binary search) and by owner, keeps them s
   t.is(pool.holder('10.1.0.20')?.containerId, 'b');
   t.is(pool.holder('10.1.0.200')?.ifname, 'net1');
   t.is(pool.holder('10.1.0.21'), undefined);
-  t.deepEqual(pool.heldBy('a', 'eth0').map((h) => h.address), ['10.1.0.2', 'fd00::2']);
+  t.deepEqual(
+    pool.heldBy('a', 'eth0').map((h) => h.address),
+    ['10.1.0.2', 'fd00::2'],
+  );
   t.is(pool.cursor('set'), '10.1.0.200');
   const encoded = pool.encode() as { holdings: string[] };
   t.deepEqual(encoded.holdings, [...encoded.holdings].sort());
   // What was encoded decodes again to the same thing.
   const again = Pool.decode(JSON.parse(JSON.stringify(encoded)) as JsonValue, 'n');
   t.deepEqual([...again.holdings()], [...pool.holdings()]);
-  t.deepEqual(pool.releaseOwner('a', 'eth0').map((h) => h.address), ['10.1.0.2', 'fd00::2']);
+  t.deepEqual(
+    pool.releaseOwner('a', 'eth0').map((h) => h.address),
+    ['10.1.0.2', 'fd00::2'],
+  );
   t.is(pool.size, 3);
   t.throws(() => pool.reserve({ address: '10.1.0.3', containerId: 'x', ifname: 'eth0', prefixLength: 24 }, 'set'));
 });

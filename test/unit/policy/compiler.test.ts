@@ -80,12 +80,15 @@ test('compile(): isolation only for selected pods, per direction; sets shared by
   c.setPolicy(denyY);
   c.setPolicy(parseNetworkPolicy(netpol('x', 'from-y-too', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { ns: 'y' } } }], ports: [{ port: 81 }] }] })));
   const ir = c.compile();
-  t.deepEqual([...ir.ingress.entries()], [
-    ['x/a', ['x/from-y', 'x/from-y-too']],
-    ['x/b', ['x/from-y-too']],
-    ['y/a', ['y/deny']],
-    ['y/b', ['y/deny']],
-  ]);
+  t.deepEqual(
+    [...ir.ingress.entries()],
+    [
+      ['x/a', ['x/from-y', 'x/from-y-too']],
+      ['x/b', ['x/from-y-too']],
+      ['y/a', ['y/deny']],
+      ['y/b', ['y/deny']],
+    ],
+  );
   t.deepEqual([...ir.egress.keys()], ['y/a', 'y/b']);
   t.is(ir.sets.size, 1, 'the two policies share the set of namespace y');
   const set = [...ir.sets.values()][0]!;
@@ -150,26 +153,33 @@ test('named ports resolve per destination pod: ingress on the selected pod, egre
   const c = new PolicyCompiler();
   const podWith = (key: string, ip: string, port: number) => {
     const [ns, name] = key.split('/') as [string, string];
-    return parsePod({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { app: 'web' } }, spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: port }] }] }, status: { podIP: ip } });
+    return parsePod({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: ns, labels: { app: 'web' } },
+      spec: { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: port }] }] },
+      status: { podIP: ip },
+    });
   };
   c.setPod(podWith('x/a', '10.9.0.1', 8080));
   c.setPod(podWith('x/b', '10.9.0.2', 9090));
   c.setPod(podWith('y/a', '10.9.0.3', 7070));
   c.setPolicy(parseNetworkPolicy(netpol('x', 'in', { podSelector: {}, ingress: [{ ports: [{ port: 'http' }] }] })));
-  c.setPolicy(parseNetworkPolicy(netpol('x', 'out', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: {} }], ports: [{ port: 'http' }, { port: 'http', protocol: 'UDP' }] }] })));
+  c.setPolicy(
+    parseNetworkPolicy(netpol('x', 'out', { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: {} }], ports: [{ port: 'http' }, { port: 'http', protocol: 'UDP' }] }] })),
+  );
   const ir = c.compile();
   const inRule = ir.policies.get('x/in')!.ingress![0]!;
-  t.deepEqual([...inRule.named.entries()], [
-    ['x/a', [{ protocol: 'tcp', first: 8080, last: 8080 }]],
-    ['x/b', [{ protocol: 'tcp', first: 9090, last: 9090 }]],
-  ]);
+  t.deepEqual(
+    [...inRule.named.entries()],
+    [
+      ['x/a', [{ protocol: 'tcp', first: 8080, last: 8080 }]],
+      ['x/b', [{ protocol: 'tcp', first: 9090, last: 9090 }]],
+    ],
+  );
   t.deepEqual(inRule.ports, [], 'only named ports: no numeric ones');
   const outRule = ir.policies.get('x/out')!.egress![0]!;
-  t.deepEqual(
-    [...outRule.named.keys()],
-    ['x/a', 'x/b', 'y/a'],
-    'every peer pod, in any namespace, resolved on itself; UDP matches nothing',
-  );
+  t.deepEqual([...outRule.named.keys()], ['x/a', 'x/b', 'y/a'], 'every peer pod, in any namespace, resolved on itself; UDP matches nothing');
   t.deepEqual(outRule.named.get('y/a'), [{ protocol: 'tcp', first: 7070, last: 7070 }]);
   // A pod change anywhere re-resolves egress named ports.
   c.setPod(podWith('y/a', '10.9.0.3', 6060));

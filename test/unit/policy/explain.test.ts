@@ -5,7 +5,11 @@ import { CASES } from '../../fixtures/policy/conformance-cases.js';
 import { loadCase } from '../../fixtures/policy/conformance-inputs.js';
 import { POD_KEYS, modelWorld } from '../../fixtures/policy/conformance-world.js';
 
-const irOf = (name: string) => loadCase(CASES.find((c) => c.name === name)!, modelWorld()).compile();
+const irOf = (name: string) =>
+  loadCase(
+    CASES.find((c) => c.name === name)!,
+    modelWorld(),
+  ).compile();
 
 test('explainFlow() names the policy, rule and peer that allow a flow', (t) => {
   const { verdict, lines } = explainFlow(irOf('or-of-peers'), 'x/b', 'x/a', parseFlowPort('80/TCP'));

@@ -14,10 +14,16 @@ import { netpol } from '../../fixtures/policy/conformance-cases.js';
 
 function world(): PolicyCompiler {
   const c = new PolicyCompiler();
-  for (const [name, ip] of [['a', '10.1.0.2'], ['b', '10.1.0.3'], ['c', '10.1.0.4']] as const) {
+  for (const [name, ip] of [
+    ['a', '10.1.0.2'],
+    ['b', '10.1.0.3'],
+    ['c', '10.1.0.4'],
+  ] as const) {
     c.setPod(parsePod({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'x', labels: { pod: name } }, status: { podIP: ip } }));
   }
-  c.setPolicy(parseNetworkPolicy(netpol('x', 'web', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port: 80 }, { port: 443 }] }] })));
+  c.setPolicy(
+    parseNetworkPolicy(netpol('x', 'web', { podSelector: { matchLabels: { pod: 'a' } }, ingress: [{ from: [{ podSelector: { matchLabels: { pod: 'b' } } }], ports: [{ port: 80 }, { port: 443 }] }] })),
+  );
   return c;
 }
 

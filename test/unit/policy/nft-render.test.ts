@@ -38,8 +38,14 @@ function bigWorld(): PolicyCompiler {
     for (let p = 0; p < 10; p++) {
       c.setPod(parsePod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${p}`, namespace: ns, labels: { app: `a${p % 3}` } }, status: { podIP: `10.50.${n}.${p + 10}` } }));
     }
-    c.setPolicy(parseNetworkPolicy(netpol(ns, 'web', { podSelector: { matchLabels: { app: 'a0' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: `t${n % 4}` } } }], ports: [{ port: 80 }] }] })));
-    c.setPolicy(parseNetworkPolicy(netpol(ns, 'db', { podSelector: { matchLabels: { app: 'a1' } }, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: { matchLabels: { app: 'a0' } } }] }] })));
+    c.setPolicy(
+      parseNetworkPolicy(
+        netpol(ns, 'web', { podSelector: { matchLabels: { app: 'a0' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: `t${n % 4}` } } }], ports: [{ port: 80 }] }] }),
+      ),
+    );
+    c.setPolicy(
+      parseNetworkPolicy(netpol(ns, 'db', { podSelector: { matchLabels: { app: 'a1' } }, policyTypes: ['Ingress', 'Egress'], ingress: [{ from: [{ podSelector: { matchLabels: { app: 'a0' } } }] }] })),
+    );
   }
   return c;
 }
@@ -60,11 +66,13 @@ test('nothing changed: no commands at all', (t) => {
   t.deepEqual(diffNftState(one, r.render(c.compile())), []);
 });
 
-test('a change of one policy rewrites that policy\'s chain only, whatever else is installed', (t) => {
+test("a change of one policy rewrites that policy's chain only, whatever else is installed", (t) => {
   const c = bigWorld();
   const r = new NftRenderer();
   const before = r.render(c.compile());
-  c.setPolicy(parseNetworkPolicy(netpol('ns7', 'web', { podSelector: { matchLabels: { app: 'a0' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 't3' } } }], ports: [{ port: 8080 }] }] })));
+  c.setPolicy(
+    parseNetworkPolicy(netpol('ns7', 'web', { podSelector: { matchLabels: { app: 'a0' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 't3' } } }], ports: [{ port: 8080 }] }] })),
+  );
   const batch = diffNftState(before, r.render(c.compile()));
   t.deepEqual(names(batch), ['add table berth-policy', `flush chain ${policyChainName('ingress', 'ns7/web')}`, `add rule ${policyChainName('ingress', 'ns7/web')}`]);
 });
@@ -97,13 +105,16 @@ test('deleting every policy removes their chains and sets; the base chains stay'
   t.true(batch.slice(firstDelete).every((n) => n.startsWith('delete chain') || n.startsWith('delete set') || n.startsWith('delete map')));
 });
 
-test('a policy with no rules isolates with the class chain\'s reject; drop can be chosen instead', (t) => {
+test("a policy with no rules isolates with the class chain's reject; drop can be chosen instead", (t) => {
   const c = CASES.find((x) => x.name === 'one-pod-only')!;
   const ir = loadCase(c, modelWorld()).compile();
   const state = new NftRenderer().render(ir);
   const classes = [...state.chains.values()].filter((ch) => ch.name.startsWith('in_'));
   t.is(classes.length, 1);
-  t.deepEqual(classes[0]!.rules.map((r) => r.expr), [[{ reject: { type: 'icmpx', expr: 'admin-prohibited' } }]]);
+  t.deepEqual(
+    classes[0]!.rules.map((r) => r.expr),
+    [[{ reject: { type: 'icmpx', expr: 'admin-prohibited' } }]],
+  );
   const dropping = new NftRenderer({ deny: 'drop' }).render(ir);
   t.deepEqual([...dropping.chains.values()].find((ch) => ch.name.startsWith('in_'))!.rules[0]!.expr, [{ drop: null }]);
   t.deepEqual([...state.sets.get('ingress4')!.elements.keys()], [modelWorld().ip('x/a')]);

@@ -11,18 +11,22 @@ function np(spec: unknown, metadata: object = { name: 'p', namespace: 'x' }): ob
 
 /** Each bad manifest, and the error line the API server would print for it. */
 const BAD: [string, object, string][] = [
+  ['endPort below port', np({ ingress: [{ ports: [{ port: 80, endPort: 79 }] }] }), 'spec.ingress[0].ports[0].endPort: Invalid value: 79: must be greater than or equal to port'],
   [
-    'endPort below port',
-    np({ ingress: [{ ports: [{ port: 80, endPort: 79 }] }] }),
-    'spec.ingress[0].ports[0].endPort: Invalid value: 79: must be greater than or equal to port',
+    'endPort without port',
+    np({ policyTypes: ['Egress'], egress: [{ ports: [{ endPort: 90 }] }] }),
+    'spec.egress[0].ports[0].endPort: Invalid value: 90: may not be specified when `port` is not specified',
   ],
-  ['endPort without port', np({ policyTypes: ['Egress'], egress: [{ ports: [{ endPort: 90 }] }] }), 'spec.egress[0].ports[0].endPort: Invalid value: 90: may not be specified when `port` is not specified'],
   ['endPort with a named port', np({ ingress: [{ ports: [{ port: 'http', endPort: 90 }] }] }), 'spec.ingress[0].ports[0].endPort: Invalid value: 90: may not be specified when `port` is non-numeric'],
   ['port 0', np({ ingress: [{ ports: [{ port: 0 }] }] }), 'spec.ingress[0].ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive'],
   ['port 70000', np({ ingress: [{ ports: [{ port: 70000 }] }] }), 'spec.ingress[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive'],
   ['endPort 65536', np({ ingress: [{ ports: [{ port: 80, endPort: 65536 }] }] }), 'spec.ingress[0].ports[0].endPort: Invalid value: 65536: must be between 1 and 65535, inclusive'],
   ['a port that is not a number', np({ ingress: [{ ports: [{ port: 80.5 }] }] }), 'spec.ingress[0].ports[0].port: Invalid value: 80.5: must be a 32-bit integer, not number'],
-  ['a named port with a capital', np({ ingress: [{ ports: [{ port: 'Http' }] }] }), 'spec.ingress[0].ports[0].port: Invalid value: "Http": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)'],
+  [
+    'a named port with a capital',
+    np({ ingress: [{ ports: [{ port: 'Http' }] }] }),
+    'spec.ingress[0].ports[0].port: Invalid value: "Http": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)',
+  ],
   ['a named port that is all digits', np({ ingress: [{ ports: [{ port: '80' }] }] }), 'spec.ingress[0].ports[0].port: Invalid value: "80": must contain at least one letter (a-z)'],
   ['ICMP', np({ ingress: [{ ports: [{ protocol: 'ICMP', port: 80 }] }] }), 'spec.ingress[0].ports[0].protocol: Unsupported value: "ICMP": supported values: "TCP", "UDP", "SCTP"'],
   ['lower-case protocol', np({ ingress: [{ ports: [{ protocol: 'tcp' }] }] }), 'spec.ingress[0].ports[0].protocol: Unsupported value: "tcp": supported values: "TCP", "UDP", "SCTP"'],
@@ -84,8 +88,16 @@ const BAD: [string, object, string][] = [
     "metadata.name: Invalid value: \"Deny\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
   ],
   ['no name', np({}, { namespace: 'x' }), 'metadata.name: Required value: name or generateName is required'],
-  ['a bad namespace', np({}, { name: 'p', namespace: 'X.y' }), "metadata.namespace: Invalid value: \"X.y\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"],
-  ['an old apiVersion', { apiVersion: 'extensions/v1beta1', kind: 'NetworkPolicy', metadata: { name: 'p' }, spec: {} }, 'apiVersion: Unsupported value: "extensions/v1beta1": supported values: "networking.k8s.io/v1"'],
+  [
+    'a bad namespace',
+    np({}, { name: 'p', namespace: 'X.y' }),
+    "metadata.namespace: Invalid value: \"X.y\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+  ],
+  [
+    'an old apiVersion',
+    { apiVersion: 'extensions/v1beta1', kind: 'NetworkPolicy', metadata: { name: 'p' }, spec: {} },
+    'apiVersion: Unsupported value: "extensions/v1beta1": supported values: "networking.k8s.io/v1"',
+  ],
 ];
 
 for (const [what, manifest, line] of BAD) {
@@ -153,9 +165,7 @@ test('parsePod() reads labels, addresses and named ports; real Pod fields are ac
     metadata: { name: 'a', namespace: 'x', labels: { pod: 'a' }, annotations: { note: 'x' } },
     spec: {
       restartPolicy: 'Always',
-      containers: [
-        { name: 'c', image: 'busybox', command: ['sleep'], ports: [{ name: 'http', containerPort: 8080 }, { containerPort: 9000 }, { name: 'dns', containerPort: 53, protocol: 'UDP' }] },
-      ],
+      containers: [{ name: 'c', image: 'busybox', command: ['sleep'], ports: [{ name: 'http', containerPort: 8080 }, { containerPort: 9000 }, { name: 'dns', containerPort: 53, protocol: 'UDP' }] }],
     },
     status: { phase: 'Running', podIP: '10.1.0.5', podIPs: [{ ip: '10.1.0.5' }, { ip: 'fd00::5' }] },
   });
@@ -200,9 +210,12 @@ test('parsePolicyObjects() reads a batch all or nothing, naming the bad document
     parsePolicyObjects([list, good]).map((o) => o.kind),
     ['Namespace', 'NetworkPolicy', 'NetworkPolicy'],
   );
-  const err = t.throws(() => parsePolicyObjects([good, np({ ingress: [{ ports: [{ port: 99999 }] }] }), { kind: 'Service', metadata: { name: 's' } }], { sources: ['a.yaml', 'b.yaml#1', 'b.yaml#2'] }), {
-    instanceOf: InvalidObjectError,
-  });
+  const err = t.throws(
+    () => parsePolicyObjects([good, np({ ingress: [{ ports: [{ port: 99999 }] }] }), { kind: 'Service', metadata: { name: 's' } }], { sources: ['a.yaml', 'b.yaml#1', 'b.yaml#2'] }),
+    {
+      instanceOf: InvalidObjectError,
+    },
+  );
   t.is(
     err?.message,
     '2 objects are invalid, nothing was read: b.yaml#1: NetworkPolicy.networking.k8s.io "p" is invalid: spec.ingress[0].ports[0].port: Invalid value: 99999: must be between 1 and 65535, inclusive; b.yaml#2: Object "s" is invalid: kind: Unsupported value: "Service": supported values: "NetworkPolicy", "Namespace", "Pod"',

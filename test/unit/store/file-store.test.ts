@@ -49,7 +49,10 @@ test('file store: put, get, list by prefix, delete; revisions move on every writ
   t.deepEqual(await store.delete('a/1'), { ok: true, existed: true });
   t.deepEqual(await store.delete('a/1'), { ok: true, existed: false });
   t.is(await store.get('a/1'), undefined);
-  t.deepEqual((await store.list('')).map((e) => e.key), ['a/2', 'b/1']);
+  t.deepEqual(
+    (await store.list('')).map((e) => e.key),
+    ['a/2', 'b/1'],
+  );
 });
 
 test('file store: compare-and-swap on expectRevision (0 = must not exist)', async (t) => {
@@ -88,9 +91,13 @@ test('file store: update is read-modify-write; returning the current value write
     'same',
   );
   t.is(store.getSync('counter')?.revision, before?.revision);
-  t.throws(() => store.updateSync('counter', () => {
-    throw new Error('no');
-  }), { message: 'no' });
+  t.throws(
+    () =>
+      store.updateSync('counter', () => {
+        throw new Error('no');
+      }),
+    { message: 'no' },
+  );
   t.is(store.getSync('counter')?.value, 2);
   store.updateSync('counter', () => ({ value: undefined, result: undefined }));
   t.is(store.getSync('counter'), undefined);
@@ -110,7 +117,10 @@ test('file store: a stale temp file is ignored, overwritten by the next write, a
   const name = 'x%2Fy';
   writeFileSync(join(dir, 'kv', `${name}~tmp`), '{"revision":1,"val'); // a writer killed mid-write
   t.is(store.getSync('x/y')?.value, 'good');
-  t.deepEqual(store.listSync('x/').map((e) => e.value), ['good']);
+  t.deepEqual(
+    store.listSync('x/').map((e) => e.value),
+    ['good'],
+  );
   t.deepEqual(store.sweepSync(), { tempFiles: 1, lockFiles: 0 });
   t.false(existsSync(join(dir, 'kv', `${name}~tmp`)));
   writeFileSync(join(dir, 'kv', `${name}~tmp`), 'torn');
@@ -209,7 +219,10 @@ test('withLockSync: excludes another process, and a holder killed with SIGKILL f
   child.kill('SIGKILL');
   await exited;
   const started = Date.now();
-  t.is(store.withLockSync('bridge-br0', () => 'mine'), 'mine');
+  t.is(
+    store.withLockSync('bridge-br0', () => 'mine'),
+    'mine',
+  );
   t.true(Date.now() - started < 5000, 'the dead holder did not wedge the lock');
 });
 
@@ -225,7 +238,10 @@ test('withLockSync: taking a lock this process already holds throws instead of d
   const { store } = tempStore(t);
   const err = t.throws(() => store.withLockSync('a', () => store.withLockSync('a', () => 1)), { instanceOf: BerthError });
   t.is(err?.code, 'internal');
-  t.is(store.withLockSync('a', () => store.withLockSync('b', () => 2)), 2);
+  t.is(
+    store.withLockSync('a', () => store.withLockSync('b', () => 2)),
+    2,
+  );
 });
 
 test('file store: a writer waiting on a key whose holder deletes it (and its lock file) retries on a fresh lock', async (t) => {

@@ -43,8 +43,28 @@ test('accepts well-formed HCN and HNS v1 documents', (t) => {
     ['ModifyEndpointSettingRequest', aclRequest()],
     ['[]ModifyEndpointSettingRequest', [aclRequest(), aclRequest()]],
     ['map[string]ModifyEndpointSettingRequest', { 'x/a': aclRequest() }],
-    ['HostComputeNetwork', { Name: 'n', Type: 'NAT', Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: '10.1.0.0/24', Policies: [{ Type: 'VLAN', Settings: { IsolationId: 5 } }] }] }], Policies: [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'Ethernet' } }], SchemaVersion: { Major: 2, Minor: 0 } }],
-    ['HNSEndpoint', { Name: 'e', IPAddress: '10.0.0.5', Policies: [{ Type: 'NAT', Protocol: 'tcp', InternalPort: 80, ExternalPort: 8080 }, { Type: 'OutBoundNAT', ExceptionList: ['10.0.0.0/8'] }, { Type: 'ACL', Action: 'Block', Direction: 'Out', Protocols: '17' }] }],
+    [
+      'HostComputeNetwork',
+      {
+        Name: 'n',
+        Type: 'NAT',
+        Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: '10.1.0.0/24', Policies: [{ Type: 'VLAN', Settings: { IsolationId: 5 } }] }] }],
+        Policies: [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'Ethernet' } }],
+        SchemaVersion: { Major: 2, Minor: 0 },
+      },
+    ],
+    [
+      'HNSEndpoint',
+      {
+        Name: 'e',
+        IPAddress: '10.0.0.5',
+        Policies: [
+          { Type: 'NAT', Protocol: 'tcp', InternalPort: 80, ExternalPort: 8080 },
+          { Type: 'OutBoundNAT', ExceptionList: ['10.0.0.0/8'] },
+          { Type: 'ACL', Action: 'Block', Direction: 'Out', Protocols: '17' },
+        ],
+      },
+    ],
   ] as const) {
     const r = check(type, doc);
     t.is(r.status, 0, `${type}: ${r.stdout}${r.stderr}`);
@@ -79,7 +99,13 @@ test('refuses unknown and miscased fields at every level', (t) => {
   acl.Settings.Policies[0]!.Settings.Protocol = 6;
   refuses(t, '[]ModifyEndpointSettingRequest', [aclRequest(), acl], '$[1].Settings.Policies[0].Settings.Protocol', /unknown field "Protocol" in AclPolicySetting/);
   refuses(t, 'HNSEndpoint', { Policies: [{ Type: 'ACL', Action: 'Allow', Direction: 'In', Extra: 1 }] }, '$.Policies[0].Extra', /unknown field "Extra" in ACLPolicy/);
-  refuses(t, 'HostComputeNetwork', { Ipams: [{ Subnets: [{ Policies: [{ Type: 'VLAN', Settings: { Vlan: 5 } }] }] }] }, '$.Ipams[0].Subnets[0].Policies[0].Settings.Vlan', /unknown field "Vlan" in VlanPolicySetting/);
+  refuses(
+    t,
+    'HostComputeNetwork',
+    { Ipams: [{ Subnets: [{ Policies: [{ Type: 'VLAN', Settings: { Vlan: 5 } }] }] }] },
+    '$.Ipams[0].Subnets[0].Policies[0].Settings.Vlan',
+    /unknown field "Vlan" in VlanPolicySetting/,
+  );
 });
 
 test('refuses wrong JSON types, out-of-range integers and null', (t) => {
@@ -111,7 +137,13 @@ test("refuses values outside hcsshim's constants and settings without their Type
   refuses(t, 'HostComputeEndpoint', { ...endpoint(), Policies: [{ Settings: { Protocol: 6 } }] }, '$.Policies[0].Settings', /without Type/);
   refuses(t, 'HNSNetwork', { Policies: [{ Type: 'NATX' }] }, '$.Policies[0].Type', /policy types/);
   // The Settings of one Type do not pass as another's.
-  refuses(t, 'HostComputeEndpoint', { ...endpoint(), Policies: [{ Type: 'ACL', Settings: { Protocol: 6, InternalPort: 80 } }] }, '$.Policies[0].Settings.InternalPort', /unknown field "InternalPort" in AclPolicySetting/);
+  refuses(
+    t,
+    'HostComputeEndpoint',
+    { ...endpoint(), Policies: [{ Type: 'ACL', Settings: { Protocol: 6, InternalPort: 80 } }] },
+    '$.Policies[0].Settings.InternalPort',
+    /unknown field "InternalPort" in AclPolicySetting/,
+  );
 });
 
 test('refuses malformed ACL protocols, ports and addresses, and repeated keys', (t) => {

@@ -28,12 +28,18 @@ test('32 processes asking for ephemeral ports at once on one state get 64 distin
   });
   await readyPromise;
   for (const c of children) c.child.send('go');
-  t.deepEqual(await Promise.all(children.map((c) => c.exited)), Array.from({ length: n }, () => 0));
+  t.deepEqual(
+    await Promise.all(children.map((c) => c.exited)),
+    Array.from({ length: n }, () => 0),
+  );
   const ports = got.flat();
   t.is(ports.length, 2 * n);
   t.is(new Set(ports).size, 2 * n, 'no port was handed out twice');
   const d = describeNat({ runDir });
   t.is(d.staticMappings.length, 2 * n);
   // Sorted: deepEqual compares a Set's insertion order, which depends on which child finished first.
-  t.deepEqual(d.staticMappings.map((m) => m.externalPort).sort((a, b) => a - b), [...ports].sort((a, b) => a - b));
+  t.deepEqual(
+    d.staticMappings.map((m) => m.externalPort).sort((a, b) => a - b),
+    [...ports].sort((a, b) => a - b),
+  );
 });

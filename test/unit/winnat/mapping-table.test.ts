@@ -44,18 +44,27 @@ test('setOwnerMappings: one request publishing a port twice is refused', (t) => 
 test('setOwnerMappings: port 0 gets ephemeral ports in rotation, skipping held ones, and keeps them on a repeat', (t) => {
   const s1 = set(base, b, [tcp(49153, '10.1.0.3', 80)]).state;
   const r1 = set(s1, a, [tcp(0, '10.1.0.2', 80), tcp(0, '10.1.0.2', 81)]);
-  t.deepEqual(r1.mappings.map((m) => m.externalPort), [49152, 49154]);
+  t.deepEqual(
+    r1.mappings.map((m) => m.externalPort),
+    [49152, 49154],
+  );
   t.true(r1.mappings.every((m) => m.ephemeral));
   const again = set(r1.state, a, [tcp(0, '10.1.0.2', 80), tcp(0, '10.1.0.2', 81)]);
   t.is(again.state, r1.state);
-  t.deepEqual(again.mappings.map((m) => m.externalPort), [49152, 49154]);
+  t.deepEqual(
+    again.mappings.map((m) => m.externalPort),
+    [49152, 49154],
+  );
   const c = set(r1.state, { containerId: 'cc', endpoint: 'eth0' }, [tcp(0, '10.1.0.4', 80)]);
   t.is(c.mappings[0]!.externalPort, 49155, 'the cursor moves on');
 });
 
 test('setOwnerMappings: fixed ports are placed before ephemeral ones pick theirs', (t) => {
   const r = set(base, a, [tcp(0, '10.1.0.2', 80), tcp(49152, '10.1.0.2', 81)], 'n1');
-  t.deepEqual(r.mappings.map((m) => m.externalPort), [49153, 49152]);
+  t.deepEqual(
+    r.mappings.map((m) => m.externalPort),
+    [49153, 49152],
+  );
 });
 
 test('setOwnerMappings: an exhausted ephemeral range is pool-exhausted', (t) => {
@@ -74,7 +83,10 @@ test('setOwnerMappings: a range maps 1:1 and conflicts as a whole', (t) => {
 test("setOwnerMappings: the owner's set replaces what it held", (t) => {
   const s = set(base, a, [tcp(8080, '10.1.0.2', 80), tcp(8081, '10.1.0.2', 81)]).state;
   const r = set(s, a, [tcp(8081, '10.1.0.2', 81)]);
-  t.deepEqual(r.state.mappings.map((m) => m.externalPort), [8081]);
+  t.deepEqual(
+    r.state.mappings.map((m) => m.externalPort),
+    [8081],
+  );
   t.is(set(r.state, a, []).state.mappings.length, 0);
 });
 
@@ -95,7 +107,7 @@ for (const [name, request, message] of invalid) {
 }
 
 test('setOwnerMappings: an unknown instance is not-found', (t) => {
-  t.throws(() => set(base, a, [], 'nope'), { code: "not-found", message: /NAT instance "nope": it does not exist/ } as never);
+  t.throws(() => set(base, a, [], 'nope'), { code: 'not-found', message: /NAT instance "nope": it does not exist/ } as never);
 });
 
 test('putInstance: overlapping prefixes, a shared interface and IPv6 are refused; the same spec changes nothing', (t) => {
@@ -113,9 +125,22 @@ test("removeInstance takes the instance's mappings; removeOwnerMappings and reta
   s = set(s, a, [tcp(8080, '10.1.0.2', 80)]).state;
   s = set(s, b, [tcp(8081, '10.1.0.3', 80)]).state;
   s = set(s, a, [tcp(9090, '10.2.0.2', 80)], 'n2').state;
-  t.deepEqual(removeInstance(s, 'n1').mappings.map((m) => m.externalPort), [9090]);
+  t.deepEqual(
+    removeInstance(s, 'n1').mappings.map((m) => m.externalPort),
+    [9090],
+  );
   t.is(removeInstance(s, 'nope'), s);
-  t.deepEqual(removeOwnerMappings(s, 'n1', a).mappings.map((m) => m.externalPort).sort(), [8081, 9090]);
+  t.deepEqual(
+    removeOwnerMappings(s, 'n1', a)
+      .mappings.map((m) => m.externalPort)
+      .sort(),
+    [8081, 9090],
+  );
   t.is(removeOwnerMappings(s, 'n1', { containerId: 'zz', endpoint: 'eth0' }), s);
-  t.deepEqual(retainOwners(s, 'n1', (o) => o.containerId === 'cb').mappings.map((m) => m.externalPort).sort(), [8081, 9090]);
+  t.deepEqual(
+    retainOwners(s, 'n1', (o) => o.containerId === 'cb')
+      .mappings.map((m) => m.externalPort)
+      .sort(),
+    [8081, 9090],
+  );
 });

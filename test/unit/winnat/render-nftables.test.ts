@@ -28,7 +28,12 @@ test('replaceTable: add, delete and re-create the table, with elements last', (t
 
 test('elementsOf: a mapping is one address and one port element; loopback adds a set element; ranges expand', (t) => {
   let s = putInstance(EMPTY_STATE, instance('n1', '10.1.0.0/24', 'bn-n1', true));
-  s = setOwnerMappings(s, { nat: 'n1', owner, requests: [tcp(8080, '10.1.0.2', 80), tcp(9000, '10.1.0.2', 90, { externalPortEnd: 9001, externalAddress: IpAddress.parse('10.9.0.1') })], ephemeral: EPH }).state;
+  s = setOwnerMappings(s, {
+    nat: 'n1',
+    owner,
+    requests: [tcp(8080, '10.1.0.2', 80), tcp(9000, '10.1.0.2', 90, { externalPortEnd: 9001, externalAddress: IpAddress.parse('10.9.0.1') })],
+    ephemeral: EPH,
+  }).state;
   const shown = [...elementsOf(s).values()].map(formatElement).sort();
   t.deepEqual(shown, [
     'internal-ifs bn-n1',

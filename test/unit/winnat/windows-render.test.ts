@@ -24,7 +24,10 @@ const GOLDEN = join(ROOT, 'test', 'fixtures', 'winnat', 'hns');
 const C1 = '3f1c2a9e8b7d4c6f5a0e1d2c3b4a5968';
 const C2 = '7e6d5c4b3a29180f7e6d5c4b3a291807';
 const C3 = 'b1e2d3c4a5f60718293a4b5c6d7e8f90';
-const udp = (externalPort: number, internal: string, internalPort: number, extra: Partial<MappingRequest> = {}): MappingRequest => ({ ...tcp(externalPort, internal, internalPort, extra), protocol: 'udp' });
+const udp = (externalPort: number, internal: string, internalPort: number, extra: Partial<MappingRequest> = {}): MappingRequest => ({
+  ...tcp(externalPort, internal, internalPort, extra),
+  protocol: 'udp',
+});
 
 function publish(s: NatState, nat: string, owner: MappingOwner, requests: MappingRequest[]): NatState {
   return setOwnerMappings(s, { nat, owner, requests, ephemeral: DEFAULT_EPHEMERAL_PORTS }).state;
@@ -35,12 +38,10 @@ const n1 = putInstance(EMPTY_STATE, instance('n1', '10.1.0.0/24', 'bn-n1'));
 /** The cases, each a state built by WinNAT's own transitions (so ephemeral ports are its picks). */
 const CASES: Readonly<Record<string, NatState>> = {
   'one-instance-no-mappings': n1,
-  'tcp-and-udp': publish(
-    publish(n1, 'n1', { containerId: C1, endpoint: 'eth0' }, [tcp(8080, '10.1.0.2', 80), udp(5353, '10.1.0.2', 53)]),
-    'n1',
-    { containerId: C2, endpoint: 'eth0' },
-    [tcp(0, '10.1.0.3', 443), udp(8080, '10.1.0.3', 8080)],
-  ),
+  'tcp-and-udp': publish(publish(n1, 'n1', { containerId: C1, endpoint: 'eth0' }, [tcp(8080, '10.1.0.2', 80), udp(5353, '10.1.0.2', 53)]), 'n1', { containerId: C2, endpoint: 'eth0' }, [
+    tcp(0, '10.1.0.3', 443),
+    udp(8080, '10.1.0.3', 8080),
+  ]),
   'host-ip': publish(n1, 'n1', { containerId: C1, endpoint: 'eth0' }, [tcp(8443, '10.1.0.2', 443, { externalAddress: IpAddress.parse('192.0.2.10') }), tcp(8080, '10.1.0.2', 80)]),
   'port-range': publish(n1, 'n1', { containerId: C1, endpoint: 'eth0' }, [tcp(8000, '10.1.0.2', 9000, { externalPortEnd: 8003 }), udp(7000, '10.1.0.2', 7000, { externalPortEnd: 7001 })]),
   'two-instances': publish(
@@ -128,10 +129,14 @@ test('HCN: an endpoint per container, PortMapping with numeric protocols, VIP on
     { Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 80, ExternalPort: 8080 } },
     { Type: 'PortMapping', Settings: { Protocol: 17, InternalPort: 53, ExternalPort: 5353 } },
   ]);
-  t.deepEqual(n!.endpoints[1]!.document.Policies, [
-    { Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 443, ExternalPort: DEFAULT_EPHEMERAL_PORTS.start } },
-    { Type: 'PortMapping', Settings: { Protocol: 17, InternalPort: 8080, ExternalPort: 8080 } },
-  ], 'the ephemeral port as WinNAT picked it');
+  t.deepEqual(
+    n!.endpoints[1]!.document.Policies,
+    [
+      { Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 443, ExternalPort: DEFAULT_EPHEMERAL_PORTS.start } },
+      { Type: 'PortMapping', Settings: { Protocol: 17, InternalPort: 8080, ExternalPort: 8080 } },
+    ],
+    'the ephemeral port as WinNAT picked it',
+  );
   const host = renderWindowsNat(CASES['host-ip']!).hcn[0]!.endpoints[0]!.document.Policies;
   t.deepEqual(host, [
     { Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 80, ExternalPort: 8080 } },
@@ -188,7 +193,7 @@ test('psQuote: a verbatim string; every quote PowerShell ends a string at is dou
   t.is(psQuote('n1'), "'n1'");
   t.is(psQuote("it's"), "'it''s'");
   t.is(psQuote('a\u2019b'), "'a\u2019\u2019b'");
-  t.is(psQuote('$env:X `n "q"'), "'$env:X `n \"q\"'");
+  t.is(psQuote('$env:X `n "q"'), '\'$env:X `n "q"\'');
   t.is(psQuote(''), "''");
 });
 
@@ -199,7 +204,10 @@ test('notes: loopback, instances side by side and port ranges are said; a plain 
   t.regex(two[0]!, /"web" has loopback on/);
   t.regex(two[1]!, /2 NAT instances side by side/);
   const range = renderWindowsNat(CASES['port-range']!).notes;
-  t.deepEqual(range.map((n) => /the range is (\d+) mappings/.exec(n)?.[1]), ['4', '2']);
+  t.deepEqual(
+    range.map((n) => /the range is (\d+) mappings/.exec(n)?.[1]),
+    ['4', '2'],
+  );
 });
 
 test('the state, its stored document and its description render alike', (t) => {

@@ -4,8 +4,8 @@
  * step; the plan counts the steps of a run, or fails the n-th one with a KernelError. Objects
  * the ports hand out (a netlink socket, an nftables context) are wrapped the same way.
  */
-import { KernelError } from '../../../core/errors.js';
-import type { HostIntercept } from '../../../drivers/driver-module.js';
+import { KernelError } from '../../core/errors.js';
+import type { HostIntercept } from '../../drivers/driver-module.js';
 
 const STEP = /^(add|set|delete|remove|write|run|open|transact|ensure|create|move)/i;
 

@@ -19,7 +19,7 @@ import { ipamDriverHandlers } from './docker/ipam-driver.js';
 import { networkDriverHandlers } from './docker/network-driver.js';
 import { startPluginServer, type PluginServer } from './docker/plugin-server.js';
 import type { DriverRegistry } from './drivers/binding.js';
-import { linuxDriverRegistry } from './drivers/default-bindings.js';
+import { linuxDriverRegistry } from './drivers/linux-registry.js';
 import { startApiServer, type ApiServer } from './grpc/api-server.js';
 import type { Log } from './log.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';

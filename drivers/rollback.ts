@@ -26,10 +26,7 @@ export class Rollback {
       }
     }
     this.undo.length = 0;
-    if (failures.length === 0) throw cause;
-    const e = asBerthError(cause);
-    const details = [e.fields.details, `rollback left: ${failures.join('; ')}`].filter(Boolean).join('; ');
-    throw new BerthError(e.code, e.message, { ...e.fields, details }, { cause });
+    throw withUndoFailures(cause, failures);
   }
 
   /** Runs `body`; on any error undoes what was pushed, then rethrows. */
@@ -40,4 +37,34 @@ export class Rollback {
       return this.fail(err);
     }
   }
+
+  /**
+   * `run` for synchronous work (under a file lock, say): every inverse pushed must be
+   * synchronous too; one that returns a promise is a programming error, reported as such.
+   */
+  runSync<T>(body: (rb: Rollback) => T): T {
+    try {
+      return body(this);
+    } catch (cause) {
+      const failures: string[] = [];
+      for (const step of this.undo.reverse()) {
+        try {
+          const out = step.fn();
+          if (out instanceof Promise) failures.push(`${step.what}: an asynchronous undo inside runSync`);
+        } catch (err) {
+          failures.push(`${step.what}: ${asBerthError(err).message}`);
+        }
+      }
+      this.undo.length = 0;
+      throw withUndoFailures(cause, failures);
+    }
+  }
+}
+
+/** `cause`, with what the undo could not do added to its details. */
+function withUndoFailures(cause: unknown, failures: readonly string[]): unknown {
+  if (failures.length === 0) return cause;
+  const e = asBerthError(cause);
+  const details = [e.fields.details, `rollback left: ${failures.join('; ')}`].filter(Boolean).join('; ');
+  return new BerthError(e.code, e.message, { ...e.fields, details }, { cause });
 }

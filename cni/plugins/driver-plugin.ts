@@ -12,6 +12,7 @@ import type { DriverFacts } from '../../drivers/catalog.js';
 import { GONE, type Driver, type EndpointPlacement, type NetworkSpec } from '../../drivers/driver.js';
 import type { DriverModule } from '../../drivers/driver-module.js';
 import { withPolicyRecords } from '../../drivers/policy-records.js';
+import { Rollback } from '../../drivers/rollback.js';
 import type { AddressSource, IpamAddress, IpamOutcome } from '../ipam-source.js';
 import { openAddressSource } from '../ipam-select.js';
 import { parsePortMappings } from '../port-mappings.js';
@@ -99,9 +100,10 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
       const portMappings = b.portMappings(req);
       const mac = requestedMac(req);
       const ipam = openAddressSource(req);
-      const outcome: IpamOutcome = ipam ? await ipam.add(req) : { ips: [], routes: [] };
-      mark('ipam');
-      try {
+      return new Rollback().run(async (rb) => {
+        const outcome: IpamOutcome = ipam ? await ipam.add(req) : { ips: [], routes: [] };
+        if (ipam) rb.push('release the addresses', () => ipam.del(req));
+        mark('ipam');
         const info = await b.driver(req).createEndpoint(networkOf(req, options, ipam, outcome.ips), {
           containerId: req.containerId,
           ifname: req.ifname,
@@ -121,16 +123,7 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
           ...(dns ? { dns } : {}),
         };
         return result;
-      } catch (err) {
-        if (ipam) {
-          try {
-            await ipam.del(req);
-          } catch (undo) {
-            process.stderr.write(`${facts.plugin}: releasing addresses after a failed ADD also failed: ${asBerthError(undo).message}\n`);
-          }
-        }
-        throw err;
-      }
+      });
     },
 
     async del(req) {

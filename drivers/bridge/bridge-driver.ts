@@ -293,30 +293,22 @@ export class BridgeDriver implements Driver<BridgeOptions> {
     // rules): the common case of a pod joining a running network costs one netlink call.
     // CHECK verifies the real state.
     if (br && br.kind === 'bridge' && br.up && br.alias === bridgeMarker(net)) return br;
-    let created = false;
-    if (!br) {
-      try {
-        nl.addLink({ kind: 'bridge', name: o.bridge, up: true, ...(o.mtu ? { mtu: o.mtu } : {}) });
-        created = true;
-      } catch (err) {
-        if (!(err instanceof AlreadyExistsError)) throw err;
-      }
-      br = mustGetLink(nl, o.bridge);
-    } else if (br.kind !== 'bridge') {
-      throw new InvalidConfigError(`"${o.bridge}" exists and is not a bridge (it is a ${br.kind} link)`, { field: 'bridge', value: o.bridge });
-    }
-    try {
-      return this.configureBridge(nl, br, net, created);
-    } catch (err) {
-      if (created) {
+    return new Rollback().runSync((rb) => {
+      let created = false;
+      if (!br) {
         try {
-          this.removeNetwork(nl, net, { onlyIfUnused: false });
-        } catch {
-          // The original error matters more; a leftover empty bridge is removed by the next DEL or GC.
+          nl.addLink({ kind: 'bridge', name: o.bridge, up: true, ...(o.mtu ? { mtu: o.mtu } : {}) });
+          created = true;
+          rb.push(`remove bridge ${o.bridge}`, () => this.removeNetwork(nl, net, { onlyIfUnused: false }));
+        } catch (err) {
+          if (!(err instanceof AlreadyExistsError)) throw err;
         }
+        br = mustGetLink(nl, o.bridge);
+      } else if (br.kind !== 'bridge') {
+        throw new InvalidConfigError(`"${o.bridge}" exists and is not a bridge (it is a ${br.kind} link)`, { field: 'bridge', value: o.bridge });
       }
-      throw err;
-    }
+      return this.configureBridge(nl, br, net, created);
+    });
   }
 
   private configureBridge(nl: Netlink, br: LinkInfo, net: BridgeNetwork, created: boolean): LinkInfo {

@@ -68,7 +68,7 @@ need_apt=()
 # image made from the static busybox. `file` tells the tests the busybox is the static one;
 # openssl makes the certificates of the Kubernetes source's HTTPS test; gcc and libc6-dev
 # build the CNI plugin shim (cni/shim/shim.c), linked statically.
-for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev; do
+for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev etcd-server; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -4,9 +4,10 @@
 /**
  * Loaded at run time from berth's node_modules, never bundled: koffi's native module; winston
  * (plugins: only on the error/log path); gRPC; and @kubernetes/client-node, which berthd
- * imports with import() only when given --kubeconfig (~0.7 s to load, so never otherwise).
+ * imports with import() only when given --kubeconfig (~0.7 s to load, so never otherwise); etcd3,
+ * which reads its .proto files next to itself and is loaded only when a cluster store is opened.
  */
-export const EXTERNAL = ['koffi', 'winston', '@grpc/grpc-js', '@grpc/proto-loader', '@kubernetes/client-node'];
+export const EXTERNAL = ['koffi', 'winston', '@grpc/grpc-js', '@grpc/proto-loader', '@kubernetes/client-node', 'etcd3'];
 
 /** One executable: a single CommonJS file for Node 22 or later. */
 export function executableOptions(entry, outfile) {

@@ -67,7 +67,8 @@ need_apt=()
 # the test run's private namespaces; the package's own service is not started here) with an
 # image made from the static busybox. `file` tells the tests the busybox is the static one;
 # openssl makes the certificates of the Kubernetes source's HTTPS test; gcc and libc6-dev
-# build the CNI plugin shim (cni/shim/shim.c), linked statically.
+# build the CNI plugin shim (cni/shim/shim.c), linked statically; etcd-server is the cluster
+# store the etcd tests start for themselves.
 for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev etcd-server; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
@@ -88,6 +89,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null || status=$?
   if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi
   if [ "$status" -ne 0 ]; then exit "$status"; fi
+  # Nor at the next boot: a Docker engine or an etcd that this setup installed only for the
+  # tests (which start their own, inside private namespaces) stays off.
+  if command -v systemctl >/dev/null; then
+    for pkg in "${need_apt[@]}"; do
+      case "$pkg" in
+        docker.io) systemctl disable docker.service docker.socket >/dev/null 2>&1 || true ;;
+        etcd-server) systemctl disable etcd.service >/dev/null 2>&1 || true ;;
+      esac
+    done
+  fi
 fi
 
 echo "setup: npm ci"

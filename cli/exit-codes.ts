@@ -1,5 +1,5 @@
 /**
- * The CLI's one table from berth error codes to exit statuses (DESIGN.md, "Errors": cli/ maps
+ * The CLI's one table from berth error codes to exit statuses (cli/ maps each error
  * to a message and an exit status).
  *
  *   0   success

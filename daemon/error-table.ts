@@ -2,7 +2,7 @@
  * The one table that maps berth's error codes to what berthd's protocol edges send: the HTTP
  * status of a Docker plugin reply (whose body is always `{"Err": message}`) and the gRPC
  * status of an API reply. Drivers and services throw core/errors classes and never choose a
- * wire status themselves (DESIGN.md, "Errors").
+ * wire status themselves.
  */
 import { status } from '@grpc/grpc-js';
 import { asBerthError, type BerthError, type ErrorCode } from '../core/errors.js';

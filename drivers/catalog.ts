@@ -50,8 +50,3 @@ export const IPAM_PLUGIN = 'berth-ipam';
 
 /** Every CNI plugin berth ships: one per driver, and the IPAM plugin. */
 export const CNI_PLUGIN_NAMES: readonly string[] = [...CATALOG.map((e) => e.plugin), IPAM_PLUGIN];
-
-/** The entry of a driver, by driver name (`nat`) or plugin name (`berth-nat`). */
-export function catalogEntry(name: string): CatalogEntry | undefined {
-  return CATALOG.find((e) => e.name === name || e.plugin === name);
-}

@@ -77,19 +77,17 @@ export class NftPolicyDataplane {
    */
   apply(ir: PolicyIR, extra: ApplyExtra = {}): ApplyReport {
     const t0 = performance.now();
-    const logical = this.#renderer.render(ir);
     const prev = this.#applied;
-    if (prev && diffNftState(prev.logical, logical).length === 0) {
+    const change = this.#change(ir);
+    if (!change) {
       // No change: the guard commands alone, in one transaction (the pods' policies are in force).
       const commands = [...(extra.with ?? []), ...(extra.after ?? [])];
       const t1 = performance.now();
-      if (commands.length) this.#nft.run([nft.addTable('inet', logical.table), ...commands]);
+      if (commands.length) this.#nft.run([nft.addTable('inet', this.#renderer.table), ...commands]);
       return { mode: 'none', commands: commands.length, renderMs: t1 - t0, kernelMs: performance.now() - t1 };
     }
-    const content = prev ? undefined : readPolicyTable(this.#nft, logical.table);
-    const copy = prev ? otherCopy(prev.copy) : otherCopy(content?.active ?? 'b');
-    const next = this.#namer(copy, logical).state(logical);
-    const commands = [...this.#changeCommands(copy, next, content), ...(extra.with ?? [])];
+    const { copy, next, logical, content } = change;
+    const commands = [...change.commands, ...(extra.with ?? [])];
     const t1 = performance.now();
     // Until this transaction succeeds, what the kernel holds is not known for sure.
     this.#applied = undefined;
@@ -115,12 +113,21 @@ export class NftPolicyDataplane {
 
   /** The commands `apply(ir)` would run now to make the change, without running them (dry runs, tests). */
   plan(ir: PolicyIR): NftCommand[] {
+    return this.#change(ir)?.commands ?? [];
+  }
+
+  /**
+   * What making the table match `ir` takes: undefined when nothing changed; otherwise the copy
+   * to write, its state, and the one transaction (after reading the table on a first apply).
+   */
+  #change(ir: PolicyIR): { copy: CopyId; next: NftState; logical: NftState; content: TableContent | undefined; commands: NftCommand[] } | undefined {
     const logical = this.#renderer.render(ir);
     const prev = this.#applied;
-    if (prev && diffNftState(prev.logical, logical).length === 0) return [];
+    if (prev && diffNftState(prev.logical, logical).length === 0) return undefined;
     const content = prev ? undefined : readPolicyTable(this.#nft, logical.table);
     const copy = prev ? otherCopy(prev.copy) : otherCopy(content?.active ?? 'b');
-    return this.#changeCommands(copy, this.#namer(copy, logical).state(logical), content);
+    const next = this.#namer(copy, logical).state(logical);
+    return { copy, next, logical, content, commands: this.#changeCommands(copy, next, content) };
   }
 
   /** Removes the table (all policy filtering stops). Idempotent. */

@@ -9,26 +9,13 @@
  * exists only inside this run's namespaces.
  */
 import anyTest, { type TestFn } from 'ava';
-import { DockerEnv, DockerUnavailableError, IMAGE, PLUGIN_DIR, dockerTests, rawPluginRequest, waitFor } from './harness.js';
+import type { DockerEnv } from './harness.js';
+import { type DockerContext, IMAGE, PLUGIN_DIR, dockerFile, rawPluginRequest, waitFor } from './harness.js';
 
-type Context = { env: DockerEnv; unavailable?: string };
-const anyTestTyped = anyTest as TestFn<Context>;
+const anyTestTyped = anyTest as TestFn<DockerContext>;
 
-const dockerTest = dockerTests(anyTestTyped);
+const dockerTest = dockerFile(anyTestTyped);
 const test = { serial: dockerTest };
-
-anyTestTyped.before(async (t) => {
-  try {
-    t.context.env = await DockerEnv.start();
-  } catch (err) {
-    // Every test then fails with this message (dockerTests): never a pass without Docker.
-    if (!(err instanceof DockerUnavailableError)) throw err;
-    t.context.unavailable = err.message;
-  }
-});
-anyTestTyped.after.always(async (t) => {
-  await t.context.env?.stop();
-});
 
 /** Starts a container that sleeps on `network`; removed by the test's teardown. */
 const runSleeper = async (t: { context: { env: DockerEnv }; teardown: (fn: () => Promise<void>) => void }, name: string, network: string): Promise<void> => {

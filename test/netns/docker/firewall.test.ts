@@ -13,13 +13,12 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DIST_BIN, runProcess } from '../../support/netns.js';
-import { uplink } from '../nat/fixtures.js';
-import { DockerEnv, DockerUnavailableError, HTTPD, IMAGE, dockerTests, httpGet, waitFor } from './harness.js';
+import type { DockerEnv } from './harness.js';
+import { type DockerContext, HTTPD, IMAGE, dockerFile, httpGet, waitFor } from './harness.js';
 
-type Context = { env: DockerEnv; unavailable?: string; up?: ReturnType<typeof uplink> };
-const anyTestTyped = anyTest as TestFn<Context>;
-const dockerTest = dockerTests(anyTestTyped);
-type T = ExecutionContext<Context>;
+const anyTestTyped = anyTest as TestFn<DockerContext>;
+const dockerTest = dockerFile(anyTestTyped, '10.234.9');
+type T = ExecutionContext<DockerContext>;
 
 const IPTABLES = '/usr/sbin/iptables';
 
@@ -28,21 +27,6 @@ function iptables(...args: string[]): string {
   if (r.status !== 0) throw new Error(`iptables ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
-
-anyTestTyped.before(async (t) => {
-  try {
-    t.context.env = await DockerEnv.start();
-    t.context.up = uplink('10.234.9');
-  } catch (err) {
-    // Every test then fails with this message (dockerTests): never a pass without Docker.
-    if (!(err instanceof DockerUnavailableError)) throw err;
-    t.context.unavailable = err.message;
-  }
-});
-anyTestTyped.after.always(async (t) => {
-  t.context.up?.cleanup();
-  await t.context.env?.stop();
-});
 
 const ping = async (env: DockerEnv, from: string, to: string): Promise<boolean> => (await env.docker(['exec', from, 'ping', '-c', '1', '-W', '1', to])).code === 0;
 const eventually = async (probe: () => Promise<boolean> | boolean, what: string): Promise<boolean> => {

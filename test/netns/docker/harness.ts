@@ -18,6 +18,7 @@
  *   still running from this run's directories (found by their command lines, killed by pid),
  *   unmounts /run and removes the scratch directory and cgroups.
  */
+import { uplink } from '../nat/fixtures.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -402,6 +403,35 @@ export function dockerTests<C extends { unavailable?: string }>(test: TestFn<C>)
       if (t.context.unavailable) throw new DockerUnavailableError(`the Docker engine did not start, so this test cannot run: ${t.context.unavailable}`);
       await fn(t);
     });
+}
+
+/** What a Docker test file's tests share: the engine, and an external client's namespace when asked. */
+export interface DockerContext {
+  env: DockerEnv;
+  unavailable?: string;
+  up?: ReturnType<typeof uplink>;
+}
+
+/**
+ * One Docker engine for the file's tests (and, with `uplinkPrefix`, an external client's
+ * namespace on `<uplinkPrefix>.0/24`), stopped after the last test; the test function that
+ * fails every test when the engine did not start (never a pass without Docker).
+ */
+export function dockerFile<C extends DockerContext>(test: TestFn<C>, uplinkPrefix?: string): ReturnType<typeof dockerTests<C>> {
+  test.before(async (t) => {
+    try {
+      t.context.env = await DockerEnv.start();
+      if (uplinkPrefix) t.context.up = uplink(uplinkPrefix);
+    } catch (err) {
+      if (!(err instanceof DockerUnavailableError)) throw err;
+      t.context.unavailable = err.message;
+    }
+  });
+  test.after.always(async (t) => {
+    t.context.up?.cleanup();
+    await t.context.env?.stop();
+  });
+  return dockerTests(test);
 }
 
 /** HTTP GET with busybox wget (its -T crashes the static 1.35 build: a spawn timeout instead), from the host or from namespace `netns`; the body or undefined. */

@@ -12,30 +12,14 @@ import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { join } from 'node:path';
 import { describeNat } from '../../../drivers/nat/index.js';
 import { DIST_BIN, runProcess } from '../../support/netns.js';
-import { uplink } from '../nat/fixtures.js';
-import { DockerEnv, DockerUnavailableError, HTTPD, IMAGE, dockerTests, httpGet } from './harness.js';
+import type { DockerEnv } from './harness.js';
+import { type DockerContext, HTTPD, IMAGE, dockerFile, httpGet } from './harness.js';
 
-type Context = { env: DockerEnv; unavailable?: string; up?: ReturnType<typeof uplink> };
-const anyTestTyped = anyTest as TestFn<Context>;
+const anyTestTyped = anyTest as TestFn<DockerContext>;
 
-const dockerTest = dockerTests(anyTestTyped);
+const dockerTest = dockerFile(anyTestTyped, '10.232.9');
 
-anyTestTyped.before(async (t) => {
-  try {
-    t.context.env = await DockerEnv.start();
-    t.context.up = uplink('10.232.9');
-  } catch (err) {
-    // Every test then fails with this message (dockerTests): never a pass without Docker.
-    if (!(err instanceof DockerUnavailableError)) throw err;
-    t.context.unavailable = err.message;
-  }
-});
-anyTestTyped.after.always(async (t) => {
-  t.context.up?.cleanup();
-  await t.context.env?.stop();
-});
-
-type T = ExecutionContext<Context>;
+type T = ExecutionContext<DockerContext>;
 const createNetwork = async (t: T, args: string[], name: string): Promise<void> => {
   const env = t.context.env;
   t.teardown(async () => void (await env.docker(['network', 'rm', name])));

@@ -9,7 +9,7 @@ import { IoError, TryAgainError } from '../../../core/errors.js';
 import { openEtcdStore, type EtcdStore, type EtcdStoreOptions } from '../../../store/etcd/etcd-store.js';
 import type { Store, WatchEvent } from '../../../store/store.js';
 import { EtcdServer, freePort } from './etcd-server.js';
-import { storeContract, until } from './store-contract.js';
+import { storeContract, until } from '../../support/store-contract.js';
 
 let shared: EtcdServer | undefined;
 test.before(async () => {

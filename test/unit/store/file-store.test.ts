@@ -1,3 +1,5 @@
+// The file store's own cases; the Store contract (put/get/list/delete, compare-and-swap, update,
+// watch) is held by file-store-contract.test.ts, written once for every store.
 import test, { type ExecutionContext } from 'ava';
 import { fork } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,55 +29,6 @@ async function holdInChild(t: ExecutionContext, dir: string, mode: 'named' | 'ke
   while (!existsSync(marker)) await new Promise((r) => setTimeout(r, 5));
   return { child, exited };
 }
-
-test('file store: put, get, list by prefix, delete; revisions move on every write', async (t) => {
-  const { store } = tempStore(t);
-  t.is(await store.get('a/1'), undefined);
-  const first = await store.put('a/1', { n: 1 });
-  t.true(first.ok);
-  const e1 = await store.get('a/1');
-  t.deepEqual(e1?.value, { n: 1 });
-  const second = await store.put('a/1', { n: 2 });
-  t.true(second.ok && e1 !== undefined && second.revision !== e1.revision);
-  await store.put('a/2', 'two');
-  await store.put('b/1', [1, 2]);
-  t.deepEqual(
-    (await store.list('a/')).map((e) => [e.key, e.value]),
-    [
-      ['a/1', { n: 2 }],
-      ['a/2', 'two'],
-    ],
-  );
-  t.deepEqual(await store.delete('a/1'), { ok: true, existed: true });
-  t.deepEqual(await store.delete('a/1'), { ok: true, existed: false });
-  t.is(await store.get('a/1'), undefined);
-  t.deepEqual(
-    (await store.list('')).map((e) => e.key),
-    ['a/2', 'b/1'],
-  );
-});
-
-test('file store: compare-and-swap on expectRevision (0 = must not exist)', async (t) => {
-  const { store } = tempStore(t);
-  const created = await store.put('k', 1, { expectRevision: 0 });
-  t.true(created.ok);
-  const again = await store.put('k', 2, { expectRevision: 0 });
-  t.false(again.ok);
-  t.is(!again.ok && again.current?.value, 1);
-  if (!created.ok) return t.fail();
-  const swapped = await store.put('k', 3, { expectRevision: created.revision });
-  t.true(swapped.ok);
-  const stale = await store.put('k', 4, { expectRevision: created.revision });
-  t.false(stale.ok);
-  const staleDelete = await store.delete('k', { expectRevision: created.revision });
-  t.false(staleDelete.ok);
-  t.is((await store.get('k'))?.value, 3);
-  if (!swapped.ok) return t.fail();
-  t.deepEqual(await store.delete('k', { expectRevision: swapped.revision }), { ok: true, existed: true });
-  // A re-created key does not reuse the revisions of its earlier life.
-  const reborn = await store.put('k', 5, { expectRevision: 0 });
-  t.true(reborn.ok && reborn.revision !== created.revision && reborn.revision !== swapped.revision);
-});
 
 test('file store: update is read-modify-write; returning the current value writes nothing; undefined deletes', (t) => {
   const { store, dir } = tempStore(t);
@@ -148,38 +101,6 @@ test('file store: values are written whole (temp file + rename) and stay valid J
   const record = JSON.parse(readFileSync(join(dir, 'kv', 'big'), 'utf8')) as { value: unknown };
   t.deepEqual(record.value, big);
   t.deepEqual(readdirSync(join(dir, 'kv')), ['big']);
-});
-
-test('file store: watch reports puts and deletes under the prefix, and stops when unsubscribed', async (t) => {
-  const { store } = tempStore(t, { watchIntervalMs: 50 });
-  await store.put('w/before', 0);
-  const events: WatchEvent[] = [];
-  let wake: () => void = () => {};
-  const unsubscribe = store.watch('w/', (e) => {
-    events.push(e);
-    wake();
-  });
-  t.teardown(unsubscribe);
-  const until = async (n: number) => {
-    const deadline = Date.now() + 5000;
-    while (events.length < n && Date.now() < deadline) await new Promise<void>((r) => ((wake = r), setTimeout(r, 100)));
-  };
-  await store.put('w/a', 1);
-  await store.put('other', 1);
-  await until(1);
-  await store.delete('w/before');
-  await until(2);
-  t.deepEqual(
-    events.map((e) => [e.type, e.key, e.type === 'put' ? e.value : null]),
-    [
-      ['put', 'w/a', 1],
-      ['delete', 'w/before', null],
-    ],
-  );
-  unsubscribe();
-  await store.put('w/late', 1);
-  await new Promise((r) => setTimeout(r, 200));
-  t.is(events.length, 2);
 });
 
 test('file store: watch follows the files inotify names, without the periodic scan', async (t) => {

@@ -1,9 +1,9 @@
 /**
  * The Store contract (store/store.ts), written once and run against every implementation:
- * the file store (file-store-contract.test.ts) and etcd (etcd-store.test.ts).
+ * the file store (test/unit/store/file-store-contract.test.ts) and etcd (test/netns/store/etcd-store.test.ts).
  */
 import test, { type ExecutionContext } from 'ava';
-import type { JsonValue, Store, WatchEvent } from '../../../store/store.js';
+import type { JsonValue, Store, WatchEvent } from '../../store/store.js';
 
 export interface ContractStores {
   /** An empty store of its own for this test. */

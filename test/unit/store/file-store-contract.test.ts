@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../../store/file/file-store.js';
-import { storeContract } from './store-contract.js';
+import { storeContract } from '../../support/store-contract.js';
 
 storeContract('file store', {
   async open(t) {

@@ -30,6 +30,10 @@ import type { PolicyObjectSink, PolicySource } from './policy/policy-source.js';
 import { SerialQueue } from './serial-queue.js';
 import { startCniServer, type CniServer } from './cni/cni-server.js';
 import { PassageKeeper } from './firewall/passage-keeper.js';
+import { ClusterAgent } from './cluster/cluster-agent.js';
+import { pluginsFor } from '../cni/plugins/index.js';
+import { openNetlink } from '../dataplane/linux/index.js';
+import type { Netlink } from '../dataplane/linux/ports.js';
 
 /** The name Docker knows berth's IPAM by (`--ipam-driver berth`). */
 export const IPAM_PLUGIN = 'berth';
@@ -80,7 +84,26 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     const store = new FileStore({ dataDir: config.dataDir });
     const swept = store.sweepSync();
     if (swept.tempFiles + swept.lockFiles > 0) log.info('store: removed files left by killed writers', { ...swept });
-    const registry = deps.registry ?? (await linuxDriverRegistry({ runDir: config.runDir }));
+    // The cluster first: drivers whose networks span hosts are made with it.
+    let cluster: ClusterAgent | undefined;
+    if (config.cluster) {
+      const c = config.cluster;
+      cluster = new ClusterAgent(
+        {
+          endpoints: c.endpoints,
+          node: c.nodeName,
+          advertiseAddress: c.advertiseAddress,
+          ...(c.prefix ? { prefix: c.prefix } : {}),
+          nodeTtlSeconds: c.nodeTtlSeconds,
+          subnetGraceMs: c.subnetGraceSeconds * 1000,
+        },
+        { log, runDir: config.runDir, netlink: hostNetlink, version: VERSION },
+      );
+      const agent = cluster;
+      closers.push(() => agent.stop());
+      await agent.start();
+    }
+    const registry = deps.registry ?? (await linuxDriverRegistry({ runDir: config.runDir, ...(cluster ? { cluster } : {}) }));
     const queue = new SerialQueue();
     const service = new NetworkService({ store, registry, queue, log, sandboxExists: deps.sandboxExists ?? netnsExists });
     const ipam = new DockerIpam({ store, queue, log }, { defaultRange: config.defaultPoolRange, defaultPoolLength: config.defaultPoolLength });
@@ -121,7 +144,13 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     let cni: CniServer | undefined;
     if (config.cniSocket) {
       const listenFd = systemdSocket();
-      const server = await startCniServer({ socketPath: config.cniSocket, log, metrics, ...(listenFd !== undefined ? { listenFd } : {}) });
+      const server = await startCniServer({
+        socketPath: config.cniSocket,
+        log,
+        metrics,
+        ...(listenFd !== undefined ? { listenFd } : {}),
+        ...(cluster ? { plugins: pluginsFor({ cluster }) } : {}),
+      });
       cni = server;
       closers.push(() => server.close());
     }
@@ -183,6 +212,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
         ipamPools: () => ipam.pools(),
         // Re-checked before berthd says it is healthy: an owner may have rewritten its chains.
         firewall: () => firewall.check('status'),
+        ...(cluster ? { cluster: () => cluster.status() } : {}),
       }),
     });
     closers.push(() => api.close());
@@ -199,6 +229,12 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
 async function kubeSourceFactory(kubeconfigPath: string, log: Log): Promise<(sink: PolicyObjectSink) => Promise<PolicySource>> {
   const { createKubeSource } = await import('./policy/kube-source.js');
   return (sink) => createKubeSource({ kubeconfigPath, sink, logger: log });
+}
+
+let netlink: Netlink | undefined;
+/** Netlink of berthd's own namespace (the host's), opened on first use. */
+function hostNetlink(): Netlink {
+  return (netlink ??= openNetlink());
 }
 
 /** The first socket systemd passed (LISTEN_FDS, sd_listen_fds(3)), if it passed one to this process. */

@@ -3,7 +3,8 @@
  */
 import { parseArgs } from 'node:util';
 import { InvalidConfigError } from '../core/errors.js';
-import { IpParseError, IpPrefix } from '../core/ip.js';
+import { hostname } from 'node:os';
+import { IpAddress, IpParseError, IpPrefix } from '../core/ip.js';
 import { DEFAULT_DATA_DIR } from '../store/file/file-store.js';
 import type { LogLevel } from './log.js';
 
@@ -43,6 +44,22 @@ export interface DaemonConfig {
   readonly firewallCheckMs: number;
   /** Serve CNI requests of the plugin shims here; undefined = do not. @default <runDir>/cni.sock */
   readonly cniSocket: string | undefined;
+  /** Join a cluster through etcd (overlay networks); undefined = single host, embedded store only. */
+  readonly cluster: ClusterOptions | undefined;
+}
+
+export interface ClusterOptions {
+  readonly endpoints: readonly string[];
+  /** The underlay address: the VXLAN local address, what other nodes send to. */
+  readonly advertiseAddress: IpAddress;
+  /** @default the host name */
+  readonly nodeName: string;
+  /** @default '/berth/' */
+  readonly prefix: string | undefined;
+  /** @default 10 */
+  readonly nodeTtlSeconds: number;
+  /** @default 3600 */
+  readonly subnetGraceSeconds: number;
 }
 
 export const USAGE = `Usage: berthd [OPTIONS]
@@ -75,6 +92,14 @@ Options:
   --firewall-check-interval SECONDS
                             re-check other firewalls' forward drops this often; 0 = only
                             on start, Docker events and status (default 10)
+  --etcd-endpoints URL[,URL...]
+                            join a cluster through etcd (overlay networks span its nodes)
+  --advertise-address IP    this node's underlay address: the VXLAN local address and where
+                            other nodes send (needed with --etcd-endpoints)
+  --node-name NAME          this node's name in the cluster (default: the host name)
+  --etcd-prefix PREFIX      key prefix in etcd (default /berth/)
+  --node-ttl SECONDS        a node silent this long is dropped by the others (default 10)
+  --subnet-grace SECONDS    a departed node's block returns to the pool after this (default 3600)
   -h, --help                show this help
 `;
 
@@ -104,6 +129,12 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
         kubeconfig: { type: 'string' },
         'docker-socket': { type: 'string' },
         'firewall-check-interval': { type: 'string' },
+        'etcd-endpoints': { type: 'string' },
+        'advertise-address': { type: 'string' },
+        'node-name': { type: 'string' },
+        'etcd-prefix': { type: 'string' },
+        'node-ttl': { type: 'string' },
+        'subnet-grace': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -157,5 +188,52 @@ export function parseDaemonArgs(argv: readonly string[]): DaemonConfig | 'help' 
     dockerSocket: values['docker-socket'] ?? '/var/run/docker.sock',
     firewallCheckMs: Math.round(Number(checkText) * 1000),
     cniSocket: values['no-cni'] ? undefined : (values['cni-socket'] ?? `${runDir}/cni.sock`),
+    cluster: parseClusterOptions(values),
+  };
+}
+
+function parseClusterOptions(values: Record<string, string | boolean | undefined>): ClusterOptions | undefined {
+  const text = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const endpointsText = text('etcd-endpoints');
+  const clusterOnly = ['advertise-address', 'node-name', 'etcd-prefix', 'node-ttl', 'subnet-grace'].filter((k) => text(k) !== undefined);
+  if (endpointsText === undefined) {
+    if (clusterOnly.length) throw new InvalidConfigError(`--${clusterOnly[0]} needs --etcd-endpoints: it only means something in a cluster`, { field: `--${clusterOnly[0]}` });
+    return undefined;
+  }
+  const endpoints = endpointsText.split(',').map((e) => e.trim());
+  for (const e of endpoints) {
+    let url: URL | undefined;
+    try {
+      url = new URL(e);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.port) {
+      throw new InvalidConfigError(`--etcd-endpoints: ${JSON.stringify(e)} is not an etcd client URL such as http://10.0.0.1:2379`, { field: '--etcd-endpoints', value: e });
+    }
+  }
+  const advertiseText = text('advertise-address');
+  if (advertiseText === undefined)
+    throw new InvalidConfigError("--etcd-endpoints needs --advertise-address IP: the underlay address other nodes send this node's VXLAN packets to", { field: '--advertise-address' });
+  const advertiseAddress = IpAddress.tryParse(advertiseText);
+  if (!advertiseAddress || advertiseAddress.family !== 4)
+    throw new InvalidConfigError(`--advertise-address ${JSON.stringify(advertiseText)} is not an IPv4 address`, { field: '--advertise-address', value: advertiseText });
+  const nodeName = text('node-name') ?? hostname();
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9])?$/.test(nodeName)) {
+    throw new InvalidConfigError(`--node-name ${JSON.stringify(nodeName)} is not a valid node name: letters, digits, '.', '_' and '-'`, { field: '--node-name', value: nodeName });
+  }
+  const seconds = (flag: string, fallback: number, min: number) => {
+    const t = text(flag);
+    if (t === undefined) return fallback;
+    if (!/^\d+$/.test(t) || Number(t) < min) throw new InvalidConfigError(`--${flag} ${JSON.stringify(t)} must be a whole number of seconds, at least ${min}`, { field: `--${flag}`, value: t });
+    return Number(t);
+  };
+  return {
+    endpoints,
+    advertiseAddress,
+    nodeName,
+    prefix: text('etcd-prefix'),
+    nodeTtlSeconds: seconds('node-ttl', 10, 2),
+    subnetGraceSeconds: seconds('subnet-grace', 3600, 0),
   };
 }

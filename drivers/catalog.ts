@@ -12,6 +12,7 @@ import { BRIDGE_CAPABILITIES } from './bridge/capabilities.js';
 import type { DriverCapabilities } from './driver.js';
 import type { DriverModule } from './driver-module.js';
 import { NAT_CAPABILITIES } from './nat/capabilities.js';
+import { OVERLAY_CAPABILITIES } from './overlay/capabilities.js';
 
 /** An entry without its loader: plain data (the build writes it into each plugin executable). */
 export interface DriverFacts {
@@ -42,6 +43,13 @@ export const CATALOG: readonly CatalogEntry[] = [
     summary: 'a bridge network masqueraded behind the host, with published ports, as Windows NAT',
     capabilities: NAT_CAPABILITIES,
     load: () => import('./nat/module.js').then((m) => m.driverModule as DriverModule),
+  },
+  {
+    name: 'overlay',
+    plugin: 'berth-overlay',
+    summary: 'pods of one network across hosts: a block of the subnet per node, joined by VXLAN, through etcd',
+    capabilities: OVERLAY_CAPABILITIES,
+    load: () => import('./overlay/module.js').then((m) => m.driverModule as DriverModule),
   },
 ];
 

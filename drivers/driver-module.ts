@@ -3,6 +3,7 @@
  * factory and the two translations of user input into the driver's validated options, one
  * per face (a CNI network configuration, Docker's `-o key=value`).
  */
+import type { Cluster } from './cluster.js';
 import type { Driver, EndpointSpec, NetworkSpec } from './driver.js';
 
 /** Where a driver keeps its host-local state and locks. */
@@ -14,6 +15,8 @@ export interface DriverEnv {
    * the driver sees it. The contract suite injects faults here, at every step a create takes.
    */
   readonly intercept?: HostIntercept;
+  /** berthd's cluster (etcd), for drivers whose networks span hosts; absent in a plugin process. */
+  readonly cluster?: Cluster;
 }
 
 /** Gets a host port and gives back what the driver uses instead (the port itself, or a wrapper). */

@@ -56,6 +56,10 @@ export async function statusCommand(argv: readonly string[], io: Output = PROCES
     );
     io.out('\n');
     io.out(firewallSection(s));
+    if (s.cluster) {
+      io.out('\n');
+      io.out(clusterSection(s.cluster));
+    }
     if (s.ipamPools.length) {
       io.out('\n');
       io.out(
@@ -80,6 +84,26 @@ function firewallSection(s: StatusMessage): string {
   const head = `Firewall:       other owners drop forwarded traffic; berth accepts its own devices' traffic (${s.firewallDevices.join(', ')}) in their chains\n`;
   const rows = s.firewallPassages.map((p) => [p.owner, `${p.family} ${p.table} ${p.chain}${p.backend === 'iptables-legacy' ? ' (legacy)' : ''}`, p.present ? 'added' : 'MISSING', p.reason]);
   return head + renderTable(['OWNER', 'CHAIN', "BERTH'S ACCEPT", 'WHY'], rows);
+}
+
+/** The nodes this node sees alive in etcd, and the overlay networks it is in with every node's block and VTEP. */
+function clusterSection(c: NonNullable<StatusMessage['cluster']>): string {
+  const etcd = c.etcdHealthy ? 'healthy' : `UNREACHABLE (${c.etcdError})`;
+  let text = `Cluster:        node ${c.node}, underlay ${c.advertiseAddress}; etcd ${c.endpoints.join(',')}: ${etcd}\n`;
+  if (c.nodes.length) {
+    text += renderTable(
+      ['NODE', 'ADDRESS', 'VERSION', 'SINCE'],
+      c.nodes.map((n) => [n.name === c.node ? `${n.name} (this node)` : n.name, n.address, n.version, n.since]),
+    );
+  }
+  for (const o of c.overlays) {
+    text += `\nOverlay ${o.network}: VNI ${o.vni}, subnet ${o.subnet}, mode ${o.mode}, device ${o.device}\n`;
+    text += renderTable(
+      ['NODE', 'BLOCK', 'VTEP', 'VTEP MAC', 'STATE'],
+      o.nodes.map((n) => [n.node, n.subnet, n.vtep, n.vtepMac, n.released ? 'left (block kept for the grace period)' : 'up']),
+    );
+  }
+  return text;
 }
 
 function formatDuration(seconds: number): string {

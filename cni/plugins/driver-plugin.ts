@@ -10,7 +10,7 @@ import { IpPrefix, parseIpWithPrefix, IpAddress } from '../../core/ip.js';
 import type { IpRange, PortMapping, Route } from '../../core/model.js';
 import type { DriverFacts } from '../../drivers/catalog.js';
 import { GONE, type Driver, type EndpointPlacement, type NetworkSpec } from '../../drivers/driver.js';
-import type { DriverModule } from '../../drivers/driver-module.js';
+import type { DriverEnv, DriverModule } from '../../drivers/driver-module.js';
 import { withPolicyRecords } from '../../drivers/policy-records.js';
 import { Rollback } from '../../drivers/rollback.js';
 import type { AddressSource, IpamAddress, IpamOutcome } from '../ipam-source.js';
@@ -29,15 +29,18 @@ export function runDirOf(req: CniRequest): string {
  * which serves every request of the node, reuses it (and the netlink socket it holds)
  * instead of opening a new one per request. Pods are recorded for the policy engine there.
  */
-function driverPerRunDir(module: DriverModule): (req: CniRequest) => Driver<unknown> {
+function driverPerRunDir(module: DriverModule, served: ServedEnv): (req: CniRequest) => Driver<unknown> {
   const made = new Map<string, Driver<unknown>>();
   return (req) => {
     const runDir = runDirOf(req);
     let d = made.get(runDir);
-    if (!d) made.set(runDir, (d = withPolicyRecords(module.create({ runDir }), runDir)));
+    if (!d) made.set(runDir, (d = withPolicyRecords(module.create({ runDir, ...served }), runDir)));
     return d;
   };
 }
+
+/** What the server running the plugin adds to each driver's environment (berthd: its cluster). */
+export type ServedEnv = Omit<DriverEnv, 'runDir'>;
 
 /** Where the request's sandbox is: the runtime's netns, or none (a DEL or GC after it went). */
 function placementOf(req: CniRequest): EndpointPlacement {
@@ -79,14 +82,15 @@ interface Bound {
 
 /**
  * The CNI command handlers of the plugin of the driver `facts` describes; `load` gives its
- * module (a plugin executable has it built in, berthd loads it through the catalog).
+ * module (a plugin executable has it built in, berthd loads it through the catalog); `served`
+ * is what berthd adds to the drivers' environment.
  */
-export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModule>): PluginHandlers {
+export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModule>, served: ServedEnv = {}): PluginHandlers {
   let bound: Promise<Bound> | undefined;
   const bind = () =>
     (bound ??= load().then((m) => ({
       options: (req: CniRequest) => m.cniOptions(req.name, req.conf),
-      driver: driverPerRunDir(m),
+      driver: driverPerRunDir(m, served),
       portMappings: (req: CniRequest) => (facts.capabilities.portMappings ? parsePortMappings(req.runtimeConfig, { protocols: ['tcp', 'udp'], families: facts.capabilities.ipv6 ? [4, 6] : [4] }) : []),
     })));
   return {

@@ -5,10 +5,15 @@
  */
 import { CATALOG, IPAM_PLUGIN } from '../../drivers/catalog.js';
 import type { PluginHandlers } from '../skel.js';
-import { driverPlugin } from './driver-plugin.js';
+import { driverPlugin, type ServedEnv } from './driver-plugin.js';
 import { ipamPlugin } from './ipam-plugin.js';
 
-export const PLUGINS: Readonly<Record<string, PluginHandlers>> = {
-  ...Object.fromEntries(CATALOG.map((entry) => [entry.plugin, driverPlugin(entry, () => entry.load())])),
-  [IPAM_PLUGIN]: ipamPlugin,
-};
+/** The plugins, their drivers made with `served` added to their environment (berthd's cluster). */
+export function pluginsFor(served: ServedEnv = {}): Readonly<Record<string, PluginHandlers>> {
+  return {
+    ...Object.fromEntries(CATALOG.map((entry) => [entry.plugin, driverPlugin(entry, () => entry.load(), served)])),
+    [IPAM_PLUGIN]: ipamPlugin,
+  };
+}
+
+export const PLUGINS = pluginsFor();

@@ -18,6 +18,7 @@ import type { PolicyAgent } from '../policy/policy-agent.js';
 import { policyHandlers } from './policy-handlers.js';
 import { firewallMessage, natMessage, networkMessage, type CreateNetworkMessage, type NetworkMessage, type StatusMessage } from './messages.js';
 import { ERROR_CODE_KEY, loadBerthService } from './proto.js';
+import type { ClusterStatus } from '../cluster/cluster-agent.js';
 import type { PassageReport } from '../../dataplane/linux/ports.js';
 
 /** Facts for Status that only the daemon's composition knows. */
@@ -34,6 +35,8 @@ export interface StatusFacts {
   readonly ipamPools: DockerIpam['pools'];
   /** Other owners' forward drops and berth's accepts in them, re-checked now. */
   readonly firewall: () => PassageReport;
+  /** The cluster as this node sees it; absent without --etcd-endpoints. */
+  readonly cluster?: () => Promise<ClusterStatus>;
 }
 
 export interface ApiServerOptions {
@@ -99,6 +102,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         lostEndpoints: [...facts.reconcile.lost],
         failedNetworks: [...facts.reconcile.failedNetworks],
         ...firewallMessage(facts.firewall()),
+        ...(facts.cluster ? { cluster: await facts.cluster() } : {}),
       };
     },
   };

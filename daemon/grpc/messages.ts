@@ -2,6 +2,7 @@
  * The API's messages as TypeScript sees them (proto-loader with camelCase fields and
  * defaults filled in), and the conversion from berthd's records.
  */
+import type { ClusterStatus } from '../cluster/cluster-agent.js';
 import type { NatDescription } from '../../drivers/nat/index.js';
 import type { NetworkView } from '../network-service.js';
 import type { PassageReport } from '../../dataplane/linux/ports.js';
@@ -59,6 +60,8 @@ export interface StatusMessage {
   /** berth's devices whose traffic is let through other owners' forward drops. */
   firewallDevices: string[];
   firewallPassages: FirewallPassageMessage[];
+  /** Absent when berthd runs without --etcd-endpoints. */
+  cluster?: ClusterStatus;
 }
 
 export interface FirewallPassageMessage {

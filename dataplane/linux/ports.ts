@@ -121,6 +121,8 @@ export interface RouteSpec {
   readonly advmss?: number;
   /** rtm_protocol; default RTPROT_BOOT (3). */
   readonly protocol?: number;
+  /** `onlink`: the gateway is taken as directly reachable on `oif` though no local prefix holds it. */
+  readonly onlink?: boolean;
 }
 
 export interface RouteInfo extends RouteSpec {

@@ -322,7 +322,11 @@ export class BridgeDriver implements Driver<BridgeOptions> {
 
     // The rules are (re)written whole: a new bridge or a changed configuration gets them.
     if (needsRules(o)) {
-      this.host.nftables().run(ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, isolate: o.isolateFromOtherNetworks, inbound: o.inbound }));
+      this.host
+        .nftables()
+        .run(
+          ensureNetworkRules({ bridge: o.bridge, subnets: net.subnets.map((s) => s.subnet), ipMasq: o.ipMasq, masqExempt: o.ipMasqExempt, isolate: o.isolateFromOtherNetworks, inbound: o.inbound }),
+        );
     }
     // Another owner's forward drop (Docker's, ufw's) would otherwise stop this bridge's traffic.
     this.host.forwardPassage().open(o.bridge);
@@ -436,6 +440,7 @@ function bridgeMarker(net: BridgeNetwork): string {
   const o = net.options;
   const key = JSON.stringify([
     o.ipMasq,
+    ...(o.ipMasqExempt.length ? [o.ipMasqExempt.map(String)] : []),
     o.isolateFromOtherNetworks,
     o.isGateway,
     o.promiscMode,

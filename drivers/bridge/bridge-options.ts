@@ -3,6 +3,7 @@
  * their own keys (CNI config, Docker `-o`) into this shape; defaults live here only.
  */
 import { InvalidConfigError } from '../../core/errors.js';
+import type { IpPrefix } from '../../core/ip.js';
 import { stableHash } from '../../core/stable-hash.js';
 
 export interface BridgeOptions {
@@ -16,6 +17,11 @@ export interface BridgeOptions {
   readonly forceAddress: boolean;
   /** Masquerade traffic from the network's subnets to anywhere outside them. Default false. */
   readonly ipMasq: boolean;
+  /**
+   * Destinations never masqueraded besides the network's own subnets (an overlay's cluster
+   * subnet: pods keep their address across hosts). Default none.
+   */
+  readonly ipMasqExempt: readonly IpPrefix[];
   /** MTU of the bridge and both veth ends; kernel default when absent. */
   readonly mtu?: number;
   /** Let a pod reach itself through the bridge (hairpin on its port). Default false. */
@@ -70,6 +76,7 @@ export function makeBridgeOptions(network: string, o: Partial<BridgeOptions>, fi
     isDefaultGateway,
     forceAddress: o.forceAddress ?? false,
     ipMasq: o.ipMasq ?? false,
+    ipMasqExempt: o.ipMasqExempt ?? [],
     ...(o.mtu !== undefined ? { mtu: o.mtu } : {}),
     hairpinMode,
     promiscMode,

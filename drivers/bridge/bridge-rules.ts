@@ -68,6 +68,8 @@ export interface NetworkRules {
   readonly bridge: string;
   readonly subnets: readonly IpPrefix[];
   readonly ipMasq: boolean;
+  /** Destinations not masqueraded besides each subnet itself. */
+  readonly masqExempt?: readonly IpPrefix[];
   readonly isolate: boolean;
   /**
    * 'published': from anything outside the network, new connections reach its endpoints only
@@ -117,6 +119,7 @@ export function ensureNetworkRules(n: NetworkRules): NftCommand[] {
             { match: { op: '==', left: { meta: { key: 'nfproto' } }, right: s.family === 4 ? 'ipv4' : 'ipv6' } },
             { match: { op: '!=', left: daddr(s.family), right: prefixExpr(s) } },
             { match: { op: '!=', left: daddr(s.family), right: multicast } },
+            ...(n.masqExempt ?? []).filter((x) => x.family === s.family).map((x) => ({ match: { op: '!=', left: daddr(s.family), right: prefixExpr(x) } })),
             { masquerade: null },
           ],
         }),

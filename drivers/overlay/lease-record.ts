@@ -3,6 +3,8 @@
  *
  *   <prefix>/<network>/nodes/<node>       NodeLease: the node's subnet and VTEP (what peers program)
  *   <prefix>/<network>/subnets/<a.b.c.d-len>  SubnetClaim: which node holds that subnet
+ *   <prefix>/<network>/definition        what the network is; the first node to join writes it
+ *   <prefix>/<network>/endpoints/<node>/<endpoint>  shared subnets: an address and its node
  *
  * The claim key is the lock on a subnet: it is created with compare-and-swap (`expectRevision:
  * 0`), so two nodes can never hold one subnet. The node key is what the rest of the cluster
@@ -37,12 +39,22 @@ export interface SubnetClaim {
   readonly subnet: string;
   /** ISO 8601; a claim nobody's lease points to is freed only a grace period after this. */
   readonly claimedAt: string;
+  /**
+   * ISO 8601 time a reclaim first found no lease pointing to the claim (its node's lease
+   * expired with the node, or an acquire died between its two writes); the claim is freed a
+   * grace period after this.
+   */
+  readonly orphanedAt?: string;
 }
 
 /** The keys of one overlay network. */
 export class OverlayKeys {
   readonly nodesPrefix: string;
   readonly claimsPrefix: string;
+  /** What the network is (subnet, block length, addressing, mode): written by the first node, compared by the others. */
+  readonly definitionKey: string;
+  /** Shared-subnet networks: `<node>/<endpoint>` → the endpoint's address. */
+  readonly endpointsPrefix: string;
 
   constructor(
     readonly network: string,
@@ -51,6 +63,12 @@ export class OverlayKeys {
     checkName('network', network);
     this.nodesPrefix = `${prefix}/${network}/nodes/`;
     this.claimsPrefix = `${prefix}/${network}/subnets/`;
+    this.definitionKey = `${prefix}/${network}/definition`;
+    this.endpointsPrefix = `${prefix}/${network}/endpoints/`;
+  }
+
+  endpointKey(node: string, endpoint: string): string {
+    return `${this.endpointsPrefix}${node}/${endpoint}`;
   }
 
   nodeKey(node: string): string {
@@ -123,7 +141,8 @@ export function leaseValue(lease: NodeLease): JsonValue {
 }
 
 export function claimValue(claim: SubnetClaim): JsonValue {
-  return { node: claim.node, subnet: claim.subnet, claimedAt: claim.claimedAt };
+  const { node, subnet, claimedAt, orphanedAt } = claim;
+  return orphanedAt === undefined ? { node, subnet, claimedAt } : { node, subnet, claimedAt, orphanedAt };
 }
 
 /** Reads a node key's value; DecodeError (naming the key) when it is not a lease. */
@@ -142,7 +161,8 @@ export function decodeLease(key: string, value: JsonValue): NodeLease {
 /** Reads a claim key's value; DecodeError (naming the key) when it is not a claim. */
 export function decodeClaim(entry: Entry): SubnetClaim {
   const o = asObject(entry.key, entry.value);
-  return { node: stringField(entry.key, o, 'node'), subnet: stringField(entry.key, o, 'subnet'), claimedAt: stringField(entry.key, o, 'claimedAt') };
+  const claim = { node: stringField(entry.key, o, 'node'), subnet: stringField(entry.key, o, 'subnet'), claimedAt: stringField(entry.key, o, 'claimedAt') };
+  return o['orphanedAt'] === undefined ? claim : { ...claim, orphanedAt: stringField(entry.key, o, 'orphanedAt') };
 }
 
 function asObject(key: string, value: JsonValue): { readonly [k: string]: JsonValue } {

@@ -28,6 +28,11 @@ export interface LeaseRequest {
 }
 
 export interface NodeLeasesOptions {
+  /**
+   * Where node keys are written: a store whose writes vanish with the node (etcd's node lease),
+   * so that peers drop a node that died. Reads and claims use the main store. @default the main store
+   */
+  readonly nodeStore?: Store;
   /** Key prefix in front of `<network>/…`. @default 'berth/overlay' */
   readonly keyPrefix?: string;
   /**
@@ -63,6 +68,9 @@ export class NodeLeases {
   readonly keys: OverlayKeys;
   private readonly graceMs: number;
   private readonly clock: () => Date;
+  private readonly nodes: Store;
+  /** Nodes whose key this instance has written through `nodes` (a key from before a restart hangs on the old etcd lease). */
+  private readonly written = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -70,6 +78,7 @@ export class NodeLeases {
     options: NodeLeasesOptions = {},
   ) {
     this.keys = new OverlayKeys(network, options.keyPrefix);
+    this.nodes = options.nodeStore ?? store;
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.clock = options.clock ?? (() => new Date());
     if (!Number.isFinite(this.graceMs) || this.graceMs < 0) {
@@ -106,6 +115,31 @@ export class NodeLeases {
   }
 
   /**
+   * Shared-subnet networks (one subnet across hosts, no blocks): publishes the node's VTEP
+   * with the whole subnet, no claim. Idempotent.
+   */
+  async announce(node: string, request: Omit<LeaseRequest, 'subnetLen'>): Promise<NodeLease> {
+    checkName('node', node);
+    const subnet = parseSubnet(request.subnet, 'subnet').toString();
+    const vtep = parseAddress(request.vtep, 'vtep').toString();
+    const vtepMac = parseVtepMac(request.vtepMac);
+    const key = this.keys.nodeKey(node);
+    const updated = this.clock().toISOString();
+    return this.nodes.update(key, (current) => {
+      const old = current === undefined ? undefined : decodeLease(key, current);
+      if (old && old.subnet === subnet && old.vtep === vtep && old.vtepMac === vtepMac && old.releasedAt === undefined) return { value: current, result: old };
+      const lease: NodeLease = { node, subnet, vtep, vtepMac, updated };
+      return { value: leaseValue(lease), result: lease };
+    });
+  }
+
+  /** Removes the node's record outright (shared-subnet networks, where there is no block to keep). */
+  async forget(node: string): Promise<void> {
+    checkName('node', node);
+    await this.store.delete(this.keys.nodeKey(node));
+  }
+
+  /**
    * Marks the node's lease released; its subnet stays taken for the grace period. Returns the
    * lease as stored, undefined when the node has none. Releasing twice keeps the first time.
    */
@@ -113,7 +147,7 @@ export class NodeLeases {
     checkName('node', node);
     const key = this.keys.nodeKey(node);
     const releasedAt = this.clock().toISOString();
-    return this.store.update(key, (current) => {
+    return this.nodes.update(key, (current) => {
       if (current === undefined) return { value: current, result: undefined };
       const lease = decodeLease(key, current);
       if (lease.releasedAt !== undefined) return { value: current, result: lease };
@@ -136,8 +170,10 @@ export class NodeLeases {
 
   /**
    * Returns to the pool the subnets of leases released at least the grace period before `now`,
-   * and claims no lease points to that are as old (left by an acquire that died between its
-   * two writes). A node that re-acquires meanwhile wins: every delete compares revisions.
+   * and claims no lease has pointed to for as long (their node's lease expired with it, or an
+   * acquire died between its two writes): the first pass that finds such a claim stamps it
+   * `orphanedAt`, a pass a grace period later frees it. A node that re-acquires meanwhile
+   * wins: every write compares revisions.
    */
   async reclaimExpired(now: Date = this.clock()): Promise<ReclaimedSubnet[]> {
     // Compared as `!(t <= deadline)` so that an unreadable time never expires.
@@ -161,7 +197,13 @@ export class NodeLeases {
     }
 
     for (const { entry, claim } of claims) {
-      if (leaseByNode.get(claim.node)?.subnet === claim.subnet || !(Date.parse(claim.claimedAt) <= deadline)) continue;
+      if (leaseByNode.get(claim.node)?.subnet === claim.subnet) continue;
+      if (claim.orphanedAt === undefined) {
+        // First seen without a lease: the grace period starts now (the node may have just died).
+        await this.store.put(entry.key, claimValue({ ...claim, orphanedAt: now.toISOString() }), { expectRevision: entry.revision });
+        continue;
+      }
+      if (!(Date.parse(claim.claimedAt) <= deadline) || !(Date.parse(claim.orphanedAt) <= deadline)) continue;
       const gone = await this.store.delete(entry.key, { expectRevision: entry.revision });
       if (gone.ok) reclaimed.push({ node: claim.node, subnet: claim.subnet, reason: 'orphan-claim' });
     }
@@ -182,9 +224,11 @@ export class NodeLeases {
       return undefined;
     }
     if (!(await this.holdClaim(node, subnet))) return undefined; // our record is stale: the subnet is someone else's
-    if (lease.vtep === want.vtep && lease.vtepMac === want.vtepMac && lease.releasedAt === undefined) return lease;
-    const next: NodeLease = { node, subnet: lease.subnet, vtep: want.vtep, vtepMac: want.vtepMac, updated: this.clock().toISOString() };
-    const put = await this.store.put(entry.key, leaseValue(next), { expectRevision: entry.revision });
+    const unchanged = lease.vtep === want.vtep && lease.vtepMac === want.vtepMac && lease.releasedAt === undefined;
+    if (unchanged && (this.nodes === this.store || this.written.has(node))) return lease;
+    const next: NodeLease = unchanged ? lease : { node, subnet: lease.subnet, vtep: want.vtep, vtepMac: want.vtepMac, updated: this.clock().toISOString() };
+    const put = await this.nodes.put(entry.key, leaseValue(next), { expectRevision: entry.revision });
+    if (put.ok) this.written.add(node);
     return put.ok ? next : 'conflict';
   }
 
@@ -202,7 +246,7 @@ export class NodeLeases {
     for (const { entry, claim } of claims) {
       const subnet = tryParseSubnet(claim.subnet);
       if (claim.node !== node || !subnet || !want.pool.holds(subnet)) continue;
-      const put = await this.store.put(entry.key, claimValue({ ...claim, claimedAt: now }), { expectRevision: entry.revision });
+      const put = await this.store.put(entry.key, claimValue({ node: claim.node, subnet: claim.subnet, claimedAt: now }), { expectRevision: entry.revision });
       if (put.ok) {
         held = { subnet, revision: put.revision };
         break;
@@ -220,7 +264,8 @@ export class NodeLeases {
     }
 
     const lease: NodeLease = { node, subnet: held.subnet.toString(), vtep: want.vtep, vtepMac: want.vtepMac, updated: now };
-    const put = await this.store.put(this.keys.nodeKey(node), leaseValue(lease), { expectRevision: nodeRevision });
+    const put = await this.nodes.put(this.keys.nodeKey(node), leaseValue(lease), { expectRevision: nodeRevision });
+    if (put.ok) this.written.add(node);
     if (put.ok) return lease;
     // A concurrent acquire of the same node wrote its lease first; ours is not needed.
     await this.store.delete(this.keys.claimKey(held.subnet), { expectRevision: held.revision });

@@ -126,6 +126,8 @@ export const RT_SCOPE_UNIVERSE = 0;
 export const RT_SCOPE_LINK = 253;
 export const RT_SCOPE_NOWHERE = 255;
 export const RTM_F_CLONED = 0x200;
+/** rtm_flags of a route whose gateway is on no local prefix (`ip route ... onlink`). */
+export const RTNH_F_ONLINK = 4;
 
 // linux/neighbour.h
 export const NDA_DST = 1;

@@ -32,6 +32,7 @@ import {
   RTM_GETROUTE,
   RTM_NEWROUTE,
   RTN_UNICAST,
+  RTNH_F_ONLINK,
   RTPROT_BOOT,
 } from './constants.js';
 import type { Request } from './socket.js';
@@ -90,6 +91,7 @@ export function routeRequest(verb: RouteVerb, route: RouteSpec): Request {
       protocol: adding ? (route.protocol ?? RTPROT_BOOT) : (route.protocol ?? 0),
       scope: adding ? (route.scope ?? defaultScope) : (route.scope ?? RT_SCOPE_NOWHERE),
       type: adding ? RTN_UNICAST : 0,
+      ...(adding && route.onlink ? { flags: RTNH_F_ONLINK } : {}),
     }),
     attrs,
   };
@@ -106,6 +108,7 @@ export function describeRoute(verb: RouteVerb, route: RouteSpec, nameOf: (index:
   if (route.protocol !== undefined) words.push(`proto ${route.protocol}`);
   if (route.mtu !== undefined) words.push(`mtu ${route.mtu}`);
   if (route.advmss !== undefined) words.push(`advmss ${route.advmss}`);
+  if (route.onlink) words.push('onlink');
   const action = verb === 'del' ? 'delete' : verb;
   return { action: `${action} route ${route.dst}`, command: words.join(' '), removes: verb === 'del' };
 }
@@ -168,5 +171,6 @@ export function decodeRoute(msg: NlMessage): RouteInfo | undefined {
     ...(priority !== undefined ? { priority } : {}),
     ...(mtu !== undefined ? { mtu } : {}),
     ...(advmss !== undefined ? { advmss } : {}),
+    ...(hdr.flags & RTNH_F_ONLINK ? { onlink: true } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IpAddress, IpPrefix } from '../../../core/ip.js';
+import type { AssignedAddress } from '../../../core/model.js';
 import { openNetlink, openNftables } from '../../../dataplane/linux/index.js';
 import { CATALOG, type CatalogEntry } from '../../../drivers/catalog.js';
 import type { Driver, EndpointRef, EndpointSpec, NetworkSpec } from '../../../drivers/driver.js';
@@ -18,7 +19,7 @@ import { makeNetns, sh } from '../../support/netns.js';
 import { SUBJECTS, type ContractSubject } from './contract-subjects.js';
 
 /** Everything the suite can see of the host: links, addresses, every table, run-dir files. */
-function snapshot(runDir: string, sandboxes: readonly string[]): Record<string, unknown> {
+function snapshot(runDir: string, sandboxes: readonly string[], persistent?: RegExp): Record<string, unknown> {
   const nl = openNetlink();
   try {
     const links = nl
@@ -45,7 +46,8 @@ function snapshot(runDir: string, sandboxes: readonly string[]): Record<string, 
         snl.close();
       }
     });
-    return { links, addresses, nft, sandboxLinks, state: stateFiles(runDir) };
+    const state = Object.fromEntries(Object.entries(stateFiles(runDir)).filter(([path]) => !persistent?.test(path)));
+    return { links, addresses, nft, sandboxLinks, state };
   } finally {
     nl.close();
   }
@@ -82,14 +84,41 @@ async function linuxTarget(entry: CatalogEntry, subject: ContractSubject): Promi
         options: module.cniOptions('contract', subject.conf),
         followsEndpoints: opts.followsEndpoints,
       };
-      const driver = (plan?: FaultPlan): Driver<unknown> => module.create({ runDir, ...(plan ? { intercept: plan.intercept } : {}) });
+      const removeSetup = subject.setup?.(runDir);
+      // A driver that gives addresses itself reports them; CHECK and the drift helpers use what it gave.
+      const given = new Map<string, AssignedAddress[]>();
+      const driver = (plan?: FaultPlan): Driver<unknown> => {
+        const d = module.create({ runDir, ...(plan ? { intercept: plan.intercept } : {}) });
+        if (subject.addressing !== 'driver') return d;
+        const create = d.createEndpoint.bind(d);
+        const remove = d.deleteEndpoint.bind(d);
+        d.createEndpoint = async (n, ep) => {
+          const info = await create(n, ep);
+          given.set(ep.containerId, [...info.addresses]);
+          return info;
+        };
+        d.deleteEndpoint = async (n, ep) => {
+          await remove(n, ep);
+          given.delete(ep.containerId);
+        };
+        return d;
+      };
       const ref = (i: number): EndpointRef => ({ containerId: `contract-${i}`, ifname: 'eth0', placement: { kind: 'netns', path: ns.paths[i]! } });
-      const endpoint = (i: number): EndpointSpec => ({ ...ref(i), addresses: [{ address: { address: subnet.first.plus(10n + BigInt(i)), length: subnet.length }, ...gateway }], routes: [] });
+      const fixed = (i: number): AssignedAddress[] => [{ address: { address: subnet.first.plus(10n + BigInt(i)), length: subnet.length }, ...gateway }];
+      // Read when used, not when the spec is made: a spec taken before the create sees what the driver gave.
+      const endpoint = (i: number): EndpointSpec => ({
+        ...ref(i),
+        get addresses() {
+          return subject.addressing === 'driver' ? (given.get(ref(i).containerId) ?? []) : fixed(i);
+        },
+        routes: [],
+      });
       t.teardown(async () => {
         const d = driver();
         for (let i = 0; i < opts.pods; i++) await d.deleteEndpoint(net, ref(i));
         await d.deleteNetwork(net);
         ns.cleanup();
+        removeSetup?.();
         rmSync(runDir, { recursive: true, force: true });
       });
       const nsName = (i: number) => ns.names[i]!;
@@ -98,12 +127,14 @@ async function linuxTarget(entry: CatalogEntry, subject: ContractSubject): Promi
         driver,
         endpoint,
         ref,
-        snapshot: () => snapshot(runDir, ns.paths),
+        snapshot: () => snapshot(runDir, ns.paths, subject.persistentState),
         dropSandboxAddress: (i) => {
           const a = endpoint(i).addresses[0]!.address;
           sh('ip', ['-n', nsName(i), 'addr', 'del', `${a.address}/${a.length}`, 'dev', 'eth0']);
         },
-        dropNetworkObjects: () => void sh('ip', ['link', 'del', subject.conf.bridge as string]),
+        dropNetworkObjects: () => {
+          for (const link of subject.networkLinks ?? [subject.conf.bridge as string]) sh('ip', ['link', 'del', link]);
+        },
         dropEndpoint: (i) => void sh('ip', ['-n', nsName(i), 'link', 'del', 'eth0']),
       };
     },

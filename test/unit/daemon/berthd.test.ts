@@ -33,6 +33,7 @@ function config(t: ExecutionContext, extra: Partial<DaemonConfig> = {}): DaemonC
     dockerSocket: join(dir, 'no-docker.sock'),
     firewallCheckMs: 0,
     cniSocket: join(dir, 'run', 'cni.sock'),
+    cluster: undefined,
     ...extra,
   };
 }

@@ -189,7 +189,7 @@ test('node leases: a changed subnetLen gives the node a block of the new size an
   t.is((await leases.get('node-b'))?.subnet, b.subnet);
 });
 
-test('node leases: a claim left by an acquire that died before writing the lease is adopted by its node, or reclaimed after the grace', async (t) => {
+test('node leases: a claim left by an acquire that died before writing the lease is adopted by its node, or reclaimed a grace period after a reclaim first found it orphaned', async (t) => {
   const store = openStore(tempDir(t));
   const time = manualClock();
   const leases = new NodeLeases(store, 'pods', { clock: time.clock, graceMs: 60_000 });
@@ -199,11 +199,27 @@ test('node leases: a claim left by an acquire that died before writing the lease
 
   t.is((await leases.acquire('node-a', request(1))).subnet, '10.244.5.0/24', 'its own claim, not the lowest free');
   t.is((await leases.acquire('node-b', request(2))).subnet, '10.244.1.0/24', "the ghost's claim is respected");
+  t.deepEqual(await leases.reclaimExpired(), [], 'first seen orphaned: stamped');
+  t.truthy((await store.get('berth/overlay/pods/subnets/10.244.0.0-24'))?.value && ((await store.get('berth/overlay/pods/subnets/10.244.0.0-24'))!.value as { orphanedAt?: string }).orphanedAt);
   time.advance(59_999);
   t.deepEqual(await leases.reclaimExpired(), []);
   time.advance(1);
   t.deepEqual(await leases.reclaimExpired(), [{ node: 'ghost', subnet: '10.244.0.0/24', reason: 'orphan-claim' }]);
   t.is((await leases.acquire('node-c', request(3))).subnet, '10.244.0.0/24');
+});
+
+test('node leases: node keys written through a node store (etcd: the node lease) vanish with it; the claim stays, is stamped orphaned, and the node gets its block back', async (t) => {
+  const store = openStore(tempDir(t));
+  const time = manualClock();
+  // A second view of the same keys stands in for the lease-bound store: deleting the node key is what the lease expiry does.
+  const leases = new NodeLeases(store, 'pods', { clock: time.clock, graceMs: 60_000, nodeStore: store });
+  const a = await leases.acquire('node-a', request(1));
+  await store.delete('berth/overlay/pods/nodes/node-a');
+  t.deepEqual(await leases.list(), []);
+  t.deepEqual(await leases.reclaimExpired(), []);
+  time.advance(30_000);
+  t.is((await leases.acquire('node-a', request(1))).subnet, a.subnet, 'back within the grace: same block');
+  t.is(((await store.get('berth/overlay/pods/subnets/10.244.0.0-24'))!.value as { orphanedAt?: string }).orphanedAt, undefined, 'adopted: no longer orphaned');
 });
 
 test('node leases: a lease whose claim went to another node is replaced by a fresh block', async (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { IpPrefix } from '../../../../core/ip.js';
-import { diffPeerPlans, entryKey, planPeers, vtepOverlayAddress, type PeerEntry, type PeerLease } from '../../../../drivers/overlay/peer-plan.js';
+import { diffEntries, diffPeerPlans, entryKey, planPeers, vtepOverlayAddress, type PeerEntry, type PeerLease } from '../../../../drivers/overlay/peer-plan.js';
 
 const lease = (node: string, subnet: string, vtep: string, vtepMac: string): PeerLease => ({ node, subnet, vtep, vtepMac });
 
@@ -18,7 +18,7 @@ function show(entries: readonly PeerEntry[]): string[] {
       case 'neighbour':
         return `${e.peer}: neigh ${e.address} lladdr ${e.mac}`;
       case 'route':
-        return `${e.peer}: route ${e.destination} via ${e.gateway}${e.onlink ? ' onlink' : ''}`;
+        return `${e.peer}: route ${e.destination} via ${e.gateway}${e.via === 'vxlan' ? ' onlink' : ' (underlay)'}`;
     }
   });
 }
@@ -50,7 +50,7 @@ test('peer plan: for three nodes, each programs the other two: FDB to the underl
     node: 'node-b',
     fdb: { kind: 'fdb', peer: 'node-b', mac: '0e:2a:00:00:00:02', dst: '192.168.50.2' },
     neighbour: { kind: 'neighbour', peer: 'node-b', address: '10.244.1.0', mac: '0e:2a:00:00:00:02' },
-    route: { kind: 'route', peer: 'node-b', destination: '10.244.1.0/24', gateway: '10.244.1.0', onlink: true },
+    routes: [{ kind: 'route', peer: 'node-b', destination: '10.244.1.0/24', gateway: '10.244.1.0', via: 'vxlan' }],
   });
   t.deepEqual(
     planPeers('node-c', [a, b, c]).peers.map((p) => p.node),
@@ -137,7 +137,7 @@ test('peer plan: leases that would overwrite an entry of this node or of an earl
     ['node-m', 'node-n', 'node-o', 'node-p', 'node-q'],
   );
   t.is(plan.skipped[0]?.reason, "its VTEP MAC 0e:2a:00:00:00:01 is already node-a's");
-  t.is(plan.skipped[1]?.reason, "its VTEP overlay address 10.244.1.0 is already node-b's");
+  t.is(plan.skipped[1]?.reason, "its gateway address 10.244.1.0 is already node-b's");
   t.regex(plan.skipped[2]?.reason ?? '', /10\.244\.9\.0\/23.*not a CIDR/);
   t.regex(plan.skipped[3]?.reason ?? '', /not-an-ip/);
   t.regex(plan.skipped[4]?.reason ?? '', /group \(multicast\)/);
@@ -145,10 +145,64 @@ test('peer plan: leases that would overwrite an entry of this node or of an earl
 
 test('peer plan: IPv6 overlay over an IPv4 underlay', (t) => {
   const plan = planPeers('n1', [lease('n1', 'fd10::/64', '192.168.50.1', '0e:2a:00:00:00:01'), lease('n2', 'fd10:0:0:1::/64', '192.168.50.2', '0E:2A:00:00:00:02')]);
-  t.deepEqual(show(plan.peers.flatMap((p) => [p.fdb, p.neighbour, p.route])), [
+  t.deepEqual(show(plan.peers.flatMap((p) => [p.fdb!, p.neighbour!, ...p.routes])), [
     'n2: fdb 0e:2a:00:00:00:02 dst 192.168.50.2',
     'n2: neigh fd10:0:0:1:: lladdr 0e:2a:00:00:00:02',
     'n2: route fd10:0:0:1::/64 via fd10:0:0:1:: onlink',
   ]);
-  t.is(entryKey(plan.peers[0]!.route), 'route fd10:0:0:1::/64');
+  t.is(entryKey(plan.peers[0]!.routes[0]!), 'route fd10:0:0:1::/64');
+});
+
+test('peer plan, routed mode: peers on the underlay subnet are routed via their underlay address, no FDB or neighbour; others are refused', (t) => {
+  const far = lease('node-f', '10.244.5.0/24', '192.168.60.5', '0e:2a:00:00:00:05');
+  const plan = planPeers('node-a', [a, b, far], { mode: 'routed', underlay: IpPrefix.parse('192.168.50.0/24') });
+  t.deepEqual(show(plan.peers.flatMap((p) => [...(p.fdb ? [p.fdb] : []), ...(p.neighbour ? [p.neighbour] : []), ...p.routes])), ['node-b: route 10.244.1.0/24 via 192.168.50.2 (underlay)']);
+  t.is(plan.skipped[0]?.node, 'node-f');
+  t.regex(plan.skipped[0]?.reason ?? '', /not on this node's underlay subnet 192\.168\.50\.0\/24.*mode auto/);
+});
+
+test('peer plan, auto mode: routed to the near peer, VXLAN to the far one; switching a peer from VXLAN to routed replaces its route and drops its FDB and neighbour', (t) => {
+  const far = lease('node-f', '10.244.5.0/24', '192.168.60.5', '0e:2a:00:00:00:05');
+  const underlay = IpPrefix.parse('192.168.50.0/24');
+  const auto = planPeers('node-a', [a, b, far], { mode: 'auto', underlay });
+  t.deepEqual(show(auto.peers.flatMap((p) => [...(p.fdb ? [p.fdb] : []), ...(p.neighbour ? [p.neighbour] : []), ...p.routes])), [
+    'node-b: route 10.244.1.0/24 via 192.168.50.2 (underlay)',
+    'node-f: fdb 0e:2a:00:00:00:05 dst 192.168.60.5',
+    'node-f: neigh 10.244.5.0 lladdr 0e:2a:00:00:00:05',
+    'node-f: route 10.244.5.0/24 via 10.244.5.0 onlink',
+  ]);
+  const diff = diffPeerPlans(planPeers('node-a', [a, b, far]), auto);
+  t.deepEqual(show(diff.add), ['node-b: route 10.244.1.0/24 via 192.168.50.2 (underlay)']);
+  t.deepEqual(show(diff.remove), ['node-b: neigh 10.244.1.0 lladdr 0e:2a:00:00:00:02', 'node-b: fdb 0e:2a:00:00:00:02 dst 192.168.50.2']);
+});
+
+test('peer plan, shared subnet: a /32 route per announced address via the peer underlay address as gateway; an address announced twice keeps its first owner', (t) => {
+  const shared = (node: string, vtep: string, mac: string) => lease(node, '10.30.0.0/24', vtep, mac);
+  const endpoints = new Map([
+    ['node-b', ['10.30.0.7', '10.30.0.9']],
+    ['node-c', ['10.30.0.9', '10.30.0.12']],
+  ]);
+  const plan = planPeers('node-a', [shared('node-a', '192.168.50.1', a.vtepMac), shared('node-b', '192.168.50.2', b.vtepMac), shared('node-c', '192.168.50.3', c.vtepMac)], { endpoints });
+  t.deepEqual(show(plan.peers.flatMap((p) => [p.fdb!, p.neighbour!, ...p.routes])), [
+    'node-b: fdb 0e:2a:00:00:00:02 dst 192.168.50.2',
+    'node-b: neigh 192.168.50.2 lladdr 0e:2a:00:00:00:02',
+    'node-b: route 10.30.0.7/32 via 192.168.50.2 onlink',
+    'node-b: route 10.30.0.9/32 via 192.168.50.2 onlink',
+    'node-c: fdb 0e:2a:00:00:00:03 dst 192.168.50.3',
+    'node-c: neigh 192.168.50.3 lladdr 0e:2a:00:00:00:03',
+    'node-c: route 10.30.0.12/32 via 192.168.50.3 onlink',
+  ]);
+  t.deepEqual(plan.skipped, [{ node: 'node-c', reason: "its route to 10.30.0.9/32 is already node-b's" }]);
+});
+
+test('peer plan against the kernel: entries found without peer names are diffed by key; stale ones removed routes first', (t) => {
+  const found: PeerEntry[] = [
+    { kind: 'fdb', peer: '', mac: '0e:2a:00:00:00:09', dst: '192.168.50.9' },
+    { kind: 'neighbour', peer: '', address: '10.244.9.0', mac: '0e:2a:00:00:00:09' },
+    { kind: 'route', peer: '', destination: '10.244.9.0/24', gateway: '10.244.9.0', via: 'vxlan' },
+    { kind: 'fdb', peer: '', mac: b.vtepMac, dst: b.vtep },
+  ];
+  const diff = diffEntries(found, planPeers('node-a', [a, b]));
+  t.deepEqual(show(diff.add), ['node-b: neigh 10.244.1.0 lladdr 0e:2a:00:00:00:02', 'node-b: route 10.244.1.0/24 via 10.244.1.0 onlink']);
+  t.deepEqual(show(diff.remove), [': route 10.244.9.0/24 via 10.244.9.0 onlink', ': neigh 10.244.9.0 lladdr 0e:2a:00:00:00:09', ': fdb 0e:2a:00:00:00:09 dst 192.168.50.9']);
 });

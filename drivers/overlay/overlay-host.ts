@@ -1,0 +1,19 @@
+/**
+ * What the overlay driver needs from the host besides the bridge driver's port: netlink of
+ * the host namespace, sysctls, a lock held across awaits, and the IPAM of node blocks.
+ */
+import type { Netlink, Sysctl } from '../../dataplane/linux/ports.js';
+import type { IpamSync } from '../../ipam/allocator.js';
+
+export interface HeldLock {
+  release(): void;
+}
+
+export interface OverlayHost {
+  hostNetlink(): Netlink;
+  readonly sysctl: Sysctl;
+  /** Exclusive across processes (berthd and plugin processes), crash-safe, held until released. */
+  lock(name: string): Promise<HeldLock>;
+  /** Pods' addresses from this node's block. */
+  ipam(): IpamSync;
+}

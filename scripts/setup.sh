@@ -68,8 +68,9 @@ need_apt=()
 # image made from the static busybox. `file` tells the tests the busybox is the static one;
 # openssl makes the certificates of the Kubernetes source's HTTPS test; gcc and libc6-dev
 # build the CNI plugin shim (cni/shim/shim.c), linked statically; etcd-server is the cluster
-# store the etcd tests start for themselves.
-for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev etcd-server; do
+# store the etcd tests start for themselves, etcd-client (etcdctl) what the multi-host tests
+# and the README's walkthrough read it with; curl reads berthd's metrics over its unix socket.
+for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev etcd-server etcd-client curl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

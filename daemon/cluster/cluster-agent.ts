@@ -19,7 +19,7 @@
  */
 import type { BerthError } from '../../core/errors.js';
 import { InvalidConfigError, TryAgainError, asBerthError } from '../../core/errors.js';
-import type { IpAddress} from '../../core/ip.js';
+import type { IpAddress } from '../../core/ip.js';
 import { IpPrefix } from '../../core/ip.js';
 import type { LinkInfo, Netlink } from '../../dataplane/linux/ports.js';
 import type { AnnouncedEndpoint, Cluster, OverlayJoin, OverlayMembership } from '../../drivers/cluster.js';

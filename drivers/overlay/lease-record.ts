@@ -16,7 +16,7 @@ import { IpAddress, IpParseError, IpPrefix } from '../../core/ip.js';
 import type { Entry, JsonValue } from '../../store/store.js';
 
 /** Where overlay state lives unless told otherwise. */
-export const DEFAULT_KEY_PREFIX = 'berth/overlay';
+export const DEFAULT_KEY_PREFIX = 'overlay';
 
 /** A node's lease on one block of the overlay's subnet. */
 export interface NodeLease {

@@ -33,7 +33,7 @@ export interface NodeLeasesOptions {
    * so that peers drop a node that died. Reads and claims use the main store. @default the main store
    */
   readonly nodeStore?: Store;
-  /** Key prefix in front of `<network>/…`. @default 'berth/overlay' */
+  /** Key prefix in front of `<network>/…`. @default 'overlay' (the store adds its own prefix, etcd's `/berth/`) */
   readonly keyPrefix?: string;
   /**
    * How long a released lease (and a claim no lease points to) keeps its subnet before

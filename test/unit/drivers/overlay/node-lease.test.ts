@@ -56,12 +56,12 @@ test('node leases: two nodes get the two lowest blocks; the store holds a lease 
   t.deepEqual(a, { node: 'node-a', subnet: '10.244.0.0/24', vtep: '192.168.50.1', vtepMac: '0e:2a:00:00:00:01', updated: '2025-01-01T00:00:00.000Z' });
   t.is(b.subnet, '10.244.1.0/24');
   t.deepEqual(
-    (await store.list('berth/overlay/pods/')).map((e) => [e.key, e.value]),
+    (await store.list('overlay/pods/')).map((e) => [e.key, e.value]),
     [
-      ['berth/overlay/pods/nodes/node-a', { ...a }],
-      ['berth/overlay/pods/nodes/node-b', { ...b }],
-      ['berth/overlay/pods/subnets/10.244.0.0-24', { node: 'node-a', subnet: '10.244.0.0/24', claimedAt: '2025-01-01T00:00:00.000Z' }],
-      ['berth/overlay/pods/subnets/10.244.1.0-24', { node: 'node-b', subnet: '10.244.1.0/24', claimedAt: '2025-01-01T00:00:00.000Z' }],
+      ['overlay/pods/nodes/node-a', { ...a }],
+      ['overlay/pods/nodes/node-b', { ...b }],
+      ['overlay/pods/subnets/10.244.0.0-24', { node: 'node-a', subnet: '10.244.0.0/24', claimedAt: '2025-01-01T00:00:00.000Z' }],
+      ['overlay/pods/subnets/10.244.1.0-24', { node: 'node-b', subnet: '10.244.1.0/24', claimedAt: '2025-01-01T00:00:00.000Z' }],
     ],
   );
   t.deepEqual(await leases.list(), [a, b]);
@@ -73,11 +73,11 @@ test('node leases: a node gets its lease back after a restart (new store and ins
   const dir = tempDir(t);
   const first = await new NodeLeases(openStore(dir), 'pods').acquire('node-a', request(1));
   await new NodeLeases(openStore(dir), 'pods').acquire('node-b', request(2));
-  const before = await openStore(dir).get('berth/overlay/pods/nodes/node-a');
+  const before = await openStore(dir).get('overlay/pods/nodes/node-a');
 
   const again = await new NodeLeases(openStore(dir), 'pods').acquire('node-a', request(1));
   t.deepEqual(again, first);
-  t.is((await openStore(dir).get('berth/overlay/pods/nodes/node-a'))?.revision, before?.revision, 'an unchanged lease is not rewritten (peers see no event)');
+  t.is((await openStore(dir).get('overlay/pods/nodes/node-a'))?.revision, before?.revision, 'an unchanged lease is not rewritten (peers see no event)');
   // Networks are separate pools.
   t.is((await new NodeLeases(openStore(dir), 'other').acquire('node-b', request(2))).subnet, '10.244.0.0/24');
 });
@@ -96,14 +96,14 @@ test('node leases: 20 nodes acquiring at once, each through its own store instan
   t.true(stores.reduce((n, s) => n + s.lostPuts, 0) > 0, 'the acquires really raced');
   const leases = new NodeLeases(openStore(dir), 'pods');
   t.deepEqual((await leases.list()).map((l) => [l.node, l.subnet]).sort(), got.map((l) => [l.node, l.subnet]).sort());
-  t.is((await openStore(dir).list('berth/overlay/pods/subnets/')).length, 20, 'one claim per lease, none left over');
+  t.is((await openStore(dir).list('overlay/pods/subnets/')).length, 20, 'one claim per lease, none left over');
 });
 
 test('node leases: two acquires of one node at once leave one lease and one claim', async (t) => {
   const dir = tempDir(t);
   const [x, y] = await Promise.all([new NodeLeases(openStore(dir), 'pods').acquire('node-a', request(1)), new NodeLeases(openStore(dir), 'pods').acquire('node-a', request(1))]);
   t.is(x?.subnet, y?.subnet);
-  t.is((await openStore(dir).list('berth/overlay/pods/subnets/')).length, 1);
+  t.is((await openStore(dir).list('overlay/pods/subnets/')).length, 1);
 });
 
 test('node leases: an exhausted pool is a PoolExhaustedError; holders still get their leases', async (t) => {
@@ -141,7 +141,7 @@ test('node leases: a released subnet stays taken for the grace period, then recl
   t.deepEqual(await leases.reclaimExpired(new Date(Date.parse('2025-01-01T00:01:00.999Z'))), [], 'one ms short of the grace');
   t.deepEqual(await leases.reclaimExpired(new Date(Date.parse('2025-01-01T00:01:01.000Z'))), [{ node: 'node-a', subnet: '10.244.0.0/24', reason: 'released' }]);
   t.is(await leases.get('node-a'), undefined);
-  t.is(await store.get('berth/overlay/pods/subnets/10.244.0.0-24'), undefined);
+  t.is(await store.get('overlay/pods/subnets/10.244.0.0-24'), undefined);
   t.is((await leases.acquire('node-d', request(4))).subnet, '10.244.0.0/24', 'the lowest free block again');
   t.deepEqual(await leases.reclaimExpired(new Date(Date.parse('2030-01-01T00:00:00.000Z'))), [], 'live leases and their claims are never reclaimed');
 });
@@ -182,8 +182,8 @@ test('node leases: a changed subnetLen gives the node a block of the new size an
   // 10.244.1.0/24 (node-b) still blocks both /25 halves of it; 10.244.0.0/24 was node-a's own.
   t.is(resized.subnet, '10.244.0.0/25');
   t.deepEqual(
-    (await store.list('berth/overlay/pods/subnets/')).map((e) => e.key),
-    ['berth/overlay/pods/subnets/10.244.0.0-25', 'berth/overlay/pods/subnets/10.244.1.0-24'],
+    (await store.list('overlay/pods/subnets/')).map((e) => e.key),
+    ['overlay/pods/subnets/10.244.0.0-25', 'overlay/pods/subnets/10.244.1.0-24'],
   );
   t.is((await leases.acquire('node-c', request(3, { subnetLen: 25 }))).subnet, '10.244.0.128/25');
   t.is((await leases.get('node-b'))?.subnet, b.subnet);
@@ -194,13 +194,13 @@ test('node leases: a claim left by an acquire that died before writing the lease
   const time = manualClock();
   const leases = new NodeLeases(store, 'pods', { clock: time.clock, graceMs: 60_000 });
   const claim = (node: string, subnet: string) => ({ node, subnet, claimedAt: time.now().toISOString() });
-  await store.put('berth/overlay/pods/subnets/10.244.0.0-24', claim('ghost', '10.244.0.0/24'));
-  await store.put('berth/overlay/pods/subnets/10.244.5.0-24', claim('node-a', '10.244.5.0/24'));
+  await store.put('overlay/pods/subnets/10.244.0.0-24', claim('ghost', '10.244.0.0/24'));
+  await store.put('overlay/pods/subnets/10.244.5.0-24', claim('node-a', '10.244.5.0/24'));
 
   t.is((await leases.acquire('node-a', request(1))).subnet, '10.244.5.0/24', 'its own claim, not the lowest free');
   t.is((await leases.acquire('node-b', request(2))).subnet, '10.244.1.0/24', "the ghost's claim is respected");
   t.deepEqual(await leases.reclaimExpired(), [], 'first seen orphaned: stamped');
-  t.truthy((await store.get('berth/overlay/pods/subnets/10.244.0.0-24'))?.value && ((await store.get('berth/overlay/pods/subnets/10.244.0.0-24'))!.value as { orphanedAt?: string }).orphanedAt);
+  t.truthy((await store.get('overlay/pods/subnets/10.244.0.0-24'))?.value && ((await store.get('overlay/pods/subnets/10.244.0.0-24'))!.value as { orphanedAt?: string }).orphanedAt);
   time.advance(59_999);
   t.deepEqual(await leases.reclaimExpired(), []);
   time.advance(1);
@@ -214,23 +214,23 @@ test('node leases: node keys written through a node store (etcd: the node lease)
   // A second view of the same keys stands in for the lease-bound store: deleting the node key is what the lease expiry does.
   const leases = new NodeLeases(store, 'pods', { clock: time.clock, graceMs: 60_000, nodeStore: store });
   const a = await leases.acquire('node-a', request(1));
-  await store.delete('berth/overlay/pods/nodes/node-a');
+  await store.delete('overlay/pods/nodes/node-a');
   t.deepEqual(await leases.list(), []);
   t.deepEqual(await leases.reclaimExpired(), []);
   time.advance(30_000);
   t.is((await leases.acquire('node-a', request(1))).subnet, a.subnet, 'back within the grace: same block');
-  t.is(((await store.get('berth/overlay/pods/subnets/10.244.0.0-24'))!.value as { orphanedAt?: string }).orphanedAt, undefined, 'adopted: no longer orphaned');
+  t.is(((await store.get('overlay/pods/subnets/10.244.0.0-24'))!.value as { orphanedAt?: string }).orphanedAt, undefined, 'adopted: no longer orphaned');
 });
 
 test('node leases: a lease whose claim went to another node is replaced by a fresh block', async (t) => {
   const store = openStore(tempDir(t));
   const leases = new NodeLeases(store, 'pods');
   await leases.acquire('node-a', request(1));
-  await store.put('berth/overlay/pods/subnets/10.244.0.0-24', { node: 'node-x', subnet: '10.244.0.0/24', claimedAt: '2025-01-01T00:00:00.000Z' });
+  await store.put('overlay/pods/subnets/10.244.0.0-24', { node: 'node-x', subnet: '10.244.0.0/24', claimedAt: '2025-01-01T00:00:00.000Z' });
   t.is((await leases.acquire('node-a', request(1))).subnet, '10.244.1.0/24');
-  await store.delete('berth/overlay/pods/subnets/10.244.1.0-24');
+  await store.delete('overlay/pods/subnets/10.244.1.0-24');
   t.is((await leases.acquire('node-a', request(1))).subnet, '10.244.1.0/24', 'a missing claim is re-created');
-  t.like((await store.get('berth/overlay/pods/subnets/10.244.1.0-24'))?.value, { node: 'node-a', subnet: '10.244.1.0/24' });
+  t.like((await store.get('overlay/pods/subnets/10.244.1.0-24'))?.value, { node: 'node-a', subnet: '10.244.1.0/24' });
 });
 
 test('node leases: bad input is an InvalidConfigError naming the field', async (t) => {
@@ -266,7 +266,7 @@ test('node leases: a reclaim racing the released node coming back never leaves a
     const [back] = await Promise.all([new NodeLeases(openStore(dir), 'pods', opts).acquire('node-a', request(1)), new NodeLeases(openStore(dir), 'pods', opts).reclaimExpired()]);
     const stored = await leases.get('node-a');
     t.deepEqual(stored, back, `round ${round}`);
-    t.like((await openStore(dir).get(`berth/overlay/pods/subnets/${back.subnet.replace('/', '-')}`))?.value, { node: 'node-a' }, `round ${round}`);
-    t.is((await openStore(dir).list('berth/overlay/pods/subnets/')).length, 1, `round ${round}`);
+    t.like((await openStore(dir).get(`overlay/pods/subnets/${back.subnet.replace('/', '-')}`))?.value, { node: 'node-a' }, `round ${round}`);
+    t.is((await openStore(dir).list('overlay/pods/subnets/')).length, 1, `round ${round}`);
   }
 });

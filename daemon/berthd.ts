@@ -99,14 +99,18 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
         },
         { log, runDir: config.runDir, netlink: hostNetlink, version: VERSION },
       );
-      const agent = cluster;
-      closers.push(() => agent.stop());
-      await agent.start();
+      const started = cluster;
+      closers.push(() => started.stop());
+      await started.start();
     }
     const registry = deps.registry ?? (await linuxDriverRegistry({ runDir: config.runDir, ...(cluster ? { cluster } : {}) }));
     const queue = new SerialQueue();
     const service = new NetworkService({ store, registry, queue, log, sandboxExists: deps.sandboxExists ?? netnsExists });
-    const ipam = new DockerIpam({ store, queue, log }, { defaultRange: config.defaultPoolRange, defaultPoolLength: config.defaultPoolLength });
+    const agent = cluster;
+    const ipam = new DockerIpam(
+      { store, queue, log, ...(agent ? { cluster: { node: agent.node, store: () => agent.connectedStore() } } : {}) },
+      { defaultRange: config.defaultPoolRange, defaultPoolLength: config.defaultPoolLength },
+    );
     const metrics = new Metrics();
     const started = Date.now();
     registerGauges(metrics, service, ipam, started);

@@ -9,9 +9,15 @@
  * `updatePoolDBOnAdd`), a pool must not overlap another pool of its address space, the same
  * subnet twice included; it must not overlap a berthd network either. Releasing a pool drops
  * the addresses still held in it and its IPAM document.
+ *
+ * In a cluster, the global address space (what Docker uses for networks of global-scope
+ * drivers: berth-overlay) lives in etcd: every node's engine creates the same network, so the
+ * same subnet asked again by another node is the same pool (each node is recorded as a user;
+ * the pool goes with the last), its gateway is shared (each node's bridge holds it), and every
+ * other address is taken by compare-and-swap, so containers on different hosts never share one.
  */
 import { randomBytes } from 'node:crypto';
-import { AlreadyExistsError, InvalidConfigError, NotFoundError, PoolExhaustedError } from '../core/errors.js';
+import { AlreadyExistsError, InvalidConfigError, NotFoundError, PoolExhaustedError, TryAgainError } from '../core/errors.js';
 import { IpAddress, IpParseError, IpPrefix } from '../core/ip.js';
 import type { IpRange } from '../core/model.js';
 import { Ipam, poolKey } from '../ipam/allocator.js';
@@ -57,8 +63,16 @@ export class DockerIpam {
   private readonly defaultRange: IpPrefix;
   private readonly defaultPoolLength: number;
 
+  private readonly clusterIpam = new WeakMap<Store, Ipam>();
+
   constructor(
-    private readonly deps: { readonly store: Store; readonly queue: SerialQueue; readonly log: Log },
+    private readonly deps: {
+      readonly store: Store;
+      readonly queue: SerialQueue;
+      readonly log: Log;
+      /** The cluster (etcd) when berthd runs in one: where the global address space lives. */
+      readonly cluster?: { readonly node: string; readonly store: () => Store | undefined };
+    },
     options: DockerIpamOptions = {},
   ) {
     this.ipam = new Ipam(deps.store);
@@ -99,6 +113,8 @@ export class DockerIpam {
       }
       const id = `${space}/${pool}${subPool ? `/${subPool}` : ''}`;
       const key = POOLS + id;
+      const shared = this.sharedStore(space);
+      if (shared) return this.requestSharedPool(shared, { id, addressSpace: space, pool: String(pool), ...(subPool ? { subPool: String(subPool) } : {}) });
       const clash = taken.find((t) => t.prefix.overlaps(pool));
       if (clash) {
         throw new AlreadyExistsError(`Subnet ${pool} overlaps ${clash.owner} (${clash.prefix})`, { field: 'Pool', value: String(pool) });
@@ -113,6 +129,8 @@ export class DockerIpam {
   /** Frees the pool and every address still held in it. An unknown pool is success. */
   releasePool(poolId: string): Promise<void> {
     return this.deps.queue.run(async () => {
+      const shared = this.sharedStore(spaceOf(poolId));
+      if (shared) return this.releaseSharedPool(shared, poolId);
       const key = POOLS + poolId;
       if (!(await this.deps.store.get(key))) return;
       const network = ipamNetwork(poolId);
@@ -130,9 +148,11 @@ export class DockerIpam {
    */
   requestAddress(req: { readonly poolId: string; readonly address: string; readonly options: Readonly<Record<string, string>> }): Promise<string> {
     return this.deps.queue.run(async () => {
-      const record = await this.requirePool(req.poolId);
+      const { store, ipam } = this.placeOf(req.poolId);
+      const record = await this.requirePool(req.poolId, store);
       const pool = IpPrefix.parse(record.pool);
       const gateway = req.options['RequestAddressType'] === GATEWAY_REQUEST;
+      const sharedGateway = store !== this.deps.store && gateway;
       let wanted: IpAddress | undefined;
       if (req.address !== '') {
         wanted = IpAddress.tryParse(req.address);
@@ -143,9 +163,10 @@ export class DockerIpam {
       }
       // A specific address may lie anywhere in the pool; others come from the ip-range.
       const from = wanted || !record.subPool ? pool : IpPrefix.parse(record.subPool);
-      const [assigned] = await this.ipam.allocate({
+      // Shared pools: every node's bridge holds the one gateway; its holder is the pool itself.
+      const [assigned] = await ipam.allocate({
         network: ipamNetwork(record.id),
-        containerId: `d${randomBytes(12).toString('hex')}`,
+        containerId: sharedGateway ? SHARED_GATEWAY_HOLDER : `d${randomBytes(12).toString('hex')}`,
         ifname: HOLDER_IFNAME,
         rangeSets: [[rangeOf(pool, from)]],
         ...(wanted ? { requested: [wanted] } : {}),
@@ -158,12 +179,14 @@ export class DockerIpam {
   /** Frees an address (ReleaseAddress). An address nobody holds is success. */
   releaseAddress(req: { readonly poolId: string; readonly address: string }): Promise<void> {
     return this.deps.queue.run(async () => {
-      const record = await this.requirePool(req.poolId);
+      const { store, ipam } = this.placeOf(req.poolId);
+      const record = await this.requirePool(req.poolId, store);
       const ip = IpAddress.tryParse(req.address.includes('/') ? req.address.slice(0, req.address.indexOf('/')) : req.address);
       if (!ip) throw new InvalidConfigError(`Address ${JSON.stringify(req.address)} is not an IP address`, { field: 'Address', value: req.address });
       const network = ipamNetwork(record.id);
-      const holder = (await this.ipam.list(network)).find((a) => a.address.address.address.equals(ip));
-      if (holder) await this.ipam.release(network, holder.containerId, holder.ifname);
+      const holder = (await ipam.list(network)).find((a) => a.address.address.address.equals(ip));
+      // The shared gateway stays while the pool has users: other nodes' bridges hold it.
+      if (holder && holder.containerId !== SHARED_GATEWAY_HOLDER) await ipam.release(network, holder.containerId, holder.ifname);
     });
   }
 
@@ -178,8 +201,61 @@ export class DockerIpam {
     return out;
   }
 
-  private async requirePool(poolId: string): Promise<PoolRecord> {
-    const entry = await this.deps.store.get(POOLS + poolId);
+  /** Where a pool lives: the cluster store for the global space in a cluster, else berthd's own. */
+  private placeOf(poolId: string): { store: Store; ipam: Ipam } {
+    const shared = this.sharedStore(spaceOf(poolId));
+    if (!shared) return { store: this.deps.store, ipam: this.ipam };
+    let ipam = this.clusterIpam.get(shared);
+    if (!ipam) this.clusterIpam.set(shared, (ipam = new Ipam(shared)));
+    return { store: shared, ipam };
+  }
+
+  /** The cluster store when `space` is the global space and berthd is in a cluster; TryAgainError while etcd is away. */
+  private sharedStore(space: string): Store | undefined {
+    const cluster = this.deps.cluster;
+    if (!cluster || space !== GLOBAL_ADDRESS_SPACE) return undefined;
+    const store = cluster.store();
+    if (!store) throw new TryAgainError(`The cluster's address space (${GLOBAL_ADDRESS_SPACE}) is in etcd, which is not reachable now`, { field: 'AddressSpace', value: space });
+    return store;
+  }
+
+  /** The same subnet from another node's engine is the same pool; an overlapping other subnet is refused. */
+  private async requestSharedPool(store: Store, want: PoolRecord): Promise<{ poolId: string; pool: string }> {
+    const node = this.deps.cluster!.node;
+    const pool = IpPrefix.parse(want.pool);
+    for (const entry of await store.list(POOLS)) {
+      const p = entry.value as unknown as SharedPoolRecord;
+      if (p.id !== want.id && IpPrefix.parse(p.pool).overlaps(pool)) {
+        throw new AlreadyExistsError(`Subnet ${pool} overlaps the cluster's pool ${p.id} (used by ${(p.users ?? []).join(', ') || 'no node'})`, { field: 'Pool', value: want.pool });
+      }
+    }
+    await store.update(POOLS + want.id, (current) => {
+      const have = current as unknown as SharedPoolRecord | undefined;
+      const users = [...new Set([...(have?.users ?? []), node])].sort();
+      if (have && have.users?.includes(node)) return { value: current, result: undefined };
+      return { value: { ...want, users } as unknown as JsonValue, result: undefined };
+    });
+    this.deps.log.info('ipam pool joined in the cluster', { pool: want.id, node });
+    return { poolId: want.id, pool: want.pool };
+  }
+
+  /** This node stops using the pool; the last user frees it and its addresses. */
+  private async releaseSharedPool(store: Store, poolId: string): Promise<void> {
+    const node = this.deps.cluster!.node;
+    const left = await store.update(POOLS + poolId, (current) => {
+      if (current === undefined) return { value: current, result: -1 };
+      const have = current as unknown as SharedPoolRecord;
+      const users = (have.users ?? []).filter((u) => u !== node);
+      return users.length ? { value: { ...have, users } as unknown as JsonValue, result: users.length } : { value: undefined, result: 0 };
+    });
+    if (left === 0) {
+      await store.delete(poolKey(ipamNetwork(poolId)));
+      this.deps.log.info('ipam pool released in the cluster: its last user left', { pool: poolId });
+    }
+  }
+
+  private async requirePool(poolId: string, store: Store = this.deps.store): Promise<PoolRecord> {
+    const entry = await store.get(POOLS + poolId);
     if (!entry) throw new NotFoundError(`Pool ${JSON.stringify(poolId)} is not known to berth IPAM`, { field: 'PoolID', value: poolId });
     return entry.value as unknown as PoolRecord;
   }
@@ -206,6 +282,19 @@ export class DockerIpam {
     }
     throw new PoolExhaustedError(`Every /${this.defaultPoolLength} of the default range ${this.defaultRange} is in use: give a subnet (--subnet)`, { field: 'Pool' });
   }
+}
+
+/** A pool of the cluster's address space, with the nodes whose engines use it. */
+interface SharedPoolRecord extends PoolRecord {
+  readonly users?: readonly string[];
+}
+
+/** Who holds a shared pool's gateway: the pool itself, for all its nodes. */
+const SHARED_GATEWAY_HOLDER = 'gateway';
+
+/** The address space a PoolID was made in (`<space>/<subnet>[/<ip-range>]`). */
+function spaceOf(poolId: string): string {
+  return poolId.slice(0, Math.max(0, poolId.indexOf('/')));
 }
 
 /** The berth IPAM network that holds a Docker pool's addresses. */

@@ -132,6 +132,11 @@ export class ClusterAgent implements Cluster {
     this.store?.close();
   }
 
+  /** The cluster store while etcd is connected (the Docker IPAM's global address space lives there). */
+  connectedStore(): Store | undefined {
+    return this.store;
+  }
+
   // --- Cluster ---
 
   async joinOverlay(join: OverlayJoin): Promise<OverlayMembership> {
@@ -283,7 +288,12 @@ export class ClusterAgent implements Cluster {
     await this.define(store, keys, join);
     const leases = new NodeLeases(store, keys.network, { nodeStore: this.lease!, graceMs: this.config.subnetGraceMs });
     const request = { subnet: join.subnet.toString(), vtep: this.advertiseAddress.toString(), vtepMac: join.vtepMac };
+    const before = this.joined.get(join.network);
     const lease: NodeLease = join.shared ? await leases.announce(this.node, request) : await leases.acquire(this.node, { ...request, subnetLen: join.subnetLen });
+    if (join.shared && !before?.leases) {
+      // Addresses this node announced before a restart hang on its old etcd lease: put them on this one.
+      for (const e of await store.list(`${keys.endpointsPrefix}${this.node}/`)) await this.lease!.put(e.key, e.value);
+    }
     const membership: OverlayMembership = { node: this.node, block: IpPrefix.parse(lease.subnet), vtep: this.advertiseAddress };
     const old = this.joined.get(join.network);
     if (old) this.unwatch(old);

@@ -125,12 +125,17 @@ export class NodeLeases {
     const vtepMac = parseVtepMac(request.vtepMac);
     const key = this.keys.nodeKey(node);
     const updated = this.clock().toISOString();
-    return this.nodes.update(key, (current) => {
+    // A key from before a restart hangs on the old etcd lease: the first announce rewrites it.
+    const rewrite = this.nodes !== this.store && !this.written.has(node);
+    const lease = await this.nodes.update(key, (current) => {
       const old = current === undefined ? undefined : decodeLease(key, current);
-      if (old && old.subnet === subnet && old.vtep === vtep && old.vtepMac === vtepMac && old.releasedAt === undefined) return { value: current, result: old };
-      const lease: NodeLease = { node, subnet, vtep, vtepMac, updated };
-      return { value: leaseValue(lease), result: lease };
+      const same = old && old.subnet === subnet && old.vtep === vtep && old.vtepMac === vtepMac && old.releasedAt === undefined;
+      if (same && !rewrite) return { value: current, result: old };
+      const next: NodeLease = same ? old : { node, subnet, vtep, vtepMac, updated };
+      return { value: leaseValue(next), result: next };
     });
+    this.written.add(node);
+    return lease;
   }
 
   /** Removes the node's record outright (shared-subnet networks, where there is no block to keep). */

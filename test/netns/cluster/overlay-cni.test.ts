@@ -307,3 +307,28 @@ test.serial('routed mode: blocks of peers on the same underlay subnet are routed
   await delPod(x, routed);
   await delPod(y, routed);
 });
+
+test.serial('bad input: a CNI error with the right code and nothing left behind', async (t) => {
+  const h3 = host('h3');
+  const netns = h3.addPod('bad');
+  const links = async () => (await json<{ ifname: string }[]>(h3, 'ip', ['-j', 'link', 'show'])).map((l) => l.ifname).sort();
+  const before = await links();
+  const add = async (conf: object) => {
+    const r = await h3.cni('add', { conflist: conf, containerId: 'bad', netns });
+    t.not(r.code, 0);
+    return JSON.parse(r.stdout) as { code: number; msg: string };
+  };
+  const other = await add(conflist({ subnet: '10.250.0.0/16' }));
+  t.is(other.code, 7);
+  t.regex(other.msg, new RegExp(`VNI ${VNI} is already the cluster network with subnet 10\\.244\\.0\\.0/16`));
+  const withIpam = await add({ ...conflist(), plugins: [{ ...conflist().plugins[0], ipam: { type: 'host-local' } }] });
+  t.is(withIpam.code, 2);
+  t.regex(withIpam.msg, /remove the ipam section/);
+  // berthd down and this node never joined VNI 4299: the plugin runs in-process and cannot lease a block.
+  await berthd.get('h3')!.stop();
+  const alone = await add({ ...conflist({ subnet: '10.246.0.0/16', vni: 4299 }), name: 'lonely' });
+  t.is(alone.code, 11);
+  t.regex(alone.msg, /no block on this node yet: berthd \(with --etcd-endpoints\) must be running/);
+  t.deepEqual(await links(), before);
+  await startBerthd(h3);
+});

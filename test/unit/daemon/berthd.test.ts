@@ -108,3 +108,18 @@ test('parseDaemonArgs: defaults, and errors that name the option', (t) => {
   t.throws(() => parseDaemonArgs(['--default-pool', 'fd00::/64']), { message: /must be an IPv4 range/ });
   t.throws(() => parseDaemonArgs(['--bogus']), { message: /Unknown option '--bogus'/ });
 });
+
+test('parseDaemonArgs: the cluster options, with defaults, and errors that name the option', (t) => {
+  t.is((parseDaemonArgs([]) as { cluster: unknown }).cluster, undefined, 'no etcd: single host');
+  const config = parseDaemonArgs(['--etcd-endpoints', 'http://10.0.0.1:2379,https://10.0.0.2:2379', '--advertise-address', '192.168.1.5', '--node-name', 'n1']);
+  t.like((config as { cluster: object }).cluster, { endpoints: ['http://10.0.0.1:2379', 'https://10.0.0.2:2379'], nodeName: 'n1', nodeTtlSeconds: 10, subnetGraceSeconds: 3600 });
+  t.is((config as { cluster: { advertiseAddress: { toString(): string } } }).cluster.advertiseAddress.toString(), '192.168.1.5');
+  t.throws(() => parseDaemonArgs(['--etcd-endpoints', 'http://10.0.0.1:2379']), { message: /needs --advertise-address IP/ });
+  t.throws(() => parseDaemonArgs(['--etcd-endpoints', '10.0.0.1:2379', '--advertise-address', '192.168.1.5']), { message: /"10\.0\.0\.1:2379" is not an etcd client URL/ });
+  t.throws(() => parseDaemonArgs(['--etcd-endpoints', 'http://e:2379', '--advertise-address', 'fd00::1']), { message: /--advertise-address "fd00::1" is not an IPv4 address/ });
+  t.throws(() => parseDaemonArgs(['--etcd-endpoints', 'http://e:2379', '--advertise-address', '10.0.0.9', '--node-name', 'a/b']), { message: /--node-name "a\/b" is not a valid node name/ });
+  t.throws(() => parseDaemonArgs(['--etcd-endpoints', 'http://e:2379', '--advertise-address', '10.0.0.9', '--node-ttl', '1']), {
+    message: /--node-ttl "1" must be a whole number of seconds, at least 2/,
+  });
+  t.throws(() => parseDaemonArgs(['--advertise-address', '10.0.0.9']), { message: /--advertise-address needs --etcd-endpoints/ });
+});

@@ -276,6 +276,7 @@ test.serial('berthd SIGKILLed and restarted: traffic keeps flowing; one VXLAN de
   t.true(sent - got <= 1, `${sent - got} lost`);
   t.is((await json<object[]>(host('h2'), 'ip', ['-j', 'link', 'show', 'type', 'vxlan'])).length, 1);
   const b3 = await addPod(host('h2'), 'b3');
+  t.is(b3.ip.split('.').slice(0, 3).join('.'), b.ip.split('.').slice(0, 3).join('.'), 'the node kept its block across the restart');
   t.true(reaches(a, b3.ip));
   await delPod(b3);
 });

@@ -15,11 +15,19 @@
  * same subnet asked again by another node is the same pool (each node is recorded as a user;
  * the pool goes with the last), its gateway is shared (each node's bridge holds it), and every
  * other address is taken by compare-and-swap, so containers on different hosts never share one.
+ * Docker (20.10 and later, without swarm) keeps networks of global-scope drivers only in a
+ * cluster store it no longer has, so berth-overlay tells Docker it is local-scope and Docker
+ * asks for its pools in the local space: a local pool whose subnet is a berthd network of a
+ * cluster driver (berth-overlay) joins the cluster's pool of that subnet (`berth-global/…`) at
+ * its first container address, and records it (`cluster`); from then on its addresses come
+ * from the cluster's pool, and releasing the local pool leaves the cluster's. The gateway Docker
+ * asked for before the network existed stays this node's own.
  */
 import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, InvalidConfigError, NotFoundError, PoolExhaustedError, TryAgainError } from '../core/errors.js';
 import { IpAddress, IpParseError, IpPrefix } from '../core/ip.js';
 import type { IpRange } from '../core/model.js';
+import { CATALOG } from '../drivers/catalog.js';
 import { Ipam, poolKey } from '../ipam/allocator.js';
 import type { JsonValue, Store } from '../store/store.js';
 import type { Log } from './log.js';
@@ -49,6 +57,8 @@ export interface PoolRecord {
   readonly addressSpace: string;
   readonly pool: string;
   readonly subPool?: string;
+  /** A local pool of a cluster network: the id of the cluster's pool its addresses come from. */
+  readonly cluster?: string;
 }
 
 export interface DockerIpamOptions {
@@ -132,7 +142,16 @@ export class DockerIpam {
       const shared = this.sharedStore(spaceOf(poolId));
       if (shared) return this.releaseSharedPool(shared, poolId);
       const key = POOLS + poolId;
-      if (!(await this.deps.store.get(key))) return;
+      const entry = await this.deps.store.get(key);
+      if (!entry) return;
+      const joined = (entry.value as unknown as PoolRecord).cluster;
+      if (joined) {
+        try {
+          await this.releaseSharedPool(this.sharedStore(GLOBAL_ADDRESS_SPACE)!, joined);
+        } catch (err) {
+          this.deps.log.warn("ipam: could not leave the cluster's pool; it keeps this node as a user", { pool: joined, error: (err as Error).message });
+        }
+      }
       const network = ipamNetwork(poolId);
       await this.ipam.gc(network, []);
       await this.deps.store.delete(poolKey(network));
@@ -148,10 +167,10 @@ export class DockerIpam {
    */
   requestAddress(req: { readonly poolId: string; readonly address: string; readonly options: Readonly<Record<string, string>> }): Promise<string> {
     return this.deps.queue.run(async () => {
-      const { store, ipam } = this.placeOf(req.poolId);
-      const record = await this.requirePool(req.poolId, store);
-      const pool = IpPrefix.parse(record.pool);
       const gateway = req.options['RequestAddressType'] === GATEWAY_REQUEST;
+      // The gateway is asked for with the pool, before the network exists: it stays where the pool is.
+      const { store, ipam, record } = await this.placeOf(req.poolId, { join: !gateway });
+      const pool = IpPrefix.parse(record.pool);
       const sharedGateway = store !== this.deps.store && gateway;
       let wanted: IpAddress | undefined;
       if (req.address !== '') {
@@ -179,14 +198,19 @@ export class DockerIpam {
   /** Frees an address (ReleaseAddress). An address nobody holds is success. */
   releaseAddress(req: { readonly poolId: string; readonly address: string }): Promise<void> {
     return this.deps.queue.run(async () => {
-      const { store, ipam } = this.placeOf(req.poolId);
-      const record = await this.requirePool(req.poolId, store);
       const ip = IpAddress.tryParse(req.address.includes('/') ? req.address.slice(0, req.address.indexOf('/')) : req.address);
       if (!ip) throw new InvalidConfigError(`Address ${JSON.stringify(req.address)} is not an IP address`, { field: 'Address', value: req.address });
-      const network = ipamNetwork(record.id);
-      const holder = (await ipam.list(network)).find((a) => a.address.address.address.equals(ip));
-      // The shared gateway stays while the pool has users: other nodes' bridges hold it.
-      if (holder && holder.containerId !== SHARED_GATEWAY_HOLDER) await ipam.release(network, holder.containerId, holder.ifname);
+      const release = async (ipam: Ipam, record: PoolRecord): Promise<boolean> => {
+        const network = ipamNetwork(record.id);
+        const holder = (await ipam.list(network)).find((a) => a.address.address.address.equals(ip));
+        // The shared gateway stays while the pool has users: other nodes' bridges hold it.
+        if (holder && holder.containerId !== SHARED_GATEWAY_HOLDER) await ipam.release(network, holder.containerId, holder.ifname);
+        return holder !== undefined && holder.containerId !== SHARED_GATEWAY_HOLDER;
+      };
+      const place = await this.placeOf(req.poolId, { join: false });
+      if (await release(place.ipam, place.record)) return;
+      // A local pool joined to the cluster's: its own gateway is still held here.
+      if (place.store !== this.deps.store && spaceOf(req.poolId) !== GLOBAL_ADDRESS_SPACE) await release(this.ipam, await this.requirePool(req.poolId));
     });
   }
 
@@ -201,13 +225,67 @@ export class DockerIpam {
     return out;
   }
 
-  /** Where a pool lives: the cluster store for the global space in a cluster, else berthd's own. */
-  private placeOf(poolId: string): { store: Store; ipam: Ipam } {
+  /**
+   * Where a pool's addresses live, and its record there: the cluster store for the global space
+   * in a cluster, and for a local pool joined to the cluster's; else berthd's own. With `join`,
+   * a local pool of a cluster network not joined yet joins now.
+   */
+  private async placeOf(poolId: string, opts: { join: boolean }): Promise<{ store: Store; ipam: Ipam; record: PoolRecord }> {
     const shared = this.sharedStore(spaceOf(poolId));
-    if (!shared) return { store: this.deps.store, ipam: this.ipam };
-    let ipam = this.clusterIpam.get(shared);
-    if (!ipam) this.clusterIpam.set(shared, (ipam = new Ipam(shared)));
-    return { store: shared, ipam };
+    if (shared) return { store: shared, ipam: this.clusterIpamOf(shared), record: await this.requirePool(poolId, shared) };
+    let record = await this.requirePool(poolId);
+    if (!record.cluster && opts.join && this.deps.cluster) record = await this.joinClusterPool(record);
+    if (!record.cluster) return { store: this.deps.store, ipam: this.ipam, record };
+    const store = this.sharedStore(GLOBAL_ADDRESS_SPACE)!;
+    return { store, ipam: this.clusterIpamOf(store), record: await this.requirePool(record.cluster, store) };
+  }
+
+  private clusterIpamOf(store: Store): Ipam {
+    let ipam = this.clusterIpam.get(store);
+    if (!ipam) this.clusterIpam.set(store, (ipam = new Ipam(store)));
+    return ipam;
+  }
+
+  /**
+   * A local pool whose subnet is a berthd network of a cluster driver (Docker asked for it in
+   * the local space: see the header) joins the cluster's pool of that subnet, with the
+   * network's gateway as the shared one; the local record says so. Other pools as they are.
+   */
+  private async joinClusterPool(local: PoolRecord): Promise<PoolRecord> {
+    const subnet = IpPrefix.parse(local.pool);
+    let gateway: string | undefined;
+    let found = false;
+    for (const entry of await this.deps.store.list(NETWORK_PREFIX)) {
+      const n = asNetworkRecord(entry.value);
+      if (n.origin !== 'docker' || !CATALOG.find((c) => c.name === n.driver)?.capabilities.needsClusterStore) continue;
+      const s = n.subnets.find((x) => IpPrefix.parse(x.subnet).toString() === subnet.toString());
+      if (s) {
+        found = true;
+        gateway = s.gateway;
+        break;
+      }
+    }
+    if (!found) return local;
+    const store = this.sharedStore(GLOBAL_ADDRESS_SPACE)!;
+    const cluster: PoolRecord = {
+      id: `${GLOBAL_ADDRESS_SPACE}/${local.pool}${local.subPool ? `/${local.subPool}` : ''}`,
+      addressSpace: GLOBAL_ADDRESS_SPACE,
+      pool: local.pool,
+      ...(local.subPool ? { subPool: local.subPool } : {}),
+    };
+    await this.requestSharedPool(store, cluster);
+    if (gateway) {
+      await this.clusterIpamOf(store).allocate({
+        network: ipamNetwork(cluster.id),
+        containerId: SHARED_GATEWAY_HOLDER,
+        ifname: HOLDER_IFNAME,
+        rangeSets: [[rangeOf(subnet, subnet)]],
+        requested: [IpAddress.parse(gateway)],
+      });
+    }
+    const joined: PoolRecord = { ...local, cluster: cluster.id };
+    await this.deps.store.put(POOLS + local.id, joined as unknown as JsonValue);
+    return joined;
   }
 
   /** The cluster store when `space` is the global space and berthd is in a cluster; TryAgainError while etcd is away. */

@@ -18,9 +18,13 @@ const DST_PREFIX = 'eth';
 
 /** The NetworkDriver handlers of the plugin serving `binding`. */
 export function networkDriverHandlers(binding: ServedDriver, service: NetworkService): Record<string, Handler> {
-  const scope = binding.impl.capabilities.needsClusterStore ? 'global' : 'local';
+  // Cluster drivers (berth-overlay) connect across hosts, but their data is local-scope to Docker:
+  // Docker keeps global-scope networks only in swarm (or the cluster store 20.10 deprecated), and
+  // refuses to create them otherwise ("This node is not a swarm manager"). Each engine creates
+  // the network; berthd's cluster joins them by VNI, and berth IPAM puts their pools in the cluster.
+  const connectivity = binding.impl.capabilities.needsClusterStore ? 'global' : 'local';
   return {
-    'NetworkDriver.GetCapabilities': async () => ({ Scope: scope, ConnectivityScope: scope }),
+    'NetworkDriver.GetCapabilities': async () => ({ Scope: 'local', ConnectivityScope: connectivity }),
 
     'NetworkDriver.CreateNetwork': async (body) => {
       const f = new Fields('CreateNetwork', body);

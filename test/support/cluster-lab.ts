@@ -11,11 +11,31 @@
  * berthd in the lab has its own run and state directories at the paths berth uses on a real
  * node. Pods are plain network namespaces made in the test run's namespace; a host's CNI
  * requests (cniclient, run inside the host) attach them to that host.
+ *
+ * With `docker: true` each host can also run its own Docker engine (host.startDockerd(), the
+ * pieces of test/netns/docker/harness.ts): the host then has a /run of its own (a tmpfs, with
+ * the run's /run/netns and its own /run/berth bound in), so Docker's plugin directory
+ * /run/docker/plugins and containerd's sockets are the host's; and it sees the machine's
+ * cgroups (its own sysfs would hide them), where its engine puts containers under a parent of
+ * this lab. A berthd started with `{ docker: true }` serves that engine.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  DOCKER,
+  DOCKERD,
+  DockerUnavailableError,
+  IMAGE,
+  PLUGIN_DIR,
+  busyboxImageTar,
+  dockerUnavailable,
+  dockerdArgs,
+  killLeftovers,
+  rawPluginRequest,
+  removeCgroupParent,
+} from '../netns/docker/harness.js';
 import { assertPrivateNetns, freePort } from '../netns/store/etcd-server.js';
 import { DIST_BIN, REFERENCE_PLUGINS, hostLinks, installedPlugins, requireCniclient, sh, shOk, type Run } from './netns.js';
 
@@ -28,6 +48,28 @@ export interface ClusterLabOptions {
   readonly etcd?: boolean;
   /** Names the lab's links and namespaces: 1-8 of [a-z0-9]. @default a tag of this process */
   readonly prefix?: string;
+  /** Hosts that can run a Docker engine each (own /run, the machine's cgroups): see the header. @default false */
+  readonly docker?: boolean;
+}
+
+export interface StartBerthdOptions {
+  /** Serve the host's Docker engine (host.startDockerd() first): plugin sockets in the host's /run/docker/plugins. @default false */
+  readonly docker?: boolean;
+}
+
+/** A Docker engine running inside a lab host. */
+export interface LabDockerd {
+  readonly proc: ChildProcess;
+  /** Its API socket (a path the test process sees too). */
+  readonly socket: string;
+  /** Its data-root, exec-root, log and the CLI's config are under here. */
+  readonly dir: string;
+  /** The docker CLI inside the host, against this engine; never throws for the command's status. */
+  docker(args: string[], opts?: { timeoutMs?: number }): Promise<Run>;
+  /** docker(), stdout trimmed; throws with stderr when the command fails. */
+  dockerOk(args: string[]): Promise<string>;
+  /** The end of its log (dockerd.log). */
+  log(): string;
 }
 
 export interface ExecOptions {
@@ -76,6 +118,7 @@ const BERTHD_ARGS = [
 
 /** The directories each host has a copy of: a folder of the lab's scratch dir bound over the real path. */
 const HOST_MOUNTS = { run: '/run/berth', lib: '/var/lib/berth' } as const;
+const HOST_BINDS = Object.entries(HOST_MOUNTS).map(([dir, path]) => `mount --bind "$1/${dir}" ${path}`);
 
 /**
  * The keeper's script, run as `unshare --mount --propagation slave -- nsenter --net=NS -- sh -c
@@ -88,7 +131,28 @@ const HOST_MOUNTS = { run: '/run/berth', lib: '/var/lib/berth' } as const;
  * - it reads its stdin until EOF: when the test process ends, however it ends, the pipe closes
  *   and the keeper goes.
  */
-const KEEPER_SCRIPT = ['set -e', ...Object.entries(HOST_MOUNTS).map(([dir, path]) => `mount --bind "$1/${dir}" ${path}`), 'mount -t sysfs sysfs /sys', 'echo ready', 'exec cat >/dev/null'].join('\n');
+const KEEPER_SCRIPT = ['set -e', ...HOST_BINDS, 'mount -t sysfs sysfs /sys', 'echo ready', 'exec cat >/dev/null'].join('\n');
+
+/**
+ * The keeper's script of a host that can run Docker (`docker: true`). Before its own /run (a
+ * tmpfs) hides the run's, /run/netns is bound aside (recursively: the host's own namespace file
+ * is a mount in it; a bind of a slave is a slave of the same master, so pods added later still
+ * appear) and moved back on top; the same for the machine's cgroups around the new sysfs.
+ */
+const DOCKER_KEEPER_SCRIPT = [
+  'set -e',
+  'mkdir -p "$1/.mnt/netns" "$1/.mnt/cgroup"',
+  'mount --rbind /run/netns "$1/.mnt/netns"',
+  'mount --rbind /sys/fs/cgroup "$1/.mnt/cgroup"',
+  'mount -t tmpfs -o mode=755 tmpfs /run',
+  `mkdir -p /run/netns ${HOST_MOUNTS.run} ${PLUGIN_DIR}`,
+  'mount --move "$1/.mnt/netns" /run/netns',
+  ...HOST_BINDS,
+  'mount -t sysfs sysfs /sys',
+  'mount --move "$1/.mnt/cgroup" /sys/fs/cgroup',
+  'echo ready',
+  'exec cat >/dev/null',
+].join('\n');
 
 /**
  * What labs started and made, for a test process that exits without lab.stop() (an uncaught
@@ -99,6 +163,8 @@ const live = { procs: new Set<ChildProcess>(), dirs: new Set<string>() };
 
 function onExit(): void {
   for (const p of live.procs) p.kill('SIGKILL');
+  // containerd's shims of the hosts' engines: their command lines name the lab's directory.
+  for (const dir of live.dirs) killLeftovers(dir);
   for (const dir of live.dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
@@ -126,6 +192,18 @@ function exited(proc: ChildProcess): Promise<void> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function mkdirOf(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** `p`, or a rejection naming `what` after `ms`. */
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms)));
+  return Promise.race([p.finally(() => clearTimeout(timer)), late]);
+}
 
 /** Signals `proc` and waits for it; SIGKILL if it is still there after `graceMs`. */
 async function end(proc: ChildProcess, signal: NodeJS.Signals, graceMs = 15_000): Promise<void> {
@@ -331,6 +409,7 @@ export class LabHost {
   /** What create() made, so that destroy() removes only that (never a same-named link of someone else). */
   #made = { netns: false, port: false };
   readonly #berthds = new Set<LabBerthd>();
+  #dockerd: LabDockerd | undefined;
   #confs = 0;
 
   constructor(lab: ClusterLab, index: number) {
@@ -369,7 +448,7 @@ export class LabHost {
     // A node forwards for its pods.
     sh('ip', ['netns', 'exec', this.netns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
     for (const dir of Object.keys(HOST_MOUNTS)) mkdirSync(join(this.dir, dir), { recursive: true });
-    this.#keeper = await startKeeper(this.netnsPath, this.dir);
+    this.#keeper = await startKeeper(this.netnsPath, this.dir, lab.docker);
   }
 
   /** Runs a command inside the host (its mount and network namespaces) to the end. */
@@ -383,12 +462,21 @@ export class LabHost {
     return this.#lab.adopt(spawn('nsenter', [...this.#enter(), cmd, ...args], { env: ENV, ...opts }));
   }
 
-  /** berthd inside the host, once its CNI socket (/run/berth/cni.sock there) is open. */
-  async startBerthd(extraArgs: string[] = []): Promise<LabBerthd> {
+  /**
+   * berthd inside the host, once its CNI socket (/run/berth/cni.sock there) is open; with
+   * `docker`, serving the host's engine (started before), once its plugin sockets answer.
+   */
+  async startBerthd(extraArgs: string[] = [], opts: StartBerthdOptions = {}): Promise<LabBerthd> {
     const socket = join(this.dir, 'run', 'cni.sock');
     const logFile = join(this.dir, 'run', 'berthd.log');
     const started = Date.now();
-    const proc = this.spawn(process.execPath, [join(DIST_BIN, 'berthd'), ...BERTHD_ARGS, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let args = BERTHD_ARGS;
+    if (opts.docker) {
+      if (!this.#dockerd) throw new Error(`cluster lab: start the Docker engine of ${this.name} (host.startDockerd()) before a berthd that serves it`);
+      args = BERTHD_ARGS.filter((a) => a !== '--no-docker');
+      args[args.indexOf('--docker-socket') + 1] = this.#dockerd.socket;
+    }
+    const proc = this.spawn(process.execPath, [join(DIST_BIN, 'berthd'), ...args, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
@@ -406,14 +494,118 @@ export class LabHost {
     const deadline = Date.now() + 20_000;
     for (;;) {
       const st = statSync(socket, { throwIfNoEntry: false });
-      if (st?.isSocket() && st.ctimeMs >= started) return berthd;
+      if (st?.isSocket() && st.ctimeMs >= started && (!opts.docker || (await this.#pluginsAnswer()))) return berthd;
       if (hasExited(proc)) throw new Error(`cluster lab: berthd on ${this.name} exited (${proc.exitCode ?? proc.signalCode}): ${stderr}${log()}`);
       if (Date.now() > deadline) {
         await berthd.kill();
-        throw new Error(`cluster lab: berthd on ${this.name} did not open its CNI socket in 20 s: ${stderr}${log()}`);
+        throw new Error(`cluster lab: berthd on ${this.name} did not open its ${opts.docker ? 'CNI and Docker plugin sockets' : 'CNI socket'} in 20 s: ${stderr}${log()}`);
       }
       await sleep(50);
     }
+  }
+
+  /** Whether berthd's IPAM and overlay plugin sockets in the host's /run/docker/plugins answer (seen through the keeper's root). */
+  async #pluginsAnswer(): Promise<boolean> {
+    const dir = join('/proc', String(this.keeperPid), 'root', PLUGIN_DIR);
+    for (const sock of ['berth.sock', 'berth-overlay.sock']) {
+      const r = await rawPluginRequest(join(dir, sock), '/Plugin.Activate', '').catch(() => ({ status: 0 }));
+      if (r.status !== 200) return false;
+    }
+    return true;
+  }
+
+  /**
+   * A Docker engine inside the host (lab started with `docker: true`), started as on a host
+   * that just booted (IPv4 forwarding off until dockerd turns it on and sets FORWARD to drop),
+   * with the busybox image (IMAGE) imported. dockerd's settings are the Docker tests' own
+   * (harness.ts dockerdArgs); everything of it is under `<host dir>/docker`. Throws
+   * DockerUnavailableError when the engine cannot run on this machine.
+   */
+  async startDockerd(): Promise<LabDockerd> {
+    if (!this.#lab.docker) throw new Error('cluster lab: start the lab with docker: true to run Docker engines in its hosts');
+    if (this.#dockerd) throw new Error(`cluster lab: ${this.name} runs a Docker engine already`);
+    const unavailable = dockerUnavailable();
+    if (unavailable) throw new DockerUnavailableError(unavailable);
+    const dir = join(this.dir, 'docker');
+    mkdirSync(dir, { recursive: true });
+    const socket = join(dir, 'docker.sock');
+    const logFile = join(dir, 'dockerd.log');
+    const cgroupParent = this.#cgroupParent();
+    await this.#execOk('sh', ['-c', 'echo 0 > /proc/sys/net/ipv4/ip_forward']);
+    const logFd = openSync(logFile, 'a');
+    let proc: ChildProcess;
+    try {
+      proc = this.spawn(DOCKERD, dockerdArgs({ dir, socket, cgroupParent }), { stdio: ['ignore', logFd, logFd] });
+    } finally {
+      closeSync(logFd);
+    }
+    const log = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').slice(-20).join('\n') : '');
+    const docker = (args: string[], o: { timeoutMs?: number } = {}) =>
+      withDeadline(this.exec(DOCKER, ['-H', `unix://${socket}`, ...args], { env: { DOCKER_CONFIG: join(dir, 'cli') } }), o.timeoutMs ?? 60_000, `docker ${args.join(' ')} on ${this.name}`);
+    const dockerd: LabDockerd = {
+      proc,
+      socket,
+      dir,
+      docker,
+      dockerOk: async (args) => {
+        const r = await docker(args);
+        if (r.code !== 0) throw new Error(`docker ${args.join(' ')} on ${this.name} failed (${r.code}): ${r.stderr.trim()}`);
+        return r.stdout.trim();
+      },
+      log,
+    };
+    this.#dockerd = dockerd;
+    const deadline = Date.now() + 30_000;
+    while ((await docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5000 }).catch(() => ({ code: 1 }))).code !== 0) {
+      if (hasExited(proc) || Date.now() > deadline) {
+        await this.stopDockerd();
+        throw new DockerUnavailableError(
+          `dockerd cannot run in ${this.name}: ${hasExited(proc) ? `it exited (${proc.exitCode ?? proc.signalCode})` : 'no answer in 30 s'}; its log ends with:\n${log()}`,
+        );
+      }
+      await sleep(100);
+    }
+    await dockerd.dockerOk(['import', this.#lab.busyboxTar(), IMAGE]);
+    return dockerd;
+  }
+
+  /** The host's Docker engine (startDockerd's answer); throws when none runs. */
+  get dockerd(): LabDockerd {
+    if (!this.#dockerd) throw new Error(`cluster lab: ${this.name} runs no Docker engine`);
+    return this.#dockerd;
+  }
+
+  /**
+   * Removes the engine's containers and networks (while berthd still serves it, so that it
+   * cleans up), stops dockerd (SIGTERM), kills its leftovers (containerd's shims) and removes
+   * its cgroups. Nothing when no engine runs.
+   */
+  async stopDockerd(): Promise<void> {
+    const d = this.#dockerd;
+    if (!d) return;
+    this.#dockerd = undefined;
+    try {
+      if (!hasExited(d.proc)) {
+        const ids = (await d.docker(['ps', '-aq'])).stdout.split(/\s+/).filter(Boolean);
+        if (ids.length) await d.docker(['rm', '-f', ...ids]);
+        const nets = (await d.docker(['network', 'ls', '-q', '--filter', 'type=custom'])).stdout.split(/\s+/).filter(Boolean);
+        for (const n of nets) await d.docker(['network', 'rm', n]);
+      }
+    } finally {
+      await end(d.proc, 'SIGTERM', 20_000);
+      killLeftovers(d.dir);
+      removeCgroupParent(this.#cgroupParent());
+    }
+  }
+
+  #cgroupParent(): string {
+    return `berth-lab-${process.pid}-${this.netns}`;
+  }
+
+  async #execOk(cmd: string, args: string[]): Promise<string> {
+    const r = await this.exec(cmd, args);
+    if (r.code !== 0) throw new Error(`cluster lab: ${cmd} ${args.join(' ')} on ${this.name}: ${r.stderr}`);
+    return r.stdout;
   }
 
   /** The flags that make berthd a member of the lab's cluster (etcd, this host's identity). */
@@ -476,8 +668,9 @@ export class LabHost {
 }
 
 /** Starts a host's keeper and waits until its mounts are in place. */
-async function startKeeper(netnsPath: string, hostDir: string): Promise<ChildProcess> {
-  const args = ['--mount', '--propagation', 'slave', '--', 'nsenter', `--net=${netnsPath}`, '--', 'sh', '-c', KEEPER_SCRIPT, 'keeper', hostDir];
+async function startKeeper(netnsPath: string, hostDir: string, docker: boolean): Promise<ChildProcess> {
+  const script = docker ? DOCKER_KEEPER_SCRIPT : KEEPER_SCRIPT;
+  const args = ['--mount', '--propagation', 'slave', '--', 'nsenter', `--net=${netnsPath}`, '--', 'sh', '-c', script, 'keeper', hostDir];
   const proc = track(spawn('unshare', args, { stdio: ['pipe', 'pipe', 'pipe'], env: ENV }));
   let out = '';
   let err = '';
@@ -513,8 +706,11 @@ export class ClusterLab {
   /** The lab's scratch directory: one folder per host, etcd's data, the CNI plugins. */
   readonly dir: string;
   readonly hosts: LabHost[] = [];
+  /** Hosts can run Docker engines (ClusterLabOptions.docker). */
+  readonly docker: boolean;
   #etcd: LabEtcd | undefined;
   #cniBin: string | undefined;
+  #busyboxTar: string | undefined;
   #fabricMade = false;
   readonly #pods = new Set<string>();
   readonly #procs = new Set<ChildProcess>();
@@ -527,6 +723,7 @@ export class ClusterLab {
     if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > Math.min(this.underlay.maxHosts, 999)) throw new Error(`cluster lab: ${opts.hosts} hosts do not fit in ${this.underlay.cidr}`);
     this.fabric = `fab${this.prefix}`;
     this.gateway = this.underlay.at(1);
+    this.docker = opts.docker ?? false;
     this.dir = mkdtempSync(join(tmpdir(), `berth-lab-${this.prefix}-`));
     installOnExit();
     live.dirs.add(this.dir);
@@ -593,6 +790,11 @@ export class ClusterLab {
     return (this.#cniBin ??= installedPlugins(this.dir));
   }
 
+  /** @internal the busybox image's tarball, made once for the lab's engines. */
+  busyboxTar(): string {
+    return (this.#busyboxTar ??= busyboxImageTar(mkdirOf(join(this.dir, 'image'))));
+  }
+
   /** @internal a process a host started, killed by stop() if still running. */
   adopt(proc: ChildProcess): ChildProcess {
     this.#procs.add(track(proc));
@@ -644,7 +846,9 @@ export class ClusterLab {
         errors.push(err);
       }
     };
-    // Processes first, berthds cleanly, while their hosts stand; then what they ran in.
+    // Processes first: Docker engines (their containers and networks removed while berthd serves them),
+    // berthds cleanly, while their hosts stand; then what they ran in.
+    await Promise.all(this.hosts.map((h) => attempt(() => h.stopDockerd())));
     await Promise.all(this.hosts.map((h) => attempt(() => h.stopBerthds())));
     await Promise.all([...this.#procs].map((p) => attempt(() => end(p, 'SIGKILL'))));
     for (const name of this.#pods) await attempt(() => shOk('ip', ['netns', 'del', name]));

@@ -231,10 +231,7 @@ export class DockerEnv {
       spawnSync('umount', ['-R', '/run']);
       this.runMounted = false;
     }
-    for (const ctl of safeReaddir('/sys/fs/cgroup')) {
-      const path = join('/sys/fs/cgroup', ctl, this.cgroupParent);
-      if (existsSync(path)) spawnSync('rmdir', [path]);
-    }
+    removeCgroupParent(this.cgroupParent);
     this.cleanupDir();
   }
 
@@ -259,32 +256,9 @@ export class DockerEnv {
       this.forwardingBefore = readFileSync(IP_FORWARD, 'utf8').trim();
       writeFileSync(IP_FORWARD, '0');
     }
-    const config = join(this.dir, 'daemon.json');
-    writeFileSync(config, JSON.stringify({ 'deprecated-key-path': join(this.dir, 'key.json') }));
     const log = openSync(join(this.dir, 'dockerd.log'), 'a');
     try {
-      this.dockerd = spawn(
-        DOCKERD,
-        [
-          '--data-root',
-          join(this.dir, 'data'),
-          '--exec-root',
-          join(this.dir, 'exec'),
-          '--pidfile',
-          join(this.dir, 'dockerd.pid'),
-          '-H',
-          `unix://${this.dockerSocket}`,
-          '--config-file',
-          config,
-          '--bridge=none',
-          '--userland-proxy=false',
-          '--storage-driver=vfs',
-          '--cgroup-parent',
-          `/${this.cgroupParent}`,
-          '--log-level=warn',
-        ],
-        { stdio: ['ignore', log, log], env: { PATH: ENV_PATH } },
-      );
+      this.dockerd = spawn(DOCKERD, dockerdArgs({ dir: this.dir, socket: this.dockerSocket, cgroupParent: this.cgroupParent }), { stdio: ['ignore', log, log], env: { PATH: ENV_PATH } });
     } finally {
       closeSync(log);
     }
@@ -306,14 +280,7 @@ export class DockerEnv {
 
   /** An image of nothing but the static busybox and its applet links. */
   private async importImage(): Promise<void> {
-    const root = join(this.dir, 'rootfs');
-    mkdirSync(join(root, 'bin'), { recursive: true });
-    copyFileSync(BUSYBOX, join(root, 'bin', 'busybox'));
-    for (const applet of ['sh', 'ping', 'ip', 'sleep', 'cat', 'httpd', 'wget', 'nc', 'true', 'ifconfig', 'hostname']) symlinkSync('busybox', join(root, 'bin', applet));
-    for (const d of ['etc', 'tmp', 'proc', 'sys', 'dev']) mkdirSync(join(root, d), { recursive: true });
-    const tar = join(this.dir, 'rootfs.tar');
-    const t = spawnSync('tar', ['-C', root, '-cf', tar, '.']);
-    if (t.status !== 0) throw new Error(`tar: ${t.stderr}`);
+    const tar = busyboxImageTar(this.dir);
     await this.dockerOk(['import', tar, IMAGE]);
   }
 }
@@ -325,6 +292,55 @@ export async function waitFor(check: () => Promise<boolean> | boolean, ms: numbe
     if (await check()) return;
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * dockerd's arguments for an engine kept to `dir`: its data-root, exec-root, pidfile and a
+ * config file there (written now; `deprecated-key-path` keeps it from /etc/docker/key.json),
+ * the API on `socket`, no default bridge, no userland proxy, containers under `cgroupParent`.
+ */
+export function dockerdArgs(opts: { dir: string; socket: string; cgroupParent: string }): string[] {
+  const config = join(opts.dir, 'daemon.json');
+  writeFileSync(config, JSON.stringify({ 'deprecated-key-path': join(opts.dir, 'key.json') }));
+  return [
+    '--data-root',
+    join(opts.dir, 'data'),
+    '--exec-root',
+    join(opts.dir, 'exec'),
+    '--pidfile',
+    join(opts.dir, 'dockerd.pid'),
+    '-H',
+    `unix://${opts.socket}`,
+    '--config-file',
+    config,
+    '--bridge=none',
+    '--userland-proxy=false',
+    '--storage-driver=vfs',
+    '--cgroup-parent',
+    `/${opts.cgroupParent}`,
+    '--log-level=warn',
+  ];
+}
+
+/** The tarball of an image of nothing but the static busybox and its applet links, made under `dir`; `docker import` it as IMAGE. */
+export function busyboxImageTar(dir: string): string {
+  const root = join(dir, 'rootfs');
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  copyFileSync(BUSYBOX, join(root, 'bin', 'busybox'));
+  for (const applet of ['sh', 'ping', 'ip', 'sleep', 'cat', 'httpd', 'wget', 'nc', 'true', 'ifconfig', 'hostname']) symlinkSync('busybox', join(root, 'bin', applet));
+  for (const d of ['etc', 'tmp', 'proc', 'sys', 'dev']) mkdirSync(join(root, d), { recursive: true });
+  const tar = join(dir, 'rootfs.tar');
+  const t = spawnSync('tar', ['-C', root, '-cf', tar, '.']);
+  if (t.status !== 0) throw new Error(`tar: ${t.stderr}`);
+  return tar;
+}
+
+/** Removes the (empty) cgroups dockerd's --cgroup-parent made, in every hierarchy. */
+export function removeCgroupParent(cgroupParent: string): void {
+  for (const ctl of safeReaddir('/sys/fs/cgroup')) {
+    const path = join('/sys/fs/cgroup', ctl, cgroupParent);
+    if (existsSync(path)) spawnSync('rmdir', [path]);
   }
 }
 
@@ -347,8 +363,8 @@ async function stopProcess(proc: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Processes whose command line names this run's directory (containerd shims, leftovers). */
-function killLeftovers(dir: string): void {
+/** Processes whose command line names this run's directory (containerd shims, leftovers): killed by pid. */
+export function killLeftovers(dir: string): void {
   for (const pid of safeReaddir('/proc')) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     let cmdline = '';

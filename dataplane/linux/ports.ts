@@ -243,15 +243,23 @@ export interface PassageReport {
   readonly passages: readonly Passage[];
 }
 
+export interface PassageOptions {
+  /**
+   * Other nodes' pods that reach berth's devices routed, not encapsulated (an overlay in routed
+   * mode): new traffic from this prefix into berth's devices passes too. Given again to close.
+   */
+  readonly routedFrom?: IpPrefix;
+}
+
 /**
  * berth's forwarded traffic past other owners' forward drops (Docker, ufw, iptables,
  * nftables rulesets): only traffic of berth's devices, only where an owner drops.
  */
 export interface ForwardPassage {
   /** Lets `device`'s traffic through (idempotent). */
-  open(device: string): PassageReport;
+  open(device: string, opts?: PassageOptions): PassageReport;
   /** Forgets `device`; with the last one, every berth rule in foreign chains goes. Idempotent. */
-  close(device: string): PassageReport;
+  close(device: string, opts?: PassageOptions): PassageReport;
   /** Re-checks after an owner rewrote its chains (Docker restarted, ufw reloaded). */
   refresh(): PassageReport;
 }

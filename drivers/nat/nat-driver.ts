@@ -17,6 +17,7 @@ import type { MappingOwner, MappingRequest, NatInstanceSpec, NatProtocol, Static
 import type { BridgeDriver } from '../bridge/index.js';
 import { NAT_CAPABILITIES } from './capabilities.js';
 import type { AttachmentKey, Driver, EndpointInfo, EndpointRef, EndpointSpec, JoinInfo, NetworkSpec, RestoreOutcome } from '../driver.js';
+import { BestEffort } from '../best-effort.js';
 import { Rollback } from '../rollback.js';
 import type { NatOptions } from './nat-options.js';
 
@@ -71,20 +72,13 @@ export class NatDriver implements Driver<NatOptions> {
 
   async deleteEndpoint(net: NatNetwork, ep: EndpointRef): Promise<void> {
     // Best effort on every part: the mappings are released even when the links are gone.
-    const errors: unknown[] = [];
-    const attempt = async (fn: () => unknown) => {
-      try {
-        await fn();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
-    await attempt(() => this.deps.winnat.removeStaticMappings(net.name, ownerOf(ep)));
+    const parts = new BestEffort();
+    await parts.attempt(() => this.deps.winnat.removeStaticMappings(net.name, ownerOf(ep)));
     mark('nat-unpublish');
-    await attempt(() => this.deps.bridge.deleteEndpoint(bridgeNetwork(net), ep));
-    if (net.followsEndpoints) await attempt(() => this.removeInstanceIfUnused(net));
+    await parts.attempt(() => this.deps.bridge.deleteEndpoint(bridgeNetwork(net), ep));
+    if (net.followsEndpoints) await parts.attempt(() => this.removeInstanceIfUnused(net));
     mark('nat-instance');
-    if (errors.length) throw errors[0];
+    parts.done();
   }
 
   async check(net: NatNetwork, ep: EndpointSpec): Promise<void> {

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { openNetlink, sysctl } from '../../dataplane/linux/index.js';
-import type { Netlink } from '../../dataplane/linux/ports.js';
+import type { ForwardPassage, Netlink } from '../../dataplane/linux/ports.js';
 import { IpamSync } from '../../ipam/allocator.js';
 import { FileStore } from '../../store/file/file-store.js';
 import { lockFile } from '../../store/file/file-lock.js';
@@ -19,7 +19,7 @@ export { OverlayDriver } from './overlay-driver.js';
 export { MembershipCache } from './membership-cache.js';
 export type { OverlayOptions } from './overlay-options.js';
 
-export function linuxOverlayHost(runDir: string): OverlayHost {
+export function linuxOverlayHost(runDir: string, forwardPassage: () => ForwardPassage): OverlayHost {
   let nl: Netlink | undefined;
   let ipam: IpamSync | undefined;
   return {
@@ -27,15 +27,21 @@ export function linuxOverlayHost(runDir: string): OverlayHost {
     sysctl,
     lock: (name) => lockFile(join(runDir, `${name}.lock`)),
     ipam: () => (ipam ??= new IpamSync(new FileStore({ dataDir: overlayPaths.ipamDir(runDir) }))),
+    forwardPassage,
   };
 }
 
 export function createLinuxOverlayDriver(opts: { readonly runDir: string; readonly intercept?: HostIntercept; readonly cluster?: Cluster }): OverlayDriver {
   const wrap: HostIntercept = opts.intercept ?? ((_port, impl) => impl);
-  const bridge = new BridgeDriver(wrap('bridge-host', linuxBridgeHost({ lockDir: opts.runDir })));
+  const bridgeHost = linuxBridgeHost({ lockDir: opts.runDir });
+  const bridge = new BridgeDriver(wrap('bridge-host', bridgeHost));
   return new OverlayDriver({
     bridge,
-    host: wrap('overlay-host', linuxOverlayHost(opts.runDir)),
+    // One passage for the bridge and the VXLAN device, under the same lock.
+    host: wrap(
+      'overlay-host',
+      linuxOverlayHost(opts.runDir, () => bridgeHost.forwardPassage()),
+    ),
     cache: new MembershipCache(opts.runDir),
     ...(opts.cluster ? { cluster: opts.cluster } : {}),
   });

@@ -23,12 +23,13 @@ import { join } from 'node:path';
 import { AlreadyExistsError, CheckFailedError, InvalidConfigError, TryAgainError, asBerthError } from '../../core/errors.js';
 import type { IpAddress, IpPrefix } from '../../core/ip.js';
 import type { AssignedAddress, IpRange } from '../../core/model.js';
-import type { LinkInfo, Netlink } from '../../dataplane/linux/ports.js';
+import type { LinkInfo, Netlink, PassageOptions } from '../../dataplane/linux/ports.js';
 import type { BridgeDriver, BridgeOptions } from '../bridge/index.js';
 import { makeBridgeOptions } from '../bridge/bridge-options.js';
 import type { Cluster, OverlayJoin, OverlayMembership } from '../cluster.js';
 import type { AttachmentKey, Driver, EndpointInfo, EndpointRef, EndpointSpec, JoinInfo, NetworkSpec, RestoreOutcome } from '../driver.js';
 import { deleteLinkIgnoringAbsent, mustGetLink } from '../endpoint/links.js';
+import { BestEffort } from '../best-effort.js';
 import { Rollback } from '../rollback.js';
 import { OVERLAY_CAPABILITIES } from './capabilities.js';
 import type { MembershipCache } from './membership-cache.js';
@@ -117,30 +118,24 @@ export class OverlayDriver implements Driver<OverlayOptions> {
   }
 
   async deleteEndpoint(net: OverlayNetwork, ep: EndpointRef): Promise<void> {
-    const errors: unknown[] = [];
-    const attempt = async (fn: () => unknown) => {
-      try {
-        await fn();
-      } catch (err) {
-        errors.push(err);
-      }
-    };
+    const parts = new BestEffort();
     const o = net.options;
-    if (o.addressing === 'shared' && this.deps.cluster) await attempt(() => this.deps.cluster!.withdrawEndpoint(net.name, endpointKey(ep)));
+    const cluster = this.deps.cluster;
+    if (o.addressing === 'shared' && cluster) await parts.attempt(() => cluster.withdrawEndpoint(net.name, endpointKey(ep)));
     let lastGone = false;
     const release = await this.lockNetwork(net);
     try {
-      await attempt(() => this.deps.bridge.deleteEndpoint(this.bridgeNetwork(net, undefined), ep));
-      if (o.addressing === 'node-block') await attempt(() => this.deps.host.ipam().release(poolName(net), ep.containerId, ep.ifname));
+      await parts.attempt(() => this.deps.bridge.deleteEndpoint(this.bridgeNetwork(net, undefined), ep));
+      if (o.addressing === 'node-block') await parts.attempt(() => this.deps.host.ipam().release(poolName(net), ep.containerId, ep.ifname));
       if (net.followsEndpoints && !this.nl().getLink(o.bridge)) {
-        await attempt(() => this.removeDevice(net));
+        await parts.attempt(() => this.removeDevice(net));
         lastGone = true;
       }
     } finally {
       release();
     }
-    if (lastGone && this.deps.cluster) await attempt(() => this.deps.cluster!.leaveOverlay(net.name));
-    if (errors.length) throw errors[0];
+    if (lastGone && cluster) await parts.attempt(() => cluster.leaveOverlay(net.name));
+    parts.done();
   }
 
   async check(net: OverlayNetwork, ep: EndpointSpec): Promise<void> {
@@ -157,6 +152,7 @@ export class OverlayDriver implements Driver<OverlayOptions> {
 
   async gc(net: OverlayNetwork, valid: readonly AttachmentKey[]): Promise<void> {
     const errors: string[] = [];
+    let lastGone = false;
     const release = await this.lockNetwork(net);
     try {
       try {
@@ -171,10 +167,12 @@ export class OverlayDriver implements Driver<OverlayOptions> {
           errors.push(asBerthError(err).message);
         }
       }
-      if (net.followsEndpoints && !this.nl().getLink(net.options.bridge)) this.removeDevice(net);
+      lastGone = net.followsEndpoints && !this.nl().getLink(net.options.bridge);
+      if (lastGone) this.removeDevice(net);
     } finally {
       release();
     }
+    if (lastGone && this.deps.cluster) await this.deps.cluster.leaveOverlay(net.name);
     if (errors.length) throw new CheckFailedError(`GC of overlay network ${net.name} is incomplete: ${errors.join('; ')}`);
   }
 
@@ -188,6 +186,7 @@ export class OverlayDriver implements Driver<OverlayOptions> {
     const release = await this.lockNetwork(net);
     try {
       const device = this.ensureDevice(net, member, new Rollback());
+      this.deps.host.forwardPassage().open(net.options.device, passageOptions(net));
       const bridgeNet = this.bridgeNetwork(net, member, device.mtu);
       await this.deps.bridge.createNetwork(bridgeNet);
       return await this.deps.bridge.restore(bridgeNet, ep);
@@ -265,6 +264,9 @@ export class OverlayDriver implements Driver<OverlayOptions> {
         if (!(err instanceof AlreadyExistsError)) throw err;
       }
       dev = mustGetLink(nl, net.options.device);
+      // What other nodes send is new traffic from this device to the bridge: it must pass other
+      // owners' forward drops (Docker's) as the bridge's own traffic does.
+      this.deps.host.forwardPassage().open(net.options.device, passageOptions(net));
     }
     if (dev.mac !== want.mac || dev.mtu !== want.mtu || !dev.up) nl.setLink(dev.index, { mac: want.mac, mtu: want.mtu, up: true });
     if (net.options.addressing === 'node-block') {
@@ -284,6 +286,7 @@ export class OverlayDriver implements Driver<OverlayOptions> {
     if (nl.getLink(net.options.bridge)) return;
     const dev = nl.getLink(net.options.device);
     if (dev && dev.kind === 'vxlan') deleteLinkIgnoringAbsent(nl, dev.index);
+    this.deps.host.forwardPassage().close(net.options.device, passageOptions(net));
   }
 
   // --- addresses and the bridge ---
@@ -333,6 +336,11 @@ function clusterSubnet(net: OverlayNetwork): IpPrefix {
     throw new InvalidConfigError(`overlay network ${net.name} needs exactly one IPv4 subnet (it has ${v4.length ? v4.map((s) => s.subnet.toString()).join(', ') : 'none'})`, { field: 'subnet' });
   }
   return v4[0]!.subnet;
+}
+
+/** Routed peers' pods arrive on the underlay, not on the VXLAN device: the passage lets the cluster subnet in. */
+function passageOptions(net: OverlayNetwork): PassageOptions {
+  return net.options.mode === 'vxlan' ? {} : { routedFrom: clusterSubnet(net) };
 }
 
 /** A node block's pods: from .2 to the last but one; .0 is the VTEP's overlay address, .1 the gateway. */

@@ -12,14 +12,16 @@
  */
 import { NotFoundError } from '../../../core/errors.js';
 import type { NftCommand, NftFamily } from '../../nft-commands.js';
-import type { ForwardPassage, Nftables, PassageReport } from '../ports.js';
+import type { ForwardPassage, Nftables, PassageOptions, PassageReport } from '../ports.js';
 import { describeBlocker, nftablesBlockers, isBerthTable, type ForwardBlocker, type PassagePlace } from './forward-blockers.js';
 import { deleteLegacyRules, insertLegacyRule, legacyBlockers, legacyRulePresent } from './iptables-legacy.js';
 import {
   PASSAGE_PRIORITY,
   PASSAGE_TABLE,
   addDevice,
+  addRouted,
   deleteDevice,
+  deleteRouted,
   deleteForeignRules,
   deleteMarkingChain,
   deletePassageTable,
@@ -66,12 +68,12 @@ export class NftForwardPassage implements ForwardPassage {
     this.#legacy = deps.legacy ?? LINUX_LEGACY_IPTABLES;
   }
 
-  open(device: string): PassageReport {
-    return this.#withLock(LOCK, () => this.#converge({ add: device }));
+  open(device: string, opts: PassageOptions = {}): PassageReport {
+    return this.#withLock(LOCK, () => this.#converge({ add: device, ...(opts.routedFrom ? { routed: opts.routedFrom.toString() } : {}) }));
   }
 
-  close(device: string): PassageReport {
-    return this.#withLock(LOCK, () => this.#converge({ remove: device }));
+  close(device: string, opts: PassageOptions = {}): PassageReport {
+    return this.#withLock(LOCK, () => this.#converge({ remove: device, ...(opts.routedFrom ? { unrouted: opts.routedFrom.toString() } : {}) }));
   }
 
   refresh(): PassageReport {
@@ -79,7 +81,7 @@ export class NftForwardPassage implements ForwardPassage {
   }
 
   /** Brings the kernel to: the devices as asked, and a passage through every current blocker. */
-  #converge(change: { add?: string; remove?: string }): PassageReport {
+  #converge(change: { add?: string; remove?: string; routed?: string; unrouted?: string }): PassageReport {
     const nft = this.#nft();
     const state = this.#state();
     const devices = new Set(state.devices);
@@ -95,10 +97,12 @@ export class NftForwardPassage implements ForwardPassage {
     if (!state.exists) cmds.push(...passageSkeleton());
     if (change.add && !state.devices.includes(change.add)) cmds.push(...addDevice(change.add));
     if (change.remove && state.devices.includes(change.remove)) cmds.push(...deleteDevice(change.remove));
+    if (change.routed && !state.routed.includes(change.routed)) cmds.push(...addRouted(change.routed));
+    if (change.unrouted && state.routed.includes(change.unrouted)) cmds.push(...deleteRouted(change.unrouted));
     const present = new Map<ForwardBlocker, boolean>();
     if (blockers.length) {
       const guarded = [...new Set(blockers.flatMap((b) => b.protectedInterfaces))].sort();
-      if (!state.marking || guarded.join('\0') !== [...state.guarded].sort().join('\0')) cmds.push(...markingChain(guarded));
+      if (!state.marking || !state.markingRouted || guarded.join('\0') !== [...state.guarded].sort().join('\0')) cmds.push(...markingChain(guarded));
       for (const b of blockers) {
         const has = this.#present(b.place);
         if (!has && b.place.backend === 'nftables') cmds.push(...insertForeignRule(b.place));
@@ -130,7 +134,7 @@ export class NftForwardPassage implements ForwardPassage {
   #state(): PassageState {
     const tables = this.#list('tables');
     const exists = tables.some((i) => (i as { table?: { family?: string; name?: string } }).table?.name === PASSAGE_TABLE && (i as { table: { family?: string } }).table.family === 'inet');
-    if (!exists) return { exists: false, devices: [], marking: false, guarded: [] };
+    if (!exists) return { exists: false, devices: [], routed: [], marking: false, markingRouted: false, guarded: [] };
     return parsePassageListing(this.#list(`table inet ${PASSAGE_TABLE}`));
   }
 

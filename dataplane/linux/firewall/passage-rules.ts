@@ -3,12 +3,14 @@
  *
  * Two halves, so that what goes into someone else's chain is one rule that every tool of that
  * owner understands:
- * - berth's own table `inet berth-passage`: the set `devices` (berth's bridges and, later, its
- *   VXLAN and macvlan devices) and, while some owner drops forwarded traffic, a base chain
- *   just before the filter priority that sets one mark bit on berth's traffic: replies and
- *   published ports (DNAT) into berth's devices, and anything from them except into an owner's
- *   own protected networks (Docker's bridges). The bit is first cleared on every packet, so
- *   nothing that is not berth's arrives carrying it.
+ * - berth's own table `inet berth-passage`: the set `devices` (berth's bridges, VXLAN devices
+ *   and, later, macvlan devices), the set `routed4` (the pod subnets of other nodes that reach
+ *   this one routed, not encapsulated: an overlay in routed mode) and, while some owner drops
+ *   forwarded traffic, a base chain just before the filter priority that sets one mark bit on
+ *   berth's traffic: replies, published ports (DNAT) and routed pods' traffic into berth's
+ *   devices, and anything from them except into an owner's own protected networks (Docker's
+ *   bridges). The bit is first cleared on every packet, so nothing that is not berth's arrives
+ *   carrying it.
  * - in the owner's chain: `meta mark & BIT == BIT counter accept` with a `berth:` comment,
  *   which iptables-nft shows as `-m mark --mark 0x2000/0x2000 -m comment --comment ...
  *   -j ACCEPT` (stateful matches written by nftables would make iptables call the whole table
@@ -34,11 +36,25 @@ const MARK = { meta: { key: 'mark' } };
 const match = (op: string, left: unknown, right: unknown) => ({ match: { op, left, right } });
 const setMark = { mangle: { key: MARK, value: { '|': [MARK, PASSAGE_MARK] } } };
 const GUARD_COMMENT = 'the owner protects its own networks';
+const ROUTED_COMMENT = "other nodes' pods, routed, into berth's networks";
 const rule = (comment: string, ...expr: NftExpr[]) => nft.addRule(T, 'forward', { comment, expr });
 
 /** Table and device set, without a base chain: safe to repeat; the set remembers berth's devices. */
 export function passageSkeleton(): NftCommand[] {
-  return [nft.addTable('inet', PASSAGE_TABLE), nft.addSet(T, 'devices', 'ifname')];
+  return [nft.addTable('inet', PASSAGE_TABLE), nft.addSet(T, 'devices', 'ifname'), nft.addSet(T, 'routed4', 'ipv4_addr', ['interval'])];
+}
+
+export function addRouted(prefix: string): NftCommand[] {
+  return [nft.addElements(T, 'routed4', [prefixValue(prefix)])];
+}
+
+export function deleteRouted(prefix: string): NftCommand[] {
+  return [nft.deleteElements(T, 'routed4', [prefixValue(prefix)])];
+}
+
+function prefixValue(prefix: string) {
+  const [addr, len] = prefix.split('/');
+  return { prefix: { addr: addr!, len: Number(len) } };
 }
 
 export function addDevice(device: string): NftCommand[] {
@@ -59,6 +75,7 @@ export function markingChain(protectedInterfaces: readonly string[]): NftCommand
     rule("no packet arrives with berth's bit", match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { mangle: { key: MARK, value: { '&': [MARK, ~PASSAGE_MARK >>> 0] } } }),
     rule("replies into berth's networks", match('==', oif, '@devices'), match('in', { ct: { key: 'state' } }, ['established', 'related']), setMark, { return: null }),
     rule('published ports', match('==', oif, '@devices'), match('in', { ct: { key: 'status' } }, 'dnat'), setMark, { return: null }),
+    rule(ROUTED_COMMENT, match('==', oif, '@devices'), match('==', { payload: { protocol: 'ip', field: 'saddr' } }, '@routed4'), setMark, { return: null }),
     ...protectedInterfaces.map((name) => rule(GUARD_COMMENT, match('==', iif, '@devices'), match('==', oif, name), { return: null })),
     rule("from berth's networks", match('==', iif, '@devices'), setMark),
   ];
@@ -76,7 +93,11 @@ export function deletePassageTable(): NftCommand[] {
 export interface PassageState {
   readonly exists: boolean;
   readonly devices: readonly string[];
+  /** Prefixes in `routed4`, as `a.b.c.d/len`. */
+  readonly routed: readonly string[];
   readonly marking: boolean;
+  /** The marking chain has the rule for routed pods (chains written before it existed do not). */
+  readonly markingRouted: boolean;
   /** The protected interfaces the marking chain skips, as written. */
   readonly guarded: readonly string[];
 }
@@ -84,7 +105,9 @@ export interface PassageState {
 export function parsePassageListing(items: readonly object[]): PassageState {
   let exists = false;
   let marking = false;
+  let markingRouted = false;
   const devices: string[] = [];
+  const routed: string[] = [];
   const guarded: string[] = [];
   for (const item of items as Record<string, Record<string, unknown> | undefined>[]) {
     if (item.rule?.comment === GUARD_COMMENT && Array.isArray(item.rule.expr)) {
@@ -94,9 +117,13 @@ export function parsePassageListing(items: readonly object[]): PassageState {
     }
     if (item.table) exists = true;
     if (item.chain?.name === 'forward') marking = true;
+    if (item.rule?.comment === ROUTED_COMMENT) markingRouted = true;
     if (item.set?.name === 'devices' && Array.isArray(item.set.elem)) for (const e of item.set.elem as unknown[]) if (typeof e === 'string') devices.push(e);
+    if (item.set?.name === 'routed4' && Array.isArray(item.set.elem)) {
+      for (const e of item.set.elem as { prefix?: { addr: string; len: number } }[]) if (e.prefix) routed.push(`${e.prefix.addr}/${e.prefix.len}`);
+    }
   }
-  return { exists, devices: devices.sort(), marking, guarded };
+  return { exists, devices: devices.sort(), routed: routed.sort(), marking, markingRouted, guarded };
 }
 
 const placeTable = (place: PassagePlace): NftTableRef => ({ family: place.family, table: place.table });

@@ -10,6 +10,8 @@
  * cluster; a joining node is reachable within a second; a dead node is dropped by all and its
  * block freed after the grace; etcd down leaves traffic and ADD working and berthd catches up;
  * berthd SIGKILLed and restarted keeps traffic flowing; DEL twice; nothing left; routed mode.
+ * Every host's firewall drops forwarded traffic (`iptables -P FORWARD DROP`, as Docker and ufw
+ * leave it): berth's devices pass it through the forward passage.
  *
  * Addresses: 192.168.77.0/24 (underlay), 10.244.0.0/16 and 10.245.0.0/16 (pods), only inside
  * this run's namespaces.
@@ -135,6 +137,11 @@ function peerAddressSeenBy(server: { exec: (args: string[]) => ReturnType<typeof
 
 test.before(async () => {
   lab = await startClusterLab({ hosts: 4, prefix: 'ovc' });
+  // Hosts as a firewall leaves them (Docker's, ufw's): forwarded traffic dropped unless accepted.
+  for (const h of lab.hosts) {
+    const r = await h.exec('iptables', ['-w', '-P', 'FORWARD', 'DROP']);
+    if (r.code !== 0) throw new Error(`iptables on ${h.name}: ${r.stderr}`);
+  }
   for (const name of ['h1', 'h2', 'h3']) await startBerthd(host(name));
 });
 

@@ -80,13 +80,14 @@ test("the rule in the owner's chain is one iptables can read: a mark match, a co
   t.deepEqual(foreignRuleHandles(listing), [7]);
 });
 
-test("the marking chain clears the bit first, marks replies, published ports and traffic from berth's devices, and skips protected networks", (t) => {
+test("the marking chain clears the bit first, marks replies, published ports, routed pods and traffic from berth's devices, and skips protected networks", (t) => {
   const cmds = markingChain(['docker0', 'br-*']) as { add?: { rule?: { comment: string } } }[];
   const comments = cmds.filter((c) => c.add?.rule).map((c) => c.add!.rule!.comment);
   t.deepEqual(comments, [
     "no packet arrives with berth's bit",
     "replies into berth's networks",
     'published ports',
+    "other nodes' pods, routed, into berth's networks",
     'the owner protects its own networks',
     'the owner protects its own networks',
     "from berth's networks",
@@ -94,8 +95,9 @@ test("the marking chain clears the bit first, marks replies, published ports and
   const listing = [
     { table: { family: 'inet', name: 'berth-passage' } },
     { set: { name: 'devices', elem: ['bn-b', 'bn-a'] } },
+    { set: { name: 'routed4', elem: [{ prefix: { addr: '10.245.0.0', len: 16 } }] } },
     { chain: { name: 'forward' } },
     ...cmds.filter((c) => c.add?.rule).map((c) => ({ rule: c.add!.rule })),
   ];
-  t.deepEqual(parsePassageListing(listing), { exists: true, devices: ['bn-a', 'bn-b'], marking: true, guarded: ['docker0', 'br-*'] });
+  t.deepEqual(parsePassageListing(listing), { exists: true, devices: ['bn-a', 'bn-b'], routed: ['10.245.0.0/16'], marking: true, markingRouted: true, guarded: ['docker0', 'br-*'] });
 });

@@ -4,6 +4,7 @@
  * per face (a CNI network configuration, Docker's `-o key=value`).
  */
 import type { Cluster } from './cluster.js';
+import type { DhcpClient } from './dhcp.js';
 import type { Driver, EndpointSpec, NetworkSpec } from './driver.js';
 
 /** Where a driver keeps its host-local state and locks. */
@@ -17,6 +18,8 @@ export interface DriverEnv {
   readonly intercept?: HostIntercept;
   /** berthd's cluster (etcd), for drivers whose networks span hosts; absent in a plugin process. */
   readonly cluster?: Cluster;
+  /** berthd's DHCP client, for drivers whose endpoints lease their address; absent in a plugin process. */
+  readonly dhcp?: DhcpClient;
 }
 
 /** Gets a host port and gives back what the driver uses instead (the port itself, or a wrapper). */

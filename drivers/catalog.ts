@@ -13,6 +13,8 @@ import type { DriverCapabilities } from './driver.js';
 import type { DriverModule } from './driver-module.js';
 import { NAT_CAPABILITIES } from './nat/capabilities.js';
 import { OVERLAY_CAPABILITIES } from './overlay/capabilities.js';
+import { TRANSPARENT_CAPABILITIES } from './transparent/capabilities.js';
+import { L2TUNNEL_CAPABILITIES } from './l2tunnel/capabilities.js';
 
 /** An entry without its loader: plain data (the build writes it into each plugin executable). */
 export interface DriverFacts {
@@ -50,6 +52,20 @@ export const CATALOG: readonly CatalogEntry[] = [
     summary: 'pods of one network across hosts: a block of the subnet per node, joined by VXLAN, through etcd',
     capabilities: OVERLAY_CAPABILITIES,
     load: () => import('./overlay/module.js').then((m) => m.driverModule as DriverModule),
+  },
+  {
+    name: 'transparent',
+    plugin: 'berth-transparent',
+    summary: 'containers as peers on the physical network: macvlan in bridge mode on an uplink, static addresses or DHCP',
+    capabilities: TRANSPARENT_CAPABILITIES,
+    load: () => import('./transparent/module.js').then((m) => m.driverModule as DriverModule),
+  },
+  {
+    name: 'l2tunnel',
+    plugin: 'berth-l2tunnel',
+    summary: "every frame through the upstream switch (macvlan in VEPA mode), static addresses in the host's subnet",
+    capabilities: L2TUNNEL_CAPABILITIES,
+    load: () => import('./l2tunnel/module.js').then((m) => m.driverModule as DriverModule),
   },
 ];
 

@@ -49,6 +49,11 @@ export interface DriverModule<Options = unknown> {
    * `cniVersion`) → options. Errors name the configuration's key.
    */
   cniOptions(networkName: string, conf: Readonly<Record<string, unknown>>): Options;
+  /**
+   * Whether the driver gives the endpoints' addresses itself for these options (a DHCP lease),
+   * although the configuration has an `ipam` section naming it: the CNI adapter then runs no IPAM.
+   */
+  givesAddresses?(options: Options): boolean;
   /** Docker's and `berth network create`'s `-o key=value` options. */
   readonly docker: {
     /** The accepted keys, for help and error messages. */

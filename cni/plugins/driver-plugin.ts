@@ -76,6 +76,8 @@ function requestedMac(req: CniRequest): string | undefined {
 /** What one plugin needs of its driver, loaded on the first request. */
 interface Bound {
   readonly options: (req: CniRequest) => unknown;
+  /** The request's address source: none when the driver gives the addresses itself. */
+  readonly addressSource: (req: CniRequest, options: unknown) => AddressSource | undefined;
   readonly driver: (req: CniRequest) => Driver<unknown>;
   readonly portMappings: (req: CniRequest) => PortMapping[];
 }
@@ -90,6 +92,7 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
   const bind = () =>
     (bound ??= load().then((m) => ({
       options: (req: CniRequest) => m.cniOptions(req.name, req.conf),
+      addressSource: (req: CniRequest, options: unknown) => (m.givesAddresses?.(options) ? undefined : openAddressSource(req)),
       driver: driverPerRunDir(m, served),
       portMappings: (req: CniRequest) => (facts.capabilities.portMappings ? parsePortMappings(req.runtimeConfig, { protocols: ['tcp', 'udp'], families: facts.capabilities.ipv6 ? [4, 6] : [4] }) : []),
     })));
@@ -103,7 +106,7 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
       const options = b.options(req);
       const portMappings = b.portMappings(req);
       const mac = requestedMac(req);
-      const ipam = openAddressSource(req);
+      const ipam = b.addressSource(req, options);
       return new Rollback().run(async (rb) => {
         const outcome: IpamOutcome = ipam ? await ipam.add(req) : { ips: [], routes: [] };
         if (ipam) rb.push('release the addresses', () => ipam.del(req));
@@ -132,8 +135,9 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
 
     async del(req) {
       const b = await bind();
-      const ipam = openAddressSource(req);
-      const net = networkOf(req, b.options(req), ipam);
+      const options = b.options(req);
+      const ipam = b.addressSource(req, options);
+      const net = networkOf(req, options, ipam);
       // Best effort on both sides: the addresses are released even when the links are gone.
       let first: unknown;
       try {
@@ -161,8 +165,9 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
         address: parseIpWithPrefix(ip.address),
         ...(ip.gateway ? { gateway: IpAddress.parse(ip.gateway) } : {}),
       }));
-      const ipam = openAddressSource(req);
-      const net = networkOf(req, b.options(req), ipam, ips);
+      const options = b.options(req);
+      const ipam = b.addressSource(req, options);
+      const net = networkOf(req, options, ipam, ips);
       const portMappings = b.portMappings(req);
       if (ipam) await ipam.check(req, ips);
       const sandboxIf = prev.interfaces?.find((i) => i.name === req.ifname && i.sandbox);
@@ -179,8 +184,9 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
 
     async gc(req) {
       const b = await bind();
-      const ipam = openAddressSource(req);
-      const net = networkOf(req, b.options(req), ipam);
+      const options = b.options(req);
+      const ipam = b.addressSource(req, options);
+      const net = networkOf(req, options, ipam);
       const valid = (req.validAttachments ?? []).map((a) => ({ containerId: a.containerId, ifname: a.ifname }));
       const errors: string[] = [];
       try {
@@ -200,8 +206,7 @@ export function driverPlugin(facts: DriverFacts, load: () => Promise<DriverModul
 
     async status(req) {
       const b = await bind();
-      b.options(req);
-      const ipam = openAddressSource(req);
+      const ipam = b.addressSource(req, b.options(req));
       if (ipam) await ipam.status(req);
     },
   };

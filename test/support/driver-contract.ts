@@ -23,6 +23,8 @@ export interface ContractWorld {
   dropSandboxAddress(i: number): void;
   /** The network's host objects go (a bridge deleted by hand); endpoints stay. */
   dropNetworkObjects(): void;
+  /** False for a driver whose network has nothing on the host (macvlan in VEPA mode): restore then has nothing to reattach. */
+  readonly hasNetworkObjects?: boolean;
   /** Endpoint `i`'s interface goes (the container's end deleted). */
   dropEndpoint(i: number): void;
 }
@@ -135,7 +137,7 @@ export function driverContract(it: typeof test, name: string, target: () => Prom
     t.is(await restarted.restore(s.net, s.ref(0)), 'ok');
     s.dropNetworkObjects();
     await restarted.createNetwork(s.net);
-    t.is(await restarted.restore(s.net, s.ref(0)), 'reattached');
+    t.is(await restarted.restore(s.net, s.ref(0)), s.hasNetworkObjects === false ? 'ok' : 'reattached');
     await restarted.check(s.net, s.endpoint(0));
     s.dropEndpoint(0);
     t.is(await restarted.restore(s.net, s.ref(0)), 'lost');

@@ -6,6 +6,7 @@
 import { IpAddress, IpPrefix } from '../../../core/ip.js';
 import type { DriverName } from '../../../core/model.js';
 import { MembershipCache } from '../../../drivers/overlay/membership-cache.js';
+import { shimName } from '../../../drivers/transparent/macvlan-driver.js';
 import { sh, shOk } from '../../support/netns.js';
 
 export interface ContractSubject {
@@ -25,6 +26,19 @@ export interface ContractSubject {
   readonly setup?: (runDir: string) => () => void;
   /** State files that outlive endpoints by design (an IPAM pool's rotation cursor), left out of snapshots. */
   readonly persistentState?: RegExp;
+}
+
+/** An uplink for the macvlan drivers: one end of a veth pair, with an address (l2tunnel checks its prefix). */
+function uplinkSetup(name: string, address: string): () => () => void {
+  return () => {
+    if (!shOk('ip', ['link', 'show', name])) {
+      sh('ip', ['link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}-p`]);
+      sh('ip', ['link', 'set', `${name}-p`, 'up']);
+      sh('ip', ['addr', 'add', address, 'dev', name]);
+      sh('ip', ['link', 'set', name, 'up']);
+    }
+    return () => void shOk('ip', ['link', 'del', name]);
+  };
 }
 
 /** The overlay without berthd: an underlay link with the node's address, and the membership berthd would have recorded. */
@@ -56,5 +70,20 @@ export const SUBJECTS: Readonly<Partial<Record<DriverName, ContractSubject>>> = 
     networkLinks: ['bov-4297', 'bvx-4297'],
     setup: overlaySetup,
     persistentState: /^\/overlay\/ipam\//,
+  },
+  transparent: {
+    conf: { master: 'bkc-up-t', hostShim: true },
+    subnet: '10.217.0.0/24',
+    gateway: '10.217.0.1',
+    networkLinks: [shimName({ name: 'contract' })],
+    setup: uplinkSetup('bkc-up-t', '10.217.0.254/24'),
+  },
+  l2tunnel: {
+    conf: { master: 'bkc-up-l' },
+    subnet: '10.218.0.0/24',
+    gateway: '10.218.0.1',
+    // Nothing of the network is on the host: deleting nothing changes nothing for restore.
+    networkLinks: [],
+    setup: uplinkSetup('bkc-up-l', '10.218.0.254/24'),
   },
 };

@@ -132,6 +132,7 @@ async function linuxTarget(entry: CatalogEntry, subject: ContractSubject): Promi
           const a = endpoint(i).addresses[0]!.address;
           sh('ip', ['-n', nsName(i), 'addr', 'del', `${a.address}/${a.length}`, 'dev', 'eth0']);
         },
+        hasNetworkObjects: (subject.networkLinks ?? [subject.conf.bridge]).length > 0,
         dropNetworkObjects: () => {
           for (const link of subject.networkLinks ?? [subject.conf.bridge as string]) sh('ip', ['link', 'del', link]);
         },

@@ -221,7 +221,12 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
 
   /** l2tunnel: the containers live in the host's own subnet; an address outside it would never be answered. */
   private checkInUplinkPrefix(nl: Netlink, uplink: LinkInfo, net: MacvlanNetwork, addresses: readonly AssignedAddress[]): void {
-    const prefixes = nl.listAddresses({ index: uplink.index }).map((a) => prefixOf(a.address));
+    // Link-local prefixes are every link's: not the host's subnet.
+    const linkLocal = [IpPrefix.parse('169.254.0.0/16'), IpPrefix.parse('fe80::/10')];
+    const prefixes = nl
+      .listAddresses({ index: uplink.index })
+      .map((a) => prefixOf(a.address))
+      .filter((p) => !linkLocal.some((l) => l.contains(p.network)));
     for (const a of addresses) {
       if (!prefixes.some((p) => p.contains(a.address.address))) {
         const held = prefixes.map(String).join(', ') || 'none';

@@ -9,6 +9,8 @@
  *
  * With `--nat`: berth-nat (+ berth-ipam) with one port mapping per pod against the
  * reference chain bridge + portmap (+ host-local) with the same mapping.
+ * With `--transparent`: berth-transparent (+ berth-ipam) against the reference macvlan (+
+ * host-local), both in bridge mode on one uplink (a veth end in the bench's namespace).
  * With `--rss`: berthd's resident memory at idle and after each of three rounds of 1,000 pods
  * (ADD then DEL, 8 in parallel) through its socket; it must not grow by more than 10 %.
  *
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
     nat: { type: 'boolean', default: false },
+    transparent: { type: 'boolean', default: false },
     rss: { type: 'boolean', default: false },
   },
 });
@@ -131,7 +134,33 @@ const bridgeImpls: Impl[] = [
   })),
 ];
 
-const impls = values.nat ? natImpls : bridgeImpls;
+/** The macvlan drivers' uplink: one end of a veth pair in this namespace. */
+const UPLINK = 'bench-up';
+const transparentImpls: Impl[] = [
+  {
+    name: 'reference macvlan+host-local',
+    conf: {
+      cniVersion: '1.0.0',
+      name: 'bench-ref-mv',
+      plugins: [{ type: 'macvlan', master: UPLINK, mode: 'bridge', ipam: { type: 'host-local', ranges: [[{ subnet: '10.210.0.0/16' }]], dataDir: join(work, 'host-local-mv') } }],
+    },
+  },
+  ...(['berthd', 'fallback'] as const).map((path, i) => ({
+    name: `berth-transparent+berth-ipam (${path})`,
+    path,
+    conf: {
+      cniVersion: '1.0.0',
+      name: `bench-berth-mv-${path}`,
+      plugins: [{ type: 'berth-transparent', master: UPLINK, ipam: { type: 'berth-ipam', ranges: [[{ subnet: `10.${211 + i}.0.0/16` }]], dataDir: join(work, `berth-ipam-mv-${path}`) } }],
+    },
+  })),
+];
+if (values.transparent) {
+  spawnSync('ip', ['link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', `${UPLINK}-p`], { stdio: 'inherit' });
+  spawnSync('ip', ['link', 'set', UPLINK, 'up'], { stdio: 'inherit' });
+}
+
+const impls = values.nat ? natImpls : values.transparent ? transparentImpls : bridgeImpls;
 /**
  * Targets (reference / berth through berthd): ADD and DEL p50 at most half the reference's
  * time, 8 parallel ADD/s at least twice; with a port mapping against bridge + portmap, 4x.
@@ -305,7 +334,8 @@ if (values.rss) {
 
 function report(): void {
   const f = (x: number) => x.toFixed(1).padStart(7);
-  console.log(`\nCNI ADD/DEL through cniclient (libcni), ${PODS} pods x ${ROUNDS} rounds, ${values.nat ? 'one port mapping per pod' : 'ipMasq + isGateway'}, ms`);
+  const what = values.nat ? 'one port mapping per pod' : values.transparent ? 'macvlan in bridge mode on one uplink' : 'ipMasq + isGateway';
+  console.log(`\nCNI ADD/DEL through cniclient (libcni), ${PODS} pods x ${ROUNDS} rounds, ${what}, ms`);
   console.log('implementation                           conc   ADD p50  ADD p95  DEL p50  DEL p95   ADD/s   DEL/s');
   for (const r of rows) console.log(`${r.impl.padEnd(40)} ${String(r.concurrency).padStart(4)} ${f(r.addP50)}  ${f(r.addP95)}  ${f(r.delP50)}  ${f(r.delP95)} ${f(r.addPerSec)} ${f(r.delPerSec)}`);
   console.log('\nratios (reference / berth; > 1 means berth is faster):');

@@ -49,7 +49,9 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
 
   async createNetwork(net: MacvlanNetwork): Promise<void> {
     const nl = this.host.hostNetlink();
-    this.uplink(nl, net);
+    const uplink = this.uplink(nl, net);
+    // A network made explicitly (Docker) names its subnets: refuse one outside the host's now.
+    if (net.options.inUplinkPrefix) this.checkInUplinkPrefix(nl, uplink, net, net.subnets.map((s) => ({ address: { address: s.subnet.network, length: s.subnet.length } })));
     if (net.options.hostShim) this.host.withLock(lockName(net), () => this.ensureShim(nl, net));
   }
 

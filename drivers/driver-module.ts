@@ -6,6 +6,7 @@
 import type { Cluster } from './cluster.js';
 import type { DhcpClient } from './dhcp.js';
 import type { Driver, EndpointSpec, NetworkSpec } from './driver.js';
+import type { HostComputeEndpoint, HostComputeNetwork, WindowsHostFacts } from '../dataplane/windows/index.js';
 
 /** Where a driver keeps its host-local state and locks. */
 export interface DriverEnv {
@@ -35,10 +36,16 @@ export interface OptionContext {
   readonly hasGateway: boolean;
 }
 
-/** The HCN documents a driver's network and endpoint mean on Windows (dataplane/windows renders them). */
+/**
+ * The HCN documents a driver's network and endpoint mean on Windows (the driver decides in its
+ * `windows.ts`, dataplane/windows writes the documents). Pure; what the options cannot mean on
+ * Windows is refused with the option's name.
+ */
 export interface WindowsRendering<Options> {
-  network(net: NetworkSpec<Options>): object;
-  endpoint(net: NetworkSpec<Options>, ep: EndpointSpec): object;
+  network(net: NetworkSpec<Options>, host?: WindowsHostFacts): HostComputeNetwork;
+  endpoint(net: NetworkSpec<Options>, ep: EndpointSpec, host?: WindowsHostFacts): HostComputeEndpoint;
+  /** The network as a configuration of Microsoft's Windows CNI plugins (sdnoverlay, sdnbridge), where one fits. */
+  cniConfig?(net: NetworkSpec<Options>, host?: WindowsHostFacts): object;
 }
 
 export interface DriverModule<Options = unknown> {

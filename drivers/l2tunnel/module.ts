@@ -13,6 +13,7 @@ import { DHCP_IPAM, macvlanOptionsFromConf } from '../transparent/cni-config.js'
 import { macvlanOptionsFromDocker } from '../transparent/docker-options.js';
 import { createLinuxMacvlanDriver } from '../transparent/index.js';
 import type { MacvlanOptions } from '../transparent/macvlan-options.js';
+import { l2tunnelWindows } from '../transparent/windows.js';
 import { L2TUNNEL_CAPABILITIES } from './capabilities.js';
 
 const OPTION_KEYS = ['parent', 'mtu', 'com.docker.network.driver.mtu'];
@@ -27,4 +28,5 @@ export const driverModule: DriverModule<MacvlanOptions> = {
     return macvlanOptionsFromConf(conf, 'vepa', { inUplinkPrefix: true });
   },
   docker: { optionKeys: OPTION_KEYS, parse: (raw, ctx) => macvlanOptionsFromDocker('berth-l2tunnel', raw, ctx, 'vepa', OPTION_KEYS) },
+  windows: l2tunnelWindows,
 };

@@ -173,7 +173,7 @@ function ownerKey(o: MappingOwner): string {
   return `${o.containerId}\0${o.endpoint}`;
 }
 
-function mappingRequests(spec: NatInstanceSpec, ep: EndpointSpec): MappingRequest[] {
+export function mappingRequests(spec: NatInstanceSpec, ep: EndpointSpec): MappingRequest[] {
   const wanted = ep.portMappings ?? [];
   if (wanted.length === 0) return [];
   const internal = ep.addresses.find((a) => spec.internalPrefix.contains(a.address.address))?.address.address;

@@ -5,6 +5,7 @@ import { transparentOptionsFromConf } from './cni-config.js';
 import { TRANSPARENT_OPTION_KEYS, transparentOptionsFromDocker } from './docker-options.js';
 import { createLinuxMacvlanDriver } from './index.js';
 import type { MacvlanOptions } from './macvlan-options.js';
+import { transparentWindows } from './windows.js';
 
 export const driverModule: DriverModule<MacvlanOptions> = {
   create: (env) =>
@@ -18,4 +19,5 @@ export const driverModule: DriverModule<MacvlanOptions> = {
   cniOptions: transparentOptionsFromConf,
   givesAddresses: (o) => o.dhcp,
   docker: { optionKeys: TRANSPARENT_OPTION_KEYS, parse: transparentOptionsFromDocker },
+  windows: transparentWindows,
 };

@@ -1,0 +1,127 @@
+/**
+ * An overlay network on Windows: an HCN `Overlay` network (VXLAN in VFP) whose subnet is this
+ * node's block of the cluster subnet (CNI, flannel's model) or the network's one subnet (Docker),
+ * with the VNI as the subnet's `VSID` and its gateway (the block's first address + 1, as flannel
+ * and berth's Linux overlay use it); a `VxlanPort` policy when the port is not 4789; `HostRoute`,
+ * so the host reaches its own pods as it does on Linux through the bridge; and one
+ * `RemoteSubnetRoute` per other node: its block, through its provider address, in the VSID
+ * (flannel's remote-subnet model, HNS 9.2 and later).
+ *
+ * An endpoint (Microsoft's sdnoverlay and flannel's conf): its address and default route, a
+ * `ProviderAddress` policy with the node's address when it is known, and with `ipMasq` an
+ * `OutBoundNAT` policy excepting the cluster subnet (SNAT to the host's address for anything
+ * else, berth's masquerade). Refused: a VNI below 4096 (Windows reserves them), and with peers a
+ * VNI above 65535 (hcsshim's RemoteSubnetRoute carries a 16-bit isolation id).
+ */
+import { InvalidConfigError, UnsupportedFieldError } from '../../core/errors.js';
+import type { IpPrefix } from '../../core/ip.js';
+import {
+  endpointAddresses,
+  endpointGateways,
+  endpointName,
+  hostComputeEndpoint,
+  hostComputeNetwork,
+  ipv4Subnets,
+  outboundNat,
+  providerAddress,
+  refusePortMappings,
+  remoteSubnetRoute,
+  windowsCniConfig,
+  type HcnEndpointPolicy,
+  type HcnNetworkPolicy,
+  type WindowsHostFacts,
+} from '../../dataplane/windows/index.js';
+import type { IpRange } from '../../core/model.js';
+import type { NetworkSpec } from '../driver.js';
+import type { WindowsRendering } from '../driver-module.js';
+import { DEFAULT_VXLAN_PORT, type OverlayOptions } from './overlay-options.js';
+
+/** Windows' first VSID available to tenants. */
+export const WINDOWS_MIN_VSID = 4096;
+const REMOTE_SUBNET_MAX_ID = 0xffff;
+
+type OverlayNetwork = NetworkSpec<OverlayOptions>;
+
+/** The cluster subnet: the options' (CNI) or the network's one subnet (Docker). */
+function clusterSubnet(net: OverlayNetwork): IpPrefix {
+  const [first] = ipv4Subnets('Overlay', net.name, net.subnets.length ? net.subnets : net.options.subnet ? [rangeOf(net.options.subnet)] : []);
+  return net.options.subnet ?? first!.subnet;
+}
+
+function rangeOf(prefix: IpPrefix): IpRange {
+  return { subnet: prefix, rangeStart: prefix.first, rangeEnd: prefix.last };
+}
+
+/** The node's subnet on Windows: its block, within the cluster subnet. */
+function nodeRange(net: OverlayNetwork, host: WindowsHostFacts | undefined): IpRange {
+  const cluster = clusterSubnet(net);
+  const block = host?.nodeSubnet;
+  if (!block) {
+    const r = net.subnets.find((s) => s.subnet.family === 4);
+    return r ?? rangeOf(cluster);
+  }
+  if (!cluster.contains(block.first) || block.length < cluster.length) {
+    throw new InvalidConfigError(`overlay network ${net.name}: the node's subnet ${block} is not a block of the cluster subnet ${cluster}`, { field: 'node-subnet', value: block.toString() });
+  }
+  return { ...rangeOf(block), gateway: block.first.plus(1n) };
+}
+
+function checkVni(net: OverlayNetwork, host: WindowsHostFacts | undefined): void {
+  const { vni } = net.options;
+  if (vni < WINDOWS_MIN_VSID)
+    throw new UnsupportedFieldError(`overlay network ${net.name}: VNI ${vni} is below ${WINDOWS_MIN_VSID}, which Windows hosts cannot use as a VSID`, { field: 'vni', value: String(vni) });
+  if (host?.peers?.length && vni > REMOTE_SUBNET_MAX_ID) {
+    throw new UnsupportedFieldError(`overlay network ${net.name}: VNI ${vni} does not fit a RemoteSubnetRoute's 16-bit isolation id (at most ${REMOTE_SUBNET_MAX_ID})`, {
+      field: 'vni',
+      value: String(vni),
+    });
+  }
+}
+
+function endpointPolicies(net: OverlayNetwork, host: WindowsHostFacts | undefined): HcnEndpointPolicy[] {
+  return [...(net.options.ipMasq ? [outboundNat([clusterSubnet(net)])] : []), ...(host?.hostAddress ? [providerAddress(host.hostAddress)] : [])];
+}
+
+export const overlayWindows: WindowsRendering<OverlayOptions> = {
+  network(net, host) {
+    checkVni(net, host);
+    const node = nodeRange(net, host);
+    const gateway = node.gateway ?? (node.subnet.size > 2n ? node.subnet.first.plus(1n) : undefined);
+    const policies: HcnNetworkPolicy[] = [
+      ...(net.options.port !== DEFAULT_VXLAN_PORT ? [{ Type: 'VxlanPort' as const, Settings: { Port: net.options.port } }] : []),
+      { Type: 'HostRoute', Settings: {} },
+      ...(host?.peers ?? []).map((p) => remoteSubnetRoute({ prefix: p.subnet, vsid: net.options.vni, providerAddress: p.providerAddress, ...(p.drMac ? { drMac: p.drMac } : {}) })),
+    ];
+    return hostComputeNetwork({
+      name: net.name,
+      type: 'Overlay',
+      ipam: 'Static',
+      subnets: [{ prefix: node.subnet, ...(gateway ? { gateway } : {}), isolation: { kind: 'VSID', id: net.options.vni } }],
+      policies,
+    });
+  },
+  endpoint(net, ep, host) {
+    checkVni(net, host);
+    refusePortMappings('overlay', ep.portMappings?.length);
+    const node = nodeRange(net, host);
+    const addresses = endpointAddresses(net.name, [node], ep.addresses);
+    return hostComputeEndpoint({
+      name: endpointName(ep.containerId, net.name),
+      addresses,
+      gateways: endpointGateways([node], addresses),
+      policies: endpointPolicies(net, host),
+      ...(ep.mac ? { mac: ep.mac } : {}),
+    });
+  },
+  cniConfig(net, host) {
+    checkVni(net, host);
+    const node = nodeRange(net, host);
+    return windowsCniConfig({
+      name: net.name,
+      type: 'sdnoverlay',
+      subnet: node.subnet,
+      ...(node.gateway ? { gateway: node.gateway } : { gateway: node.subnet.first.plus(1n) }),
+      endpointPolicies: endpointPolicies(net, host),
+    });
+  },
+};

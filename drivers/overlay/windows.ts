@@ -19,6 +19,7 @@ import {
   endpointAddresses,
   endpointGateways,
   endpointName,
+  gatewayOf,
   hostComputeEndpoint,
   hostComputeNetwork,
   ipv4Subnets,
@@ -86,7 +87,7 @@ export const overlayWindows: WindowsRendering<OverlayOptions> = {
   network(net, host) {
     checkVni(net, host);
     const node = nodeRange(net, host);
-    const gateway = node.gateway ?? (node.subnet.size > 2n ? node.subnet.first.plus(1n) : undefined);
+    const gateway = gatewayOf(node);
     const policies: HcnNetworkPolicy[] = [
       ...(net.options.port !== DEFAULT_VXLAN_PORT ? [{ Type: 'VxlanPort' as const, Settings: { Port: net.options.port } }] : []),
       { Type: 'HostRoute', Settings: {} },
@@ -104,7 +105,8 @@ export const overlayWindows: WindowsRendering<OverlayOptions> = {
     checkVni(net, host);
     refusePortMappings('overlay', ep.portMappings?.length);
     const node = nodeRange(net, host);
-    const addresses = endpointAddresses(net.name, [node], ep.addresses);
+    // On the node's subnet: the pod's prefix is its node's block (HNS routes the rest of the cluster).
+    const addresses = endpointAddresses(net.name, [node], ep.addresses).map((a) => ({ address: a.address, length: node.subnet.length }));
     return hostComputeEndpoint({
       name: endpointName(ep.containerId, net.name),
       addresses,
@@ -120,7 +122,7 @@ export const overlayWindows: WindowsRendering<OverlayOptions> = {
       name: net.name,
       type: 'sdnoverlay',
       subnet: node.subnet,
-      ...(node.gateway ? { gateway: node.gateway } : { gateway: node.subnet.first.plus(1n) }),
+      ...(gatewayOf(node) ? { gateway: gatewayOf(node)! } : {}),
       endpointPolicies: endpointPolicies(net, host),
     });
   },

@@ -7,4 +7,5 @@
 export * from './hcn-schema.js';
 export * from './documents.js';
 export * from './cni-conf.js';
+export { openHcn, type HcnHandle, type HostComputeNetworking } from './hcn-api.js';
 export type * from './host-facts.js';

@@ -31,6 +31,7 @@ import { SerialQueue } from './serial-queue.js';
 import { startCniServer, type CniServer } from './cni/cni-server.js';
 import { PassageKeeper } from './firewall/passage-keeper.js';
 import { ClusterAgent } from './cluster/cluster-agent.js';
+import { BerthdDhcpClient } from './dhcp/dhcp-client.js';
 import { pluginsFor } from '../cni/plugins/index.js';
 import { openNetlink } from '../dataplane/linux/index.js';
 import type { Netlink } from '../dataplane/linux/ports.js';
@@ -103,7 +104,12 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
       closers.push(() => started.stop());
       await started.start();
     }
-    const registry = deps.registry ?? (await linuxDriverRegistry({ runDir: config.runDir, ...(cluster ? { cluster } : {}) }));
+    // The DHCP client before the drivers, which lease through it; leases recorded before a
+    // restart are renewed again from here on (their namespaces checked first).
+    const dhcp = new BerthdDhcpClient({ dataDir: config.dataDir, log });
+    closers.push(() => dhcp.stop());
+    dhcp.resume();
+    const registry = deps.registry ?? (await linuxDriverRegistry({ runDir: config.runDir, ...(cluster ? { cluster } : {}), dhcp }));
     const queue = new SerialQueue();
     const service = new NetworkService({ store, registry, queue, log, sandboxExists: deps.sandboxExists ?? netnsExists });
     const agent = cluster;
@@ -114,6 +120,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
     const metrics = new Metrics();
     const started = Date.now();
     registerGauges(metrics, service, ipam, started);
+    metrics.gauge('berth_dhcp_leases', 'DHCP leases berthd holds and renews.', async () => [{ labels: {}, value: dhcp.size }]);
 
     const reconcile = await service.reconcile();
 
@@ -153,7 +160,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
         log,
         metrics,
         ...(listenFd !== undefined ? { listenFd } : {}),
-        ...(cluster ? { plugins: pluginsFor({ cluster }) } : {}),
+        plugins: pluginsFor({ ...(cluster ? { cluster } : {}), dhcp }),
       });
       cni = server;
       closers.push(() => server.close());

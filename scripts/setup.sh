@@ -71,7 +71,8 @@ need_apt=()
 # store the etcd tests start for themselves, etcd-client (etcdctl) what the multi-host tests
 # and the README's walkthrough read it with; curl reads berthd's metrics over its unix socket.
 # iperf3 measures pod-to-pod throughput in the overlay benchmark (scripts/bench-overlay.sh).
-for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev etcd-server etcd-client curl iperf3; do
+# dnsmasq-base is the DHCP server the DHCP client's tests lease from.
+for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev etcd-server etcd-client curl iperf3 dnsmasq-base; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

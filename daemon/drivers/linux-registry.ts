@@ -6,17 +6,18 @@
  */
 import { CATALOG } from '../../drivers/catalog.js';
 import type { Cluster } from '../../drivers/cluster.js';
+import type { DhcpClient } from '../../drivers/dhcp.js';
 import { withPolicyRecords } from '../../drivers/policy-records.js';
 import { DriverRegistry } from './binding.js';
 
-export async function linuxDriverRegistry(opts: { readonly runDir: string; readonly cluster?: Cluster }): Promise<DriverRegistry> {
+export async function linuxDriverRegistry(opts: { readonly runDir: string; readonly cluster?: Cluster; readonly dhcp?: DhcpClient }): Promise<DriverRegistry> {
   const registry = new DriverRegistry();
   for (const entry of CATALOG) {
     const module = await entry.load();
     registry.register({
       driver: entry.name,
       pluginName: entry.plugin,
-      impl: withPolicyRecords(module.create({ runDir: opts.runDir, ...(opts.cluster ? { cluster: opts.cluster } : {}) }), opts.runDir),
+      impl: withPolicyRecords(module.create({ runDir: opts.runDir, ...(opts.cluster ? { cluster: opts.cluster } : {}), ...(opts.dhcp ? { dhcp: opts.dhcp } : {}) }), opts.runDir),
       optionKeys: module.docker.optionKeys,
       parseOptions: (raw, ctx) => module.docker.parse(raw, ctx),
     });

@@ -17,3 +17,4 @@ export { openNftables } from './nftables.js';
 export { VXLAN_DEFAULT_PORT } from './netlink/links.js';
 export { NftForwardPassage } from './firewall/forward-passage.js';
 export { peerCredentials, type PeerCredentials } from './peer-credentials.js';
+export { openDhcpSocket, openDhcpSocketFrom, DHCP_CLIENT_PORT, DHCP_SERVER_PORT, type DhcpSocket } from './dhcp-socket.js';

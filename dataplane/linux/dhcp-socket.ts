@@ -25,6 +25,7 @@ const SO_REUSEADDR = 2;
 const SO_BROADCAST = 6;
 const SO_BINDTODEVICE = 25;
 const SOCKADDR_IN_LEN = 16;
+const ENETUNREACH = 101;
 /** The largest datagram read (a DHCP message fits in 576 bytes; servers may send up to the MTU). */
 const MAX_DATAGRAM = 4096;
 
@@ -110,7 +111,9 @@ class LinuxDhcpSocket implements DhcpSocket {
       if (n >= 0) return;
       const errno = c.errno();
       if (errno === EINTR) continue;
-      throw errorFromErrno(errno, { action: `send a DHCP message to ${to}:${DHCP_SERVER_PORT} from ${this.ifname}`, command: `sendto ${to}:${DHCP_SERVER_PORT}` });
+      // What a broadcast from an interface that is down gets.
+      const hint = errno === ENETUNREACH ? `${this.ifname} must be up` : undefined;
+      throw errorFromErrno(errno, { action: `send a DHCP message to ${to}:${DHCP_SERVER_PORT} from ${this.ifname}`, command: `sendto ${to}:${DHCP_SERVER_PORT}` }, hint);
     }
   }
 

@@ -17,7 +17,7 @@ import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { TryAgainError } from '../../../core/errors.js';
+import { KernelError, NetnsNotFoundError, NotFoundError, TryAgainError } from '../../../core/errors.js';
 import { IpAddress, IpPrefix } from '../../../core/ip.js';
 import type { DhcpSocket } from '../../../dataplane/linux/index.js';
 import { BerthdDhcpClient, linuxDhcpPorts, type DhcpClientPorts } from '../../../daemon/dhcp/dhcp-client.js';
@@ -350,4 +350,18 @@ test('no server answers: a TryAgainError naming the interface within the timeout
   t.is(c.lease('quiet-1'), undefined);
   t.false(existsSync(join(data, 'dhcp', 'quiet-1.json')));
   t.false(serverLeases().has(p.mac));
+});
+
+test('an interface that is down, a missing interface, a namespace that is gone: errors that say so, at once', async (t) => {
+  const c = client(join(dir, 'down'), collectingLog());
+  const p = pod();
+  sh('ip', ['-n', p.netns, 'link', 'set', 'eth0', 'down']);
+  const started = Date.now();
+  const down = await t.throwsAsync(c.acquire(request('down-1', p)), { instanceOf: KernelError });
+  t.regex(down!.message, /eth0 must be up/);
+  await t.throwsAsync(c.acquire({ ...request('down-2', p), ifname: 'eth9' }), { instanceOf: NotFoundError, message: /eth9/ });
+  p.remove();
+  await t.throwsAsync(c.acquire(request('down-3', p)), { instanceOf: NetnsNotFoundError });
+  t.true(Date.now() - started < 1000);
+  t.false(existsSync(join(dir, 'down', 'dhcp')) && readdirSync(join(dir, 'down', 'dhcp')).length > 0, 'nothing recorded');
 });

@@ -11,9 +11,9 @@ import type { Dns, Route } from '../core/model.js';
 export interface DhcpLease {
   /** The address with the subnet mask's length (option 1). */
   readonly address: IpWithPrefix;
-  /** The first router (option 3), when the server gives one. */
+  /** The default router: of the classless default route (option 121) when there is one, else the first router (option 3). */
   readonly gateway?: IpAddress;
-  /** Classless static routes (option 121), else none: the default route goes via `gateway`. */
+  /** Classless static routes (option 121; on-link ones without a gateway), else none: the default route goes via `gateway`. */
   readonly routes: readonly Route[];
   readonly dns?: Dns;
   /** The server that granted the lease (option 54). */

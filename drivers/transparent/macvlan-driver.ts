@@ -51,7 +51,13 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
     const nl = this.host.hostNetlink();
     const uplink = this.uplink(nl, net);
     // A network made explicitly (Docker) names its subnets: refuse one outside the host's now.
-    if (net.options.inUplinkPrefix) this.checkInUplinkPrefix(nl, uplink, net, net.subnets.map((s) => ({ address: { address: s.subnet.network, length: s.subnet.length } })));
+    if (net.options.inUplinkPrefix)
+      this.checkInUplinkPrefix(
+        nl,
+        uplink,
+        net,
+        net.subnets.map((s) => ({ address: { address: s.subnet.network, length: s.subnet.length } })),
+      );
     if (net.options.hostShim) this.host.withLock(lockName(net), () => this.ensureShim(nl, net));
   }
 
@@ -80,7 +86,18 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
       }
       const fd = place.kind === 'netns' ? this.host.openNetnsFd(place.path) : undefined;
       try {
-        const spec = { kind: 'macvlan' as const, name, parent: uplink.index, mode: o.mode, ...(o.mtu ? { mtu: o.mtu } : {}), ...(mac ? { mac } : {}), ...(fd !== undefined ? { netnsFd: fd } : {}) };
+        // Up at once in the sandbox: a DHCP exchange goes out of it before any address is on it.
+        const up = place.kind === 'netns' ? { up: true } : {};
+        const spec = {
+          kind: 'macvlan' as const,
+          name,
+          parent: uplink.index,
+          mode: o.mode,
+          ...up,
+          ...(o.mtu ? { mtu: o.mtu } : {}),
+          ...(mac ? { mac } : {}),
+          ...(fd !== undefined ? { netnsFd: fd } : {}),
+        };
         try {
           nl.addLink(spec);
         } catch (err) {
@@ -112,7 +129,11 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
 
       let sandbox: { mac?: string; mtu: number; routes: Route[] };
       if (place.kind === 'netns') {
-        sandbox = configureSandbox(this.host, place.path, ep.ifname, { addresses, routes: sandboxRoutes(addresses, [...ep.routes, ...leaseRoutes], true) });
+        // The lease's routes as the server gave them (on-link ones have no gateway); a default
+        // route via the gateway only when they hold none.
+        const leaseDefault = leaseRoutes.some((r) => r.dst.length === 0);
+        const routes = [...leaseRoutes, ...sandboxRoutes(addresses, ep.routes, !leaseDefault)];
+        sandbox = configureSandbox(this.host, place.path, ep.ifname, { addresses, routes });
       } else {
         const l = mustGetLink(nl, name);
         sandbox = { ...(l.mac ? { mac: l.mac } : {}), mtu: l.mtu, routes: [] };

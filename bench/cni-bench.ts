@@ -11,6 +11,10 @@
  * reference chain bridge + portmap (+ host-local) with the same mapping.
  * With `--transparent`: berth-transparent (+ berth-ipam) against the reference macvlan (+
  * host-local), both in bridge mode on one uplink (a veth end in the bench's namespace).
+ * With `--dhcp`: berth-transparent leasing from a DHCP server through berthd against the
+ * reference macvlan + dhcp (its daemon), both from the same dnsmasq on the uplink's LAN (a
+ * namespace behind the uplink's veth peer; `--no-ping`, so the server's address probe does not
+ * dominate both sides).
  * With `--rss`: berthd's resident memory at idle and after each of three rounds of 1,000 pods
  * (ADD then DEL, 8 in parallel) through its socket; it must not grow by more than 10 %.
  *
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     nat: { type: 'boolean', default: false },
     transparent: { type: 'boolean', default: false },
+    dhcp: { type: 'boolean', default: false },
     rss: { type: 'boolean', default: false },
   },
 });
@@ -155,12 +160,41 @@ const transparentImpls: Impl[] = [
     },
   })),
 ];
-if (values.transparent) {
+if (values.transparent || values.dhcp) {
   spawnSync('ip', ['link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', `${UPLINK}-p`], { stdio: 'inherit' });
   spawnSync('ip', ['link', 'set', UPLINK, 'up'], { stdio: 'inherit' });
 }
 
-const impls = values.nat ? natImpls : values.transparent ? transparentImpls : bridgeImpls;
+/** The LAN's DHCP server (dnsmasq in a namespace behind the uplink) and the reference's DHCP daemon. */
+const LAN = `bench-lan-${process.pid}`;
+const REF_DHCP_SOCKET = join(work, 'ref-dhcp.sock');
+const dhcpProcs: ReturnType<typeof spawn>[] = [];
+if (values.dhcp) {
+  const ip = (...args: string[]) => spawnSync('ip', args, { stdio: 'inherit' });
+  ip('netns', 'add', LAN);
+  ip('link', 'set', `${UPLINK}-p`, 'netns', LAN);
+  ip('-n', LAN, 'addr', 'add', '10.220.0.1/16', 'dev', `${UPLINK}-p`);
+  ip('-n', LAN, 'link', 'set', `${UPLINK}-p`, 'up');
+  const dnsmasqArgs = ['--keep-in-foreground', '--conf-file=/dev/null', '--port=0', `--interface=${UPLINK}-p`, '--bind-interfaces', '--except-interface=lo'];
+  dnsmasqArgs.push('--dhcp-range=10.220.1.0,10.220.250.255,255.255.0.0,1h', '--dhcp-option=option:router,10.220.0.1', '--no-ping', '--dhcp-authoritative');
+  dnsmasqArgs.push(`--dhcp-leasefile=${join(work, 'dnsmasq.leases')}`, `--pid-file=${join(work, 'dnsmasq.pid')}`, '--user=root', '--log-facility=/dev/null');
+  dhcpProcs.push(spawn('ip', ['netns', 'exec', LAN, 'dnsmasq', ...dnsmasqArgs], { stdio: 'ignore' }));
+  dhcpProcs.push(spawn('/usr/lib/cni/dhcp', ['daemon', '-socketpath', REF_DHCP_SOCKET], { stdio: 'ignore' }));
+  for (let i = 0; i < 100 && !existsSync(REF_DHCP_SOCKET); i++) await new Promise((r) => setTimeout(r, 50));
+}
+const dhcpImpls: Impl[] = [
+  {
+    name: 'reference macvlan+dhcp',
+    conf: { cniVersion: '1.0.0', name: 'bench-ref-dhcp', plugins: [{ type: 'macvlan', master: UPLINK, mode: 'bridge', ipam: { type: 'dhcp', daemonSocketPath: REF_DHCP_SOCKET } }] },
+  },
+  {
+    name: 'berth-transparent+berth-dhcp (berthd)',
+    path: 'berthd',
+    conf: { cniVersion: '1.0.0', name: 'bench-berth-dhcp', plugins: [{ type: 'berth-transparent', master: UPLINK, ipam: { type: 'berth-dhcp' } }] },
+  },
+];
+
+const impls = values.nat ? natImpls : values.dhcp ? dhcpImpls : values.transparent ? transparentImpls : bridgeImpls;
 /**
  * Targets (reference / berth through berthd): ADD and DEL p50 at most half the reference's
  * time, 8 parallel ADD/s at least twice; with a port mapping against bridge + portmap, 4x.
@@ -317,6 +351,8 @@ try {
   berthd.kill('SIGTERM');
   await new Promise((r) => berthd.once('exit', r));
   for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns]);
+  for (const p of dhcpProcs) p.kill('SIGTERM');
+  if (values.dhcp) spawnSync('ip', ['netns', 'del', LAN]);
   rmSync(work, { recursive: true, force: true });
 }
 
@@ -334,7 +370,13 @@ if (values.rss) {
 
 function report(): void {
   const f = (x: number) => x.toFixed(1).padStart(7);
-  const what = values.nat ? 'one port mapping per pod' : values.transparent ? 'macvlan in bridge mode on one uplink' : 'ipMasq + isGateway';
+  const what = values.nat
+    ? 'one port mapping per pod'
+    : values.dhcp
+      ? 'macvlan in bridge mode, addresses from one dnsmasq'
+      : values.transparent
+        ? 'macvlan in bridge mode on one uplink'
+        : 'ipMasq + isGateway';
   console.log(`\nCNI ADD/DEL through cniclient (libcni), ${PODS} pods x ${ROUNDS} rounds, ${what}, ms`);
   console.log('implementation                           conc   ADD p50  ADD p95  DEL p50  DEL p95   ADD/s   DEL/s');
   for (const r of rows) console.log(`${r.impl.padEnd(40)} ${String(r.concurrency).padStart(4)} ${f(r.addP50)}  ${f(r.addP95)}  ${f(r.delP50)}  ${f(r.delP95)} ${f(r.addPerSec)} ${f(r.delPerSec)}`);

@@ -99,6 +99,13 @@ export interface BridgePortFlags {
   readonly neighSuppress?: boolean;
 }
 
+export interface AddressOptions {
+  /** IFA_F_NODAD: usable at once, no duplicate address detection (IPv6). */
+  readonly noDad?: boolean;
+  /** IFA_F_NOPREFIXROUTE: no route to the address's subnet through the device. */
+  readonly noPrefixRoute?: boolean;
+}
+
 export interface AddressInfo {
   readonly index: number;
   readonly address: IpWithPrefix;
@@ -138,11 +145,24 @@ export interface NeighbourSpec {
   readonly state?: number;
 }
 
+/**
+ * A proxy entry (NTF_PROXY, `ip neigh replace proxy IP dev DEV`): the device answers ARP
+ * requests (IPv4, with forwarding on) and neighbour solicitations (IPv6, with forwarding and
+ * `proxy_ndp` on) for `ip` with its own MAC, when the host routes `ip` through another device.
+ */
+export interface ProxyNeighbourSpec {
+  readonly index: number;
+  readonly ip: IpAddress;
+  readonly proxy: true;
+}
+
 export interface NeighbourInfo {
   readonly index: number;
   readonly ip: IpAddress;
   readonly mac?: string;
   readonly state: number;
+  /** A proxy entry (listed only when asked for with `proxy`). */
+  readonly proxy?: boolean;
 }
 
 /** A bridge forwarding-database entry (`bridge fdb append MAC dev DEV dst IP self permanent`). */
@@ -182,8 +202,8 @@ export interface Netlink {
   setLink(index: number, change: LinkChange): void;
   /** `bridge link set dev ...`: flags of a bridge port. */
   setBridgePort(index: number, flags: BridgePortFlags): void;
-  /** `ip addr add ADDR dev IDX [nodad]`; throws AlreadyExistsError when present. */
-  addAddress(index: number, address: IpWithPrefix, opts?: { readonly noDad?: boolean }): void;
+  /** `ip addr add ADDR dev IDX [nodad] [noprefixroute]`; throws AlreadyExistsError when present. */
+  addAddress(index: number, address: IpWithPrefix, opts?: AddressOptions): void;
   /** `ip addr del`; throws NotFoundError when absent. */
   deleteAddress(index: number, address: IpWithPrefix): void;
   /** `ip addr show [dev IDX]`. */
@@ -196,11 +216,12 @@ export interface Netlink {
   deleteRoute(route: RouteSpec): void;
   /** `ip route show [table T]` (all tables when table is 0). */
   listRoutes(filter?: { readonly family?: IpFamily; readonly table?: number; readonly oif?: number }): RouteInfo[];
-  /** `ip neigh replace IP lladdr MAC dev IDX nud permanent`. */
-  setNeighbour(neigh: NeighbourSpec): void;
-  /** `ip neigh del`; throws NotFoundError when absent. */
-  deleteNeighbour(neigh: { readonly index: number; readonly ip: IpAddress }): void;
-  listNeighbours(filter?: { readonly index?: number; readonly family?: IpFamily }): NeighbourInfo[];
+  /** `ip neigh replace IP lladdr MAC dev IDX nud permanent`, or `ip neigh replace proxy IP dev IDX`. */
+  setNeighbour(neigh: NeighbourSpec | ProxyNeighbourSpec): void;
+  /** `ip neigh del [proxy] IP dev IDX`; throws NotFoundError when absent. */
+  deleteNeighbour(neigh: { readonly index: number; readonly ip: IpAddress; readonly proxy?: boolean }): void;
+  /** `ip neigh show [dev IDX]`; with `proxy`, the proxy entries only (`ip neigh show proxy`). */
+  listNeighbours(filter?: { readonly index?: number; readonly family?: IpFamily; readonly proxy?: boolean }): NeighbourInfo[];
   /** `bridge fdb append`. */
   appendFdb(entry: FdbSpec): void;
   /** `bridge fdb del`; throws NotFoundError when absent. */
@@ -245,10 +266,11 @@ export interface PassageReport {
 
 export interface PassageOptions {
   /**
-   * Other nodes' pods that reach berth's devices routed, not encapsulated (an overlay in routed
-   * mode): new traffic from this prefix into berth's devices passes too. Given again to close.
+   * Hosts that reach berth's devices routed, not encapsulated (other nodes' pods of an overlay
+   * in routed mode, the LAN of an l2bridge network): new traffic from these prefixes (IPv4 or
+   * IPv6) into berth's devices passes too. Given again to close.
    */
-  readonly routedFrom?: IpPrefix;
+  readonly routedFrom?: IpPrefix | readonly IpPrefix[];
 }
 
 /**

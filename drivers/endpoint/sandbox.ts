@@ -23,6 +23,8 @@ export interface SandboxSettings {
   readonly enableDad?: boolean;
   /** Leave the interface unaddressed (the reference bridge's disableContainerInterface). */
   readonly unaddressed?: boolean;
+  /** No route to the addresses' subnets through the interface: everything goes by `routes` (a routed endpoint). */
+  readonly noPrefixRoute?: boolean;
 }
 
 /**
@@ -65,7 +67,7 @@ export function configureSandbox(host: SandboxHost, path: string, ifname: string
     });
     for (const a of s.addresses) {
       try {
-        snl.addAddress(link.index, a.address, { noDad: !s.enableDad });
+        snl.addAddress(link.index, a.address, { noDad: !s.enableDad, ...(s.noPrefixRoute ? { noPrefixRoute: true } : {}) });
       } catch (err) {
         if (!(err instanceof AlreadyExistsError)) throw err;
       }

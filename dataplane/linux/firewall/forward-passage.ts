@@ -11,6 +11,7 @@
  * and the table go.
  */
 import { NotFoundError } from '../../../core/errors.js';
+import type { IpPrefix } from '../../../core/ip.js';
 import type { NftCommand, NftFamily } from '../../nft-commands.js';
 import type { ForwardPassage, Nftables, PassageOptions, PassageReport } from '../ports.js';
 import { describeBlocker, nftablesBlockers, isBerthTable, type ForwardBlocker, type PassagePlace } from './forward-blockers.js';
@@ -69,11 +70,11 @@ export class NftForwardPassage implements ForwardPassage {
   }
 
   open(device: string, opts: PassageOptions = {}): PassageReport {
-    return this.#withLock(LOCK, () => this.#converge({ add: device, ...(opts.routedFrom ? { routed: opts.routedFrom.toString() } : {}) }));
+    return this.#withLock(LOCK, () => this.#converge({ add: device, routed: prefixesOf(opts) }));
   }
 
   close(device: string, opts: PassageOptions = {}): PassageReport {
-    return this.#withLock(LOCK, () => this.#converge({ remove: device, ...(opts.routedFrom ? { unrouted: opts.routedFrom.toString() } : {}) }));
+    return this.#withLock(LOCK, () => this.#converge({ remove: device, unrouted: prefixesOf(opts) }));
   }
 
   refresh(): PassageReport {
@@ -81,7 +82,7 @@ export class NftForwardPassage implements ForwardPassage {
   }
 
   /** Brings the kernel to: the devices as asked, and a passage through every current blocker. */
-  #converge(change: { add?: string; remove?: string; routed?: string; unrouted?: string }): PassageReport {
+  #converge(change: { add?: string; remove?: string; routed?: readonly string[]; unrouted?: readonly string[] }): PassageReport {
     const nft = this.#nft();
     const state = this.#state();
     const devices = new Set(state.devices);
@@ -97,8 +98,11 @@ export class NftForwardPassage implements ForwardPassage {
     if (!state.exists) cmds.push(...passageSkeleton());
     if (change.add && !state.devices.includes(change.add)) cmds.push(...addDevice(change.add));
     if (change.remove && state.devices.includes(change.remove)) cmds.push(...deleteDevice(change.remove));
-    if (change.routed && !state.routed.includes(change.routed)) cmds.push(...addRouted(change.routed));
-    if (change.unrouted && state.routed.includes(change.unrouted)) cmds.push(...deleteRouted(change.unrouted));
+    const routed = (change.routed ?? []).filter((p) => !state.routed.includes(p));
+    // A table of an older berth lacks routed6: the skeleton's adds are no-ops for what exists.
+    if (state.exists && routed.length) cmds.push(...passageSkeleton());
+    for (const p of routed) cmds.push(...addRouted(p));
+    for (const p of change.unrouted ?? []) if (state.routed.includes(p)) cmds.push(...deleteRouted(p));
     const present = new Map<ForwardBlocker, boolean>();
     if (blockers.length) {
       const guarded = [...new Set(blockers.flatMap((b) => b.protectedInterfaces))].sort();
@@ -178,4 +182,11 @@ export class NftForwardPassage implements ForwardPassage {
       throw err;
     }
   }
+}
+
+/** PassageOptions.routedFrom as the set elements' text. */
+function prefixesOf(opts: PassageOptions): string[] {
+  const r = opts.routedFrom;
+  if (!r) return [];
+  return (Array.isArray(r) ? (r as readonly IpPrefix[]) : [r as IpPrefix]).map(String);
 }

@@ -4,8 +4,9 @@
  * Two halves, so that what goes into someone else's chain is one rule that every tool of that
  * owner understands:
  * - berth's own table `inet berth-passage`: the set `devices` (berth's bridges, VXLAN devices
- *   and, later, macvlan devices), the set `routed4` (the pod subnets of other nodes that reach
- *   this one routed, not encapsulated: an overlay in routed mode) and, while some owner drops
+ *   and l2bridge host veths), the sets `routed4` and `routed6` (prefixes whose hosts reach
+ *   berth's devices routed: other nodes' pods of an overlay in routed mode, the LAN of an
+ *   l2bridge network) and, while some owner drops
  *   forwarded traffic, a base chain just before the filter priority that sets one mark bit on
  *   berth's traffic: replies, published ports (DNAT) and routed pods' traffic into berth's
  *   devices, and anything from them except into an owner's own protected networks (Docker's
@@ -37,19 +38,23 @@ const match = (op: string, left: unknown, right: unknown) => ({ match: { op, lef
 const setMark = { mangle: { key: MARK, value: { '|': [MARK, PASSAGE_MARK] } } };
 const GUARD_COMMENT = 'the owner protects its own networks';
 const ROUTED_COMMENT = "other nodes' pods, routed, into berth's networks";
+const ROUTED6_COMMENT = "routed IPv6 prefixes into berth's networks";
 const rule = (comment: string, ...expr: NftExpr[]) => nft.addRule(T, 'forward', { comment, expr });
 
 /** Table and device set, without a base chain: safe to repeat; the set remembers berth's devices. */
 export function passageSkeleton(): NftCommand[] {
-  return [nft.addTable('inet', PASSAGE_TABLE), nft.addSet(T, 'devices', 'ifname'), nft.addSet(T, 'routed4', 'ipv4_addr', ['interval'])];
+  return [nft.addTable('inet', PASSAGE_TABLE), nft.addSet(T, 'devices', 'ifname'), nft.addSet(T, 'routed4', 'ipv4_addr', ['interval']), nft.addSet(T, 'routed6', 'ipv6_addr', ['interval'])];
 }
 
+/** The set of a routed prefix's family. */
+const routedSet = (prefix: string) => (prefix.includes(':') ? 'routed6' : 'routed4');
+
 export function addRouted(prefix: string): NftCommand[] {
-  return [nft.addElements(T, 'routed4', [prefixValue(prefix)])];
+  return [nft.addElements(T, routedSet(prefix), [prefixValue(prefix)])];
 }
 
 export function deleteRouted(prefix: string): NftCommand[] {
-  return [nft.deleteElements(T, 'routed4', [prefixValue(prefix)])];
+  return [nft.deleteElements(T, routedSet(prefix), [prefixValue(prefix)])];
 }
 
 function prefixValue(prefix: string) {
@@ -76,6 +81,7 @@ export function markingChain(protectedInterfaces: readonly string[]): NftCommand
     rule("replies into berth's networks", match('==', oif, '@devices'), match('in', { ct: { key: 'state' } }, ['established', 'related']), setMark, { return: null }),
     rule('published ports', match('==', oif, '@devices'), match('in', { ct: { key: 'status' } }, 'dnat'), setMark, { return: null }),
     rule(ROUTED_COMMENT, match('==', oif, '@devices'), match('==', { payload: { protocol: 'ip', field: 'saddr' } }, '@routed4'), setMark, { return: null }),
+    rule(ROUTED6_COMMENT, match('==', oif, '@devices'), match('==', { payload: { protocol: 'ip6', field: 'saddr' } }, '@routed6'), setMark, { return: null }),
     ...protectedInterfaces.map((name) => rule(GUARD_COMMENT, match('==', iif, '@devices'), match('==', oif, name), { return: null })),
     rule("from berth's networks", match('==', iif, '@devices'), setMark),
   ];
@@ -93,10 +99,10 @@ export function deletePassageTable(): NftCommand[] {
 export interface PassageState {
   readonly exists: boolean;
   readonly devices: readonly string[];
-  /** Prefixes in `routed4`, as `a.b.c.d/len`. */
+  /** Prefixes in `routed4` and `routed6`, as `a.b.c.d/len` and `x::/len`. */
   readonly routed: readonly string[];
   readonly marking: boolean;
-  /** The marking chain has the rule for routed pods (chains written before it existed do not). */
+  /** The marking chain has the rules for routed prefixes of both families (chains written before them do not). */
   readonly markingRouted: boolean;
   /** The protected interfaces the marking chain skips, as written. */
   readonly guarded: readonly string[];
@@ -105,7 +111,8 @@ export interface PassageState {
 export function parsePassageListing(items: readonly object[]): PassageState {
   let exists = false;
   let marking = false;
-  let markingRouted = false;
+  let markingRouted4 = false;
+  let markingRouted6 = false;
   const devices: string[] = [];
   const routed: string[] = [];
   const guarded: string[] = [];
@@ -117,13 +124,14 @@ export function parsePassageListing(items: readonly object[]): PassageState {
     }
     if (item.table) exists = true;
     if (item.chain?.name === 'forward') marking = true;
-    if (item.rule?.comment === ROUTED_COMMENT) markingRouted = true;
+    if (item.rule?.comment === ROUTED_COMMENT) markingRouted4 = true;
+    if (item.rule?.comment === ROUTED6_COMMENT) markingRouted6 = true;
     if (item.set?.name === 'devices' && Array.isArray(item.set.elem)) for (const e of item.set.elem as unknown[]) if (typeof e === 'string') devices.push(e);
-    if (item.set?.name === 'routed4' && Array.isArray(item.set.elem)) {
+    if ((item.set?.name === 'routed4' || item.set?.name === 'routed6') && Array.isArray(item.set.elem)) {
       for (const e of item.set.elem as { prefix?: { addr: string; len: number } }[]) if (e.prefix) routed.push(`${e.prefix.addr}/${e.prefix.len}`);
     }
   }
-  return { exists, devices: devices.sort(), routed: routed.sort(), marking, markingRouted, guarded };
+  return { exists, devices: devices.sort(), routed: routed.sort(), marking, markingRouted: markingRouted4 && markingRouted6, guarded };
 }
 
 const placeTable = (place: PassagePlace): NftTableRef => ({ family: place.family, table: place.table });

@@ -4,10 +4,24 @@
 import { IpAddress, IpPrefix } from '../../../core/ip.js';
 import type { IpFamily, IpWithPrefix } from '../../../core/ip.js';
 import type { Operation } from '../kernel-error.js';
-import type { AddressInfo } from '../ports.js';
+import type { AddressInfo, AddressOptions } from '../ports.js';
 import { afOf, attrBytes, attrU32, decodeIfaddrmsg, encodeIfaddrmsg, IFADDRMSG_LEN, ipFamilyOf, parseAttrs } from './codec.js';
 import type { Attr, NlMessage } from './codec.js';
-import { AF_INET, AF_UNSPEC, IFA_ADDRESS, IFA_BROADCAST, IFA_F_NODAD, IFA_FLAGS, IFA_LOCAL, NLM_F_CREATE, NLM_F_EXCL, RTM_DELADDR, RTM_GETADDR, RTM_NEWADDR } from './constants.js';
+import {
+  AF_INET,
+  AF_UNSPEC,
+  IFA_ADDRESS,
+  IFA_BROADCAST,
+  IFA_F_NODAD,
+  IFA_F_NOPREFIXROUTE,
+  IFA_FLAGS,
+  IFA_LOCAL,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  RTM_DELADDR,
+  RTM_GETADDR,
+  RTM_NEWADDR,
+} from './constants.js';
 import type { Request } from './socket.js';
 
 function addressAttrs(address: IpWithPrefix): Attr[] {
@@ -18,12 +32,12 @@ function addressAttrs(address: IpWithPrefix): Attr[] {
 }
 
 /**
- * `ip addr add ADDR/LEN dev IDX [nodad]`. IPv4 prefixes shorter than /31 also get their
- * broadcast address, as `ip addr add ... brd +` would (the kernel does not derive it).
+ * `ip addr add ADDR/LEN dev IDX [nodad] [noprefixroute]`. IPv4 prefixes shorter than /31 also
+ * get their broadcast address, as `ip addr add ... brd +` would (the kernel does not derive it).
  */
-export function addAddressRequest(index: number, address: IpWithPrefix, opts: { readonly noDad?: boolean } = {}): Request {
+export function addAddressRequest(index: number, address: IpWithPrefix, opts: AddressOptions = {}): Request {
   const family = address.address.family;
-  const flags = opts.noDad ? IFA_F_NODAD : 0;
+  const flags = (opts.noDad ? IFA_F_NODAD : 0) | (opts.noPrefixRoute ? IFA_F_NOPREFIXROUTE : 0);
   const attrs = addressAttrs(address);
   if (family === 4 && address.length < 31) attrs.push(attrBytes(IFA_BROADCAST, IpPrefix.of(address.address, address.length).last.toBytes()));
   // ifa_flags is 8 bits; IFA_FLAGS carries all 32 and is what the kernel prefers.
@@ -31,7 +45,7 @@ export function addAddressRequest(index: number, address: IpWithPrefix, opts: { 
   return {
     type: RTM_NEWADDR,
     flags: NLM_F_CREATE | NLM_F_EXCL,
-    header: encodeIfaddrmsg({ family: afOf(family), prefixlen: address.length, flags, index }),
+    header: encodeIfaddrmsg({ family: afOf(family), prefixlen: address.length, flags: flags & 0xff, index }),
     attrs,
   };
 }
@@ -52,11 +66,11 @@ export function listAddressesRequest(filter: { readonly index?: number; readonly
   };
 }
 
-export function describeAddress(verb: 'add' | 'del', dev: string, address: IpWithPrefix, opts: { readonly noDad?: boolean } = {}): Operation {
+export function describeAddress(verb: 'add' | 'del', dev: string, address: IpWithPrefix, opts: AddressOptions = {}): Operation {
   const text = `${address.address}/${address.length}`;
   return {
     action: verb === 'add' ? `add address ${text} to ${dev}` : `delete address ${text} from ${dev}`,
-    command: `ip addr ${verb} ${text} dev ${dev}${opts.noDad ? ' nodad' : ''}`,
+    command: `ip addr ${verb} ${text} dev ${dev}${opts.noDad ? ' nodad' : ''}${opts.noPrefixRoute ? ' noprefixroute' : ''}`,
     removes: verb === 'del',
   };
 }

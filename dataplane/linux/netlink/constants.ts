@@ -106,6 +106,8 @@ export const IFA_LOCAL = 2;
 export const IFA_BROADCAST = 4;
 export const IFA_FLAGS = 8;
 export const IFA_F_NODAD = 0x02;
+/** No prefix route for the address's subnet (`ip addr add ... noprefixroute`). */
+export const IFA_F_NOPREFIXROUTE = 0x200;
 
 // linux/rtnetlink.h: routes
 export const RTA_DST = 1;
@@ -136,4 +138,6 @@ export const NDA_IFINDEX = 8;
 export const NDA_MASTER = 9;
 export const NTF_SELF = 0x02;
 export const NTF_MASTER = 0x04;
+/** A proxy entry (`ip neigh add proxy IP dev DEV`): the device answers ARP/NS for IP. */
+export const NTF_PROXY = 0x08;
 export const NUD_PERMANENT = 0x80;

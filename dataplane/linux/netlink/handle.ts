@@ -5,7 +5,22 @@
 import { KernelError, NotFoundError } from '../../../core/errors.js';
 import { EOPNOTSUPP } from '../kernel-error.js';
 import type { IpAddress, IpFamily, IpWithPrefix } from '../../../core/ip.js';
-import type { AddressInfo, BridgePortFlags, FdbInfo, FdbSpec, LinkChange, LinkInfo, LinkSpec, NeighbourInfo, NeighbourSpec, Netlink, RouteInfo, RouteSpec } from '../ports.js';
+import type {
+  AddressInfo,
+  AddressOptions,
+  BridgePortFlags,
+  FdbInfo,
+  FdbSpec,
+  LinkChange,
+  LinkInfo,
+  LinkSpec,
+  NeighbourInfo,
+  NeighbourSpec,
+  Netlink,
+  ProxyNeighbourSpec,
+  RouteInfo,
+  RouteSpec,
+} from '../ports.js';
 import { addAddressRequest, decodeAddress, deleteAddressRequest, describeAddress, listAddressesRequest } from './addresses.js';
 import {
   addLinkRequest,
@@ -143,7 +158,7 @@ export class NetlinkHandle implements Netlink {
   }
 
   /** `ip addr add ADDR dev DEV [nodad]`; AlreadyExistsError when present. */
-  addAddress(index: number, address: IpWithPrefix, opts: { readonly noDad?: boolean } = {}): void {
+  addAddress(index: number, address: IpWithPrefix, opts: AddressOptions = {}): void {
     this.#sock.execute(addAddressRequest(index, address, opts), () => describeAddress('add', this.#nameOf(index), address, opts));
   }
 
@@ -194,22 +209,22 @@ export class NetlinkHandle implements Netlink {
     return this.#fallbackFilter(list, (r) => routeMatches(r, filter));
   }
 
-  /** `ip neigh replace IP lladdr MAC dev DEV nud permanent` (or the given state). */
-  setNeighbour(neigh: NeighbourSpec): void {
+  /** `ip neigh replace IP lladdr MAC dev DEV nud permanent` (or the given state); `ip neigh replace proxy IP dev DEV`. */
+  setNeighbour(neigh: NeighbourSpec | ProxyNeighbourSpec): void {
     this.#sock.execute(setNeighbourRequest(neigh), () => describeNeighbour('replace', this.#nameOf(neigh.index), neigh));
   }
 
-  /** `ip neigh del IP dev DEV`; NotFoundError when absent. */
-  deleteNeighbour(neigh: { readonly index: number; readonly ip: IpAddress }): void {
+  /** `ip neigh del [proxy] IP dev DEV`; NotFoundError when absent. */
+  deleteNeighbour(neigh: { readonly index: number; readonly ip: IpAddress; readonly proxy?: boolean }): void {
     this.#sock.execute(deleteNeighbourRequest(neigh), () => describeNeighbour('del', this.#nameOf(neigh.index), neigh));
   }
 
-  /** `ip neigh show [dev DEV]`; empty for a device that does not exist. */
-  listNeighbours(filter: { readonly index?: number; readonly family?: IpFamily } = {}): NeighbourInfo[] {
+  /** `ip neigh show [proxy] [dev DEV]`; empty for a device that does not exist. */
+  listNeighbours(filter: { readonly index?: number; readonly family?: IpFamily; readonly proxy?: boolean } = {}): NeighbourInfo[] {
     const list = emptyIfMissing(() =>
       this.#sock.dump(
         listNeighboursRequest(filter),
-        () => ({ action: 'list neighbours', command: `ip neigh show${filter.index !== undefined ? ` dev ${this.#nameOf(filter.index)}` : ''}` }),
+        () => ({ action: 'list neighbours', command: `ip neigh show${filter.proxy ? ' proxy' : ''}${filter.index !== undefined ? ` dev ${this.#nameOf(filter.index)}` : ''}` }),
         decodeNeighbour,
       ),
     );

@@ -6,7 +6,7 @@
 import { IpAddress } from '../../../core/ip.js';
 import type { IpFamily } from '../../../core/ip.js';
 import type { Operation } from '../kernel-error.js';
-import type { FdbInfo, FdbSpec, NeighbourInfo, NeighbourSpec } from '../ports.js';
+import type { FdbInfo, FdbSpec, NeighbourInfo, NeighbourSpec, ProxyNeighbourSpec } from '../ports.js';
 import { afOf, attrBytes, attrU32, decodeNdmsg, encodeNdmsg, formatMac, ipFamilyOf, NDMSG_LEN, parseAttrs, parseMac } from './codec.js';
 import type { Attr, NlMessage } from './codec.js';
 import {
@@ -20,6 +20,7 @@ import {
   NLM_F_CREATE,
   NLM_F_REPLACE,
   NTF_MASTER,
+  NTF_PROXY,
   NTF_SELF,
   NUD_PERMANENT,
   RTM_DELNEIGH,
@@ -32,41 +33,57 @@ function ipOf(raw: Buffer | undefined): IpAddress | undefined {
   return raw && (raw.length === 4 || raw.length === 16) ? IpAddress.fromBytes(raw) : undefined;
 }
 
-/** `ip neigh replace IP lladdr MAC dev IDX nud permanent`. */
-export function setNeighbourRequest(neigh: NeighbourSpec): Request {
+/**
+ * `ip neigh replace IP lladdr MAC dev IDX nud permanent`; for a proxy entry `ip neigh replace
+ * proxy IP dev IDX` (NTF_PROXY, no MAC: the device answers with its own). The kernel keeps
+ * proxy entries in a table of their own, where a repeated add finds the entry and succeeds.
+ */
+export function setNeighbourRequest(neigh: NeighbourSpec | ProxyNeighbourSpec): Request {
+  if ('proxy' in neigh && neigh.proxy) {
+    return {
+      type: RTM_NEWNEIGH,
+      flags: NLM_F_CREATE | NLM_F_REPLACE,
+      header: encodeNdmsg({ family: afOf(neigh.ip.family), index: neigh.index, flags: NTF_PROXY }),
+      attrs: [attrBytes(NDA_DST, neigh.ip.toBytes())],
+    };
+  }
+  const n = neigh as NeighbourSpec;
   return {
     type: RTM_NEWNEIGH,
     flags: NLM_F_CREATE | NLM_F_REPLACE,
-    header: encodeNdmsg({ family: afOf(neigh.ip.family), index: neigh.index, state: neigh.state ?? NUD_PERMANENT }),
-    attrs: [attrBytes(NDA_DST, neigh.ip.toBytes()), attrBytes(NDA_LLADDR, parseMac(neigh.mac))],
+    header: encodeNdmsg({ family: afOf(n.ip.family), index: n.index, state: n.state ?? NUD_PERMANENT }),
+    attrs: [attrBytes(NDA_DST, n.ip.toBytes()), attrBytes(NDA_LLADDR, parseMac(n.mac))],
   };
 }
 
-export function deleteNeighbourRequest(neigh: { readonly index: number; readonly ip: IpAddress }): Request {
+/** `ip neigh del [proxy] IP dev IDX`. */
+export function deleteNeighbourRequest(neigh: { readonly index: number; readonly ip: IpAddress; readonly proxy?: boolean }): Request {
   return {
     type: RTM_DELNEIGH,
-    header: encodeNdmsg({ family: afOf(neigh.ip.family), index: neigh.index }),
+    header: encodeNdmsg({ family: afOf(neigh.ip.family), index: neigh.index, ...(neigh.proxy ? { flags: NTF_PROXY } : {}) }),
     attrs: [attrBytes(NDA_DST, neigh.ip.toBytes())],
   };
 }
 
 /**
- * `ip neigh show [dev IDX]`. Under strict checking the device filter must travel as
- * NDA_IFINDEX; the kernel rejects a non-zero ndm_ifindex in a dump request.
+ * `ip neigh show [proxy] [dev IDX]`. Under strict checking the device filter must travel as
+ * NDA_IFINDEX; the kernel rejects a non-zero ndm_ifindex in a dump request. NTF_PROXY in the
+ * request's flags dumps the proxy entries instead of the neighbours.
  */
-export function listNeighboursRequest(filter: { readonly index?: number; readonly family?: IpFamily } = {}): Request {
+export function listNeighboursRequest(filter: { readonly index?: number; readonly family?: IpFamily; readonly proxy?: boolean } = {}): Request {
   return {
     type: RTM_GETNEIGH,
-    header: encodeNdmsg({ family: filter.family ? afOf(filter.family) : AF_UNSPEC }),
+    header: encodeNdmsg({ family: filter.family ? afOf(filter.family) : AF_UNSPEC, ...(filter.proxy ? { flags: NTF_PROXY } : {}) }),
     attrs: filter.index !== undefined ? [attrU32(NDA_IFINDEX, filter.index)] : [],
   };
 }
 
-export function describeNeighbour(verb: 'replace' | 'del', dev: string, neigh: { readonly ip: IpAddress; readonly mac?: string }): Operation {
+export function describeNeighbour(verb: 'replace' | 'del', dev: string, neigh: { readonly ip: IpAddress; readonly mac?: string; readonly proxy?: boolean }): Operation {
   const lladdr = verb === 'replace' && neigh.mac ? ` lladdr ${neigh.mac} nud permanent` : '';
+  const what = neigh.proxy ? 'proxy entry' : 'neighbour';
   return {
-    action: verb === 'replace' ? `set neighbour ${neigh.ip} on ${dev}` : `delete neighbour ${neigh.ip} from ${dev}`,
-    command: `ip neigh ${verb} ${neigh.ip}${lladdr} dev ${dev}`,
+    action: verb === 'replace' ? `set ${what} ${neigh.ip} on ${dev}` : `delete ${what} ${neigh.ip} from ${dev}`,
+    command: `ip neigh ${verb} ${neigh.proxy ? 'proxy ' : ''}${neigh.ip}${lladdr} dev ${dev}`,
     removes: verb === 'del',
   };
 }
@@ -80,7 +97,7 @@ export function decodeNeighbour(msg: NlMessage): NeighbourInfo | undefined {
   const ip = ipOf(attrs.get(NDA_DST));
   if (!ip) return undefined;
   const lladdr = attrs.get(NDA_LLADDR);
-  return { index: hdr.index, ip, state: hdr.state, ...(lladdr && lladdr.length > 0 ? { mac: formatMac(lladdr) } : {}) };
+  return { index: hdr.index, ip, state: hdr.state, ...(lladdr && lladdr.length > 0 ? { mac: formatMac(lladdr) } : {}), ...(hdr.flags & NTF_PROXY ? { proxy: true } : {}) };
 }
 
 function fdbAttrs(entry: FdbSpec): Attr[] {

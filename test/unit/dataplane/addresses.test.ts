@@ -35,6 +35,13 @@ test('addAddressRequest() for IPv6 with noDad sets IFA_F_NODAD in ifa_flags and 
   t.false(attrs.has(K.IFA_BROADCAST));
 });
 
+test('addAddressRequest() with noPrefixRoute carries IFA_F_NOPREFIXROUTE in IFA_FLAGS (ifa_flags has 8 bits)', (t) => {
+  const msg = sent(addAddressRequest(5, parseIpWithPrefix('10.79.0.100/25'), { noDad: true, noPrefixRoute: true }));
+  t.is(decodeIfaddrmsg(msg.payload).flags, K.IFA_F_NODAD);
+  t.is(attrsOf(msg, IFADDRMSG_LEN).u32(K.IFA_FLAGS), K.IFA_F_NODAD | K.IFA_F_NOPREFIXROUTE);
+  t.is(describeAddress('add', 'eth0', parseIpWithPrefix('10.79.0.100/25'), { noPrefixRoute: true }).command, 'ip addr add 10.79.0.100/25 dev eth0 noprefixroute');
+});
+
 test('deleteAddressRequest() and listAddressesRequest()', (t) => {
   const del = sent(deleteAddressRequest(5, parseIpWithPrefix('10.0.0.1/8')));
   t.is(del.type, K.RTM_DELADDR);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { describeBlocker, legacyBlocker, nftablesBlockers } from '../../../dataplane/linux/firewall/forward-blockers.js';
-import { foreignRuleHandles, insertForeignRule, legacyRuleSpec, markingChain, parsePassageListing, PASSAGE_MARK } from '../../../dataplane/linux/firewall/passage-rules.js';
+import { addRouted, deleteRouted, foreignRuleHandles, insertForeignRule, legacyRuleSpec, markingChain, parsePassageListing, PASSAGE_MARK } from '../../../dataplane/linux/firewall/passage-rules.js';
 
 const chain = (family: string, table: string, name: string, base?: { hook: string; policy: string; prio?: number }) => ({
   chain: { family, table, name, handle: 1, ...(base ? { type: 'filter', prio: 0, ...base } : {}) },
@@ -88,6 +88,7 @@ test("the marking chain clears the bit first, marks replies, published ports, ro
     "replies into berth's networks",
     'published ports',
     "other nodes' pods, routed, into berth's networks",
+    "routed IPv6 prefixes into berth's networks",
     'the owner protects its own networks',
     'the owner protects its own networks',
     "from berth's networks",
@@ -96,8 +97,19 @@ test("the marking chain clears the bit first, marks replies, published ports, ro
     { table: { family: 'inet', name: 'berth-passage' } },
     { set: { name: 'devices', elem: ['bn-b', 'bn-a'] } },
     { set: { name: 'routed4', elem: [{ prefix: { addr: '10.245.0.0', len: 16 } }] } },
+    { set: { name: 'routed6', elem: [{ prefix: { addr: 'fd79::', len: 80 } }] } },
     { chain: { name: 'forward' } },
     ...cmds.filter((c) => c.add?.rule).map((c) => ({ rule: c.add!.rule })),
   ];
-  t.deepEqual(parsePassageListing(listing), { exists: true, devices: ['bn-a', 'bn-b'], routed: ['10.245.0.0/16'], marking: true, markingRouted: true, guarded: ['docker0', 'br-*'] });
+  t.deepEqual(parsePassageListing(listing), { exists: true, devices: ['bn-a', 'bn-b'], routed: ['10.245.0.0/16', 'fd79::/80'], marking: true, markingRouted: true, guarded: ['docker0', 'br-*'] });
+  // A chain written before the IPv6 rule is written again.
+  const older = listing.filter((i) => !('rule' in i && (i.rule as { comment?: string }).comment?.includes('IPv6')));
+  t.false(parsePassageListing(older).markingRouted);
+});
+
+test('routed prefixes go into the set of their family', (t) => {
+  const name = (cmds: readonly object[]) => (cmds[0] as { [verb: string]: { element: { name: string; elem: unknown[] } } })[Object.keys(cmds[0]!)[0]!]!.element;
+  t.deepEqual(name(addRouted('10.245.0.0/16')), { family: 'inet', table: 'berth-passage', name: 'routed4', elem: [{ prefix: { addr: '10.245.0.0', len: 16 } }] });
+  t.deepEqual(name(addRouted('fd79::/80')), { family: 'inet', table: 'berth-passage', name: 'routed6', elem: [{ prefix: { addr: 'fd79::', len: 80 } }] });
+  t.is(name(deleteRouted('fd79::/80')).name, 'routed6');
 });

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { IpAddress } from '../../../core/ip.js';
-import { decodeNdmsg, NDMSG_LEN } from '../../../dataplane/linux/netlink/codec.js';
+import { attrBytes, decodeNdmsg, encodeNdmsg, NDMSG_LEN } from '../../../dataplane/linux/netlink/codec.js';
 import * as K from '../../../dataplane/linux/netlink/constants.js';
 import {
   appendFdbRequest,
@@ -9,6 +9,7 @@ import {
   deleteFdbRequest,
   deleteNeighbourRequest,
   describeFdb,
+  describeNeighbour,
   listFdbRequest,
   listNeighboursRequest,
   setNeighbourRequest,
@@ -69,4 +70,33 @@ test('decodeNeighbour() and decodeFdb() read captured replies', (t) => {
   t.is((f?.state ?? 0) & K.NUD_PERMANENT, K.NUD_PERMANENT);
   t.is(f?.dst?.toString(), '10.1.0.77');
   t.is(decodeNeighbour(captured(fdbVxlan)), undefined, 'an FDB entry is not a neighbour');
+});
+
+test('proxy entries: NTF_PROXY and no MAC to add, NTF_PROXY to delete and to dump; decoded as proxy', (t) => {
+  const add = sent(setNeighbourRequest({ index: 7, ip: IpAddress.parse('10.79.0.100'), proxy: true }));
+  t.is(add.type, K.RTM_NEWNEIGH);
+  t.is(add.flags, K.NLM_F_CREATE | K.NLM_F_REPLACE);
+  t.like(decodeNdmsg(add.payload), { family: K.AF_INET, index: 7, flags: K.NTF_PROXY, state: 0 });
+  const attrs = attrsOf(add, NDMSG_LEN);
+  t.is(attrs.get(K.NDA_DST)?.toString('hex'), '0a4f0064');
+  t.false(attrs.has(K.NDA_LLADDR), 'the device answers with its own MAC');
+  const del = sent(deleteNeighbourRequest({ index: 7, ip: IpAddress.parse('fd79::100'), proxy: true }));
+  t.like(decodeNdmsg(del.payload), { family: K.AF_INET6, index: 7, flags: K.NTF_PROXY });
+  t.is(decodeNdmsg(sent(deleteNeighbourRequest({ index: 7, ip: IpAddress.parse('fd79::100') })).payload).flags, 0, 'a plain delete is no proxy delete');
+  const list = sent(listNeighboursRequest({ index: 7, proxy: true }));
+  t.like(decodeNdmsg(list.payload), { family: K.AF_UNSPEC, index: 0, flags: K.NTF_PROXY });
+  t.is(attrsOf(list, NDMSG_LEN).u32(K.NDA_IFINDEX), 7);
+  t.is(decodeNdmsg(sent(listNeighboursRequest({ index: 7 })).payload).flags, 0);
+  t.deepEqual(describeNeighbour('replace', 'eth0', { ip: IpAddress.parse('10.79.0.100'), proxy: true }), {
+    action: 'set proxy entry 10.79.0.100 on eth0',
+    command: 'ip neigh replace proxy 10.79.0.100 dev eth0',
+    removes: false,
+  });
+  // What the kernel dumps for a proxy entry: the header flags, the address, no MAC.
+  const reply = sent({ type: K.RTM_NEWNEIGH, header: encodeNdmsg({ family: K.AF_INET6, index: 7, flags: K.NTF_PROXY }), attrs: [attrBytes(K.NDA_DST, IpAddress.parse('fd79::100').toBytes())] });
+  const n = decodeNeighbour(reply);
+  t.like(n, { index: 7, proxy: true, state: 0 });
+  t.is(n?.ip.toString(), 'fd79::100');
+  t.is(n?.mac, undefined);
+  t.is(decodeNeighbour(captured(neighbour))?.proxy, undefined, 'an ordinary entry is no proxy entry');
 });

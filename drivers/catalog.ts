@@ -15,6 +15,7 @@ import { NAT_CAPABILITIES } from './nat/capabilities.js';
 import { OVERLAY_CAPABILITIES } from './overlay/capabilities.js';
 import { TRANSPARENT_CAPABILITIES } from './transparent/capabilities.js';
 import { L2TUNNEL_CAPABILITIES } from './l2tunnel/capabilities.js';
+import { L2BRIDGE_CAPABILITIES } from './l2bridge/capabilities.js';
 
 /** An entry without its loader: plain data (the build writes it into each plugin executable). */
 export interface DriverFacts {
@@ -66,6 +67,13 @@ export const CATALOG: readonly CatalogEntry[] = [
     summary: "every frame through the upstream switch (macvlan in VEPA mode), static addresses in the host's subnet",
     capabilities: L2TUNNEL_CAPABILITIES,
     load: () => import('./l2tunnel/module.js').then((m) => m.driverModule as DriverModule),
+  },
+  {
+    name: 'l2bridge',
+    plugin: 'berth-l2bridge',
+    summary: "containers in the host's subnet with static addresses, every frame with the host's MAC: routed veths, proxy ARP/NDP on the uplink",
+    capabilities: L2BRIDGE_CAPABILITIES,
+    load: () => import('./l2bridge/module.js').then((m) => m.driverModule as DriverModule),
   },
 ];
 

@@ -86,4 +86,12 @@ export const SUBJECTS: Readonly<Partial<Record<DriverName, ContractSubject>>> = 
     networkLinks: [],
     setup: uplinkSetup('bkc-up-l', '10.218.0.254/24'),
   },
+  l2bridge: {
+    conf: { master: 'bkc-up-b', outboundNat: true },
+    subnet: '10.79.0.0/24',
+    gateway: '10.79.0.1',
+    // The network's host objects are rules and settings, no link: restore has nothing to reattach.
+    networkLinks: [],
+    setup: uplinkSetup('bkc-up-b', '10.79.0.254/24'),
+  },
 };

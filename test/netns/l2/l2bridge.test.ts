@@ -21,6 +21,7 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { IMAGE } from '../docker/harness.js';
 import { sh, shOk } from '../../support/netns.js';
 import { startClusterLab, type ClusterLab, type LabHost } from '../../support/cluster-lab.js';
 
@@ -142,7 +143,7 @@ function countSources(sources: readonly string[]): { count: (source: string) => 
 }
 
 test.before(async () => {
-  lab = await startClusterLab({ hosts: 2, prefix: 'l2b', subnet: '10.79.0.0/25', etcd: false });
+  lab = await startClusterLab({ hosts: 2, prefix: 'l2b', subnet: '10.79.0.0/25', etcd: false, docker: true });
   // The neighbour: a plain namespace on the fabric; it also holds the "outside" addresses.
   sh('ip', ['netns', 'add', NEIGHBOUR]);
   sh('ip', ['link', 'add', NEIGHBOUR_PORT, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NEIGHBOUR]);
@@ -331,13 +332,6 @@ test.serial('through berthd: the same network served by the host agent, behind a
   try {
     const conf = l2bridge('lan', 110, 117);
     const p = await addPod(h2, 'via-berthd', conf);
-    if (!reaches(p.netns, NB4)) {
-      t.log(await hostOut(h2, 'nft', ['list', 'ruleset']));
-      t.log(await hostOut(h2, 'ip', ['route']), await hostOut(h2, 'ip', ['neigh', 'show', 'proxy']), await hostOut(h2, 'ip', ['link']));
-      t.log(sh('ip', ['-n', p.netns.split('/').pop()!, 'route']), sh('ip', ['-n', p.netns.split('/').pop()!, 'neigh']), sh('ip', ['-n', p.netns.split('/').pop()!, 'addr']));
-      t.log(await hostOut(h2, 'sysctl', ['net.ipv4.ip_forward']));
-      t.log(berthd.log());
-    }
     t.true(reaches(p.netns, NB4));
     t.true(reaches(p.netns, NB6));
     t.true(reaches(NEIGHBOUR, p.ip4));
@@ -352,4 +346,41 @@ test.serial('through berthd: the same network served by the host agent, behind a
     await berthd.stop();
   }
   t.deepEqual(await hostState(h2), before, 'nothing left on h2');
+});
+
+test.serial('Docker: docker network create -d berth-l2bridge on the LAN; a container reaches the neighbour and another host, and is reached at the host MAC', async (t) => {
+  const h1 = host('h1');
+  const d = await h1.startDockerd();
+  const berthd = await h1.startBerthd([], { docker: true });
+  try {
+    const create = ['network', 'create', '-d', 'berth-l2bridge', '--ipam-driver', 'berth'];
+    await d.dockerOk([...create, '--subnet', '10.79.0.0/25', '--gateway', NB4, '--ip-range', '10.79.0.64/28', '-o', 'parent=eth0', 'l2b']);
+    await d.dockerOk(['run', '-d', '--name', 'c1', '--network', 'l2b', IMAGE, 'sleep', '3600']);
+    const ip = await d.dockerOk(['inspect', '-f', '{{(index .NetworkSettings.Networks "l2b").IPAddress}}', 'c1']);
+    t.regex(ip, /^10\.79\.0\.(6[4-9]|7\d)$/);
+    t.is((await d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '2', NB4])).code, 0, 'the neighbour, which is the gateway');
+    t.is((await d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '2', host('h2').address])).code, 0, 'another host');
+    t.is((await d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '2', OUTSIDE4])).code, 0, 'beyond the prefix, through the gateway');
+    t.true(reaches(NEIGHBOUR, ip), 'the neighbour reaches the container');
+    t.is(neighbourTable().get(ip), await macOf(h1), "the neighbour holds the container's address at the host's MAC");
+    const outside = await d.docker([...create, '--subnet', '10.79.0.128/25', '-o', 'parent=eth0', 'far']);
+    t.not(outside.code, 0);
+    t.regex(outside.stderr, /10\.79\.0\.128\/25 is outside the prefixes of uplink eth0/);
+    await d.dockerOk(['rm', '-f', 'c1']);
+    await d.dockerOk(['network', 'rm', 'l2b']);
+    const unknown = await d.docker([...create, '--subnet', '10.79.0.0/25', '-o', 'parent=nosuch2', 'nowhere']);
+    t.not(unknown.code, 0);
+    t.regex(unknown.stderr, /the uplink "nosuch2" does not exist/);
+    const after = await hostState(h1);
+    t.false(
+      (after.links as string[]).some((l) => /^b[lw][0-9a-f]{12}$/.test(l)),
+      'no veth left',
+    );
+    t.deepEqual(after.proxies, [], 'no proxy entry left');
+    t.false((after.tables as string[]).some((x) => x.includes('berth-l2b')));
+    t.false(after.records as boolean);
+  } finally {
+    await h1.stopDockerd();
+    await berthd.stop();
+  }
 });

@@ -517,12 +517,17 @@ export class L2BridgeDriver implements Driver<L2BridgeOptions> {
    * the uplink's subnet, and nobody on the LAN would ask for an address outside it).
    */
   private routedPrefixes(nl: Netlink, uplink: LinkInfo, net: L2BridgeNetwork, wanted: readonly IpPrefix[]): IpPrefix[] {
-    const prefixes = nl
-      .listAddresses({ index: uplink.index })
-      .map((a) => prefixOf(a.address))
-      .filter((p) => !isLinkLocal(p.network));
+    const own = nl.listAddresses({ index: uplink.index }).map((a) => a.address);
+    const prefixes = own.map((a) => prefixOf(a)).filter((p) => !isLinkLocal(p.network));
     const used: IpPrefix[] = [];
     for (const w of wanted) {
+      const mine = own.find((a) => w.length === w.network.bits && a.address.equals(w.network));
+      if (mine) {
+        throw new InvalidConfigError(`berth-l2bridge network ${net.name}: ${w.network} is the host's own address on ${net.options.master}: leave it out of the IPAM ranges`, {
+          field: 'ipam',
+          value: w.network.toString(),
+        });
+      }
       const p = prefixes.find((x) => x.family === w.family && x.length <= w.length && x.contains(w.network));
       if (!p) {
         const held = prefixes.map(String).join(', ') || 'none';

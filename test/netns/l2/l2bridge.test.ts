@@ -229,6 +229,8 @@ test.serial("containers on two hosts reach the neighbour and each other, IPv4 an
   await delPod(a, conf1);
   await delPod(a, conf1);
   t.false(reaches(NEIGHBOUR, a.ip4), "a deleted pod's address is not answered");
+  // The runtime removed b's namespace before its DEL: its veth pair went with it, its proxy entries did not.
+  h1.removePod(b.netns);
   await delPod(b, conf1);
   await delPod(c, conf2);
   await delPod(c, conf2);
@@ -314,6 +316,9 @@ test.serial('bad input: a CNI error with the right code naming the problem, and 
   const outside6 = await add({ ...base, plugins: [{ ...plugin, ipam: { type: 'berth-ipam', ranges: [[{ subnet: 'fd79:1::/64', rangeStart: 'fd79:1::2', rangeEnd: 'fd79:1::3' }]] } }] });
   t.is(outside6.code, 7);
   t.regex(outside6.msg, /fd79:1::[23] is outside the prefixes of uplink eth0/);
+  const own = await add({ ...base, plugins: [{ ...plugin, ipam: { type: 'berth-ipam', ranges: [[{ subnet: '10.79.0.0/25', rangeStart: h1.address, rangeEnd: h1.address }]] } }] });
+  t.is(own.code, 7);
+  t.regex(own.msg, /10\.79\.0\.11 is the host's own address on eth0/);
   const dhcp = await add({ ...base, plugins: [{ ...plugin, ipam: { type: 'berth-dhcp' } }] });
   t.is(dhcp.code, 2);
   t.regex(dhcp.msg, /static/);

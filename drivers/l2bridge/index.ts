@@ -8,7 +8,7 @@ import { NftForwardPassage, closeFd, inNetns, netnsExists, openNetlink, openNetn
 import type { ForwardPassage, Netlink } from '../../dataplane/linux/ports.js';
 import { lockFileSync } from '../../store/file/file-lock.js';
 import type { HostIntercept } from '../driver-module.js';
-import { L2BridgeRecords } from './endpoint-records.js';
+import { l2bridgeRecords } from './endpoint-records.js';
 import { L2BridgeDriver } from './l2bridge-driver.js';
 import type { L2BridgeHost } from './l2bridge-host.js';
 
@@ -40,7 +40,7 @@ export function linuxL2BridgeHost(runDir: string): L2BridgeHost {
     forwardPassage: () => (passage ??= new NftForwardPassage({ nftables: () => openNftables(), withLock })),
     withLock,
     announce: announceAddress,
-    records: new L2BridgeRecords(runDir),
+    records: l2bridgeRecords(runDir),
   };
 }
 

@@ -10,7 +10,7 @@ import type { DriverName } from '../../core/model.js';
 import type { DhcpClient } from '../dhcp.js';
 import type { DriverCapabilities } from '../driver.js';
 import type { HostIntercept } from '../driver-module.js';
-import { EndpointRecords } from './endpoint-records.js';
+import { macvlanRecords } from './endpoint-records.js';
 import type { MacvlanHost } from './macvlan-host.js';
 import { MacvlanDriver } from './macvlan-driver.js';
 
@@ -35,7 +35,7 @@ export function linuxMacvlanHost(runDir: string): MacvlanHost {
         lock.release();
       }
     },
-    records: new EndpointRecords(runDir),
+    records: macvlanRecords(runDir),
   };
 }
 

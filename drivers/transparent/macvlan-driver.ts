@@ -18,6 +18,7 @@ import type { DhcpClient } from '../dhcp.js';
 import type { AttachmentKey, Driver, DriverCapabilities, EndpointInfo, EndpointRef, EndpointSpec, JoinInfo, NetworkSpec, RestoreOutcome } from '../driver.js';
 import { attachmentLinkName, deleteLinkIgnoringAbsent, mustGetLink } from '../endpoint/links.js';
 import { checkSandbox, configureSandbox, removeSandboxLink, sandboxRoutes } from '../endpoint/sandbox.js';
+import { collectUnlisted } from '../endpoint/records.js';
 import { Rollback } from '../rollback.js';
 import type { EndpointRecord } from './endpoint-records.js';
 import type { MacvlanHost } from './macvlan-host.js';
@@ -192,17 +193,7 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
   }
 
   async gc(net: MacvlanNetwork, valid: readonly AttachmentKey[]): Promise<void> {
-    const keep = new Set(valid.map((v) => `${v.containerId}\0${v.ifname}`));
-    const errors: string[] = [];
-    for (const r of this.host.records.list(net.name)) {
-      if (keep.has(`${r.containerId}\0${r.ifname}`)) continue;
-      try {
-        await this.deleteEndpoint(net, { containerId: r.containerId, ifname: r.ifname, placement: r.netns ? { kind: 'netns', path: r.netns } : { kind: 'docker' } });
-      } catch (err) {
-        errors.push(`${r.containerId}/${r.ifname}: ${asBerthError(err).message}`);
-      }
-    }
-    if (errors.length) throw new CheckFailedError(`GC of network ${net.name} could not remove: ${errors.join('; ')}`);
+    await collectUnlisted(this.host.records, net.name, valid, (ref) => this.deleteEndpoint(net, ref));
   }
 
   /** Docker's Join: the LAN's router, as Docker's IPAM was told (--gateway). */

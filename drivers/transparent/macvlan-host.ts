@@ -5,7 +5,7 @@
  */
 import type { Netlink } from '../../dataplane/linux/ports.js';
 import type { SandboxHost } from '../endpoint/sandbox-host.js';
-import type { EndpointRecords } from './endpoint-records.js';
+import type { MacvlanRecords } from './endpoint-records.js';
 
 export interface MacvlanHost extends SandboxHost {
   hostNetlink(): Netlink;
@@ -14,5 +14,5 @@ export interface MacvlanHost extends SandboxHost {
   closeFd(fd: number): void;
   /** Exclusive, crash-safe lock. */
   withLock<T>(name: string, fn: () => T): T;
-  readonly records: EndpointRecords;
+  readonly records: MacvlanRecords;
 }

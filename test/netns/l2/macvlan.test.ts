@@ -252,3 +252,15 @@ test.serial('Docker: a berth-transparent network on the LAN; a container reaches
   await d.dockerOk(['network', 'rm', 'lan']);
   t.false((await hostLinks(h1)).some((l) => l.startsWith('bm')));
 });
+
+test.serial("Docker: a berth-l2tunnel network in the host's subnet; a subnet outside it is refused", async (t) => {
+  const d = host('h1').dockerd;
+  await d.dockerOk(['network', 'create', '-d', 'berth-l2tunnel', '--subnet', '192.168.77.0/24', '--gateway', '192.168.77.1', '--ip-range', '192.168.77.176/28', '-o', 'parent=eth0', 'tun']);
+  await d.dockerOk(['run', '-d', '--name', 't1', '--network', 'tun', IMAGE, 'sleep', '3600']);
+  t.is((await d.docker(['exec', 't1', 'ping', '-c', '1', '-W', '2', '192.168.77.1'])).code, 0, 'the router, through the fabric');
+  const outside = await d.docker(['network', 'create', '-d', 'berth-l2tunnel', '--subnet', '10.99.0.0/24', '-o', 'parent=eth0', 'far']);
+  t.not(outside.code, 0);
+  t.regex(outside.stderr, /outside the prefixes of uplink eth0/);
+  await d.dockerOk(['rm', '-f', 't1']);
+  await d.dockerOk(['network', 'rm', 'tun']);
+});

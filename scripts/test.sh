@@ -19,12 +19,17 @@ export BERTH_SKIP_LOG="$run_dir/skips.jsonl"
 color=--no-color
 [ -t 1 ] && color=--color
 status=0
+failed_phases=""
 
 echo "== unit tests"
-node node_modules/ava/entrypoints/cli.mjs "$color" --timeout=120s 'dist/test/unit/**/*.test.js' | tee "$run_dir/unit.out" || status=$?
+node node_modules/ava/entrypoints/cli.mjs "$color" --timeout=120s 'dist/test/unit/**/*.test.js' | tee "$run_dir/unit.out" || { status=$?; failed_phases+=" unit($status)"; }
 echo "== network tests (private namespaces)"
-unshare --net --mount --propagation private -- bash scripts/in-private-netns.sh node node_modules/ava/entrypoints/cli.mjs "$color" --serial --concurrency=1 --timeout=300s 'dist/test/netns/**/*.test.js' | tee "$run_dir/netns.out" || status=$?
+unshare --net --mount --propagation private -- bash scripts/in-private-netns.sh node node_modules/ava/entrypoints/cli.mjs "$color" --serial --concurrency=1 --timeout=300s 'dist/test/netns/**/*.test.js' | tee "$run_dir/netns.out" || { status=$?; failed_phases+=" network($status)"; }
 
 node scripts/test-skips.mjs "$BERTH_SKIP_LOG" "$run_dir/unit.out" "$run_dir/netns.out"
-if [ "$status" -ne 0 ]; then echo "== FAILED (ava exit status $status)"; fi
+# The failures again, last, so that a log cut to its tail still names them.
+if [ "$status" -ne 0 ]; then
+  node scripts/test-failures.mjs "$run_dir/unit.out" "$run_dir/netns.out"
+  echo "== FAILED:$failed_phases (ava exit status)"
+fi
 exit "$status"

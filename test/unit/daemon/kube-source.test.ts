@@ -161,7 +161,7 @@ test('a watch the server ends is opened again from the last resourceVersion (a B
   api.put('Namespace', { metadata: { name: 'z' } });
   api.bookmark('Namespace');
   await until(t, 'the two upserts', () => sink.of('upsert').length === 2);
-  await new Promise((r) => setTimeout(r, 20)); // the bookmark line is read
+  await new Promise((r) => setTimeout(r, 200)); // the bookmark line is read (nothing to observe it by)
   sink.calls.length = 0;
   api.endWatches();
   await until(t, 'the second watch of each kind', () => (['Namespace', 'Pod', 'NetworkPolicy'] as const).every((k) => api.watchCount(k) === 2) && api.watchers.size === 3);

@@ -89,7 +89,6 @@ export class NetworkService {
       if (existing?.complete) return existing;
       const name = req.name ?? id.slice(0, 12);
       const subnets = req.subnets.map((s, i) => parseSubnet(s, `subnets[${i}]`, { defaultGateway: req.origin === 'api' }));
-      if (subnets.length === 0) throw new InvalidConfigError(`Network ${name} needs at least one subnet`, { field: 'subnets' });
       const record: NetworkRecord = {
         id,
         name,
@@ -104,6 +103,12 @@ export class NetworkService {
       };
       await this.checkConflicts(record);
       const spec = specOf(binding, record);
+      // No subnet: the driver must lease its endpoints' addresses itself (transparent by DHCP).
+      if (subnets.length === 0 && !binding.givesAddresses(spec.options)) {
+        throw new InvalidConfigError(`Network ${name} needs at least one subnet: ${binding.pluginName} does not lease addresses itself (only berth-transparent, by DHCP, does)`, {
+          field: 'subnets',
+        });
+      }
       const key = networkKey(id);
       return new Rollback().run(async (rb) => {
         await this.deps.store.put(key, toJson(record));
@@ -199,7 +204,11 @@ export class NetworkService {
         rb.push(`delete endpoint ${req.endpointId}`, () => binding.impl.deleteEndpoint(spec, ref));
         const iface = info.interfaces[info.sandboxInterface];
         if (!iface) throw new BerthError('internal', `Driver ${binding.driver} returned no sandbox interface for endpoint ${req.endpointId}`);
-        const done: EndpointRecord = { ...record, srcName: iface.name, ...(iface.mac ? { mac: iface.mac } : {}), complete: true };
+        // A driver that leases addresses (DHCP) says which; Docker is told them in the reply.
+        const leased = binding.givesAddresses(spec.options)
+          ? info.addresses.map((a) => ({ address: formatIpWithPrefix(a.address), ...(a.gateway ? { gateway: a.gateway.toString() } : {}) }))
+          : undefined;
+        const done: EndpointRecord = { ...record, ...(leased ? { addresses: leased } : {}), srcName: iface.name, ...(iface.mac ? { mac: iface.mac } : {}), complete: true };
         await this.deps.store.put(key, toJson(done));
         this.deps.log.info('endpoint created', { network: network.id, endpoint: req.endpointId, interface: iface.name, addresses: done.addresses.map((a) => a.address) });
         return done;
@@ -214,13 +223,17 @@ export class NetworkService {
       const record = await this.requireEndpoint(network, endpointId);
       await this.deps.store.put(endpointKey(network.id, endpointId), toJson({ ...record, sandbox }));
       const binding = this.deps.registry.get(network.driver);
-      const joined = binding.impl.join(specOf(binding, network), {
-        containerId: endpointId,
-        ifname: DOCKER_IFNAME,
-        placement: DOCKER_MANAGED,
-        addresses: record.addresses.map(assignedOf),
-        routes: [],
-      });
+      const joined = await binding.impl.join(
+        specOf(binding, network),
+        {
+          containerId: endpointId,
+          ifname: DOCKER_IFNAME,
+          placement: DOCKER_MANAGED,
+          addresses: record.addresses.map(assignedOf),
+          routes: [],
+        },
+        sandbox,
+      );
       const gateway4 = joined.gateway4?.toString();
       const gateway6 = joined.gateway6?.toString();
       this.deps.log.info('endpoint joined', { network: network.id, endpoint: endpointId, sandbox });

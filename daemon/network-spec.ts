@@ -23,7 +23,12 @@ export function specOf<O>(binding: ServedDriver<O>, record: NetworkRecord): Netw
     const last = subnet.family === 4 ? subnet.last.plus(-1n) : subnet.last;
     return { subnet, rangeStart: subnet.first.plus(1n), rangeEnd: last, ...(s.gateway ? { gateway: IpAddress.parse(s.gateway) } : {}) };
   });
-  const options = binding.parseOptions(record.options, { networkName: record.name, internal: record.internal, hasGateway: record.subnets.some((s) => s.gateway) });
+  const options = binding.parseOptions(record.options, {
+    networkName: record.name,
+    internal: record.internal,
+    hasGateway: record.subnets.some((s) => s.gateway),
+    hasSubnet: record.subnets.length > 0,
+  });
   return { id: record.id, name: record.name, subnets, options, followsEndpoints: false };
 }
 

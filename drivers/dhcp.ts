@@ -46,6 +46,11 @@ export interface DhcpClient {
   acquire(req: DhcpRequest): Promise<DhcpLease>;
   /** The lease held for `key`, if any (CHECK). */
   lease(key: string): DhcpLease | undefined;
+  /**
+   * The endpoint's interface moved to another namespace (Docker moves it into the sandbox after
+   * Join): renewals and the release follow it there, finding it by its MAC when renamed.
+   */
+  follow(key: string, netnsPath: string): Promise<void>;
   /** DHCPRELEASE while the namespace exists, then forget the lease. Unknown key: success. */
   release(key: string): Promise<void>;
 }

@@ -34,6 +34,12 @@ export interface OptionContext {
   readonly internal: boolean;
   /** Whether the network has a gateway address (Docker IPAM gave one, or the API set one). */
   readonly hasGateway: boolean;
+  /**
+   * Whether the network has a subnet at all: none when Docker's `--ipam-driver null` gave no
+   * addresses (or `berth network create` named none), which only a driver leasing its
+   * endpoints' addresses itself (transparent by DHCP) accepts.
+   */
+  readonly hasSubnet: boolean;
 }
 
 /**

@@ -146,8 +146,11 @@ export interface Driver<Options> {
    */
   gc(net: NetworkSpec<Options>, valid: readonly AttachmentKey[]): Promise<void>;
 
-  /** What a sandbox joining the network gets (Docker's Join; CNI's result routes and DNS). */
-  join(net: NetworkSpec<Options>, ep: EndpointSpec): JoinInfo;
+  /**
+   * What a sandbox joining the network gets (Docker's Join; CNI's result routes and DNS).
+   * `sandbox`: Docker's SandboxKey, the namespace the interface moves into after Join.
+   */
+  join(net: NetworkSpec<Options>, ep: EndpointSpec, sandbox?: string): JoinInfo | Promise<JoinInfo>;
 
   /**
    * For an agent that keeps endpoints across its own restarts: puts a live endpoint back in

@@ -52,7 +52,7 @@ export function recordingWorkloads<O>(driver: Driver<O>, registry: WorkloadRegis
       registry.gc(net.name, valid);
       if (first) throw first;
     },
-    join: (net, ep) => driver.join(net, ep),
+    join: (net, ep, sandbox) => driver.join(net, ep, sandbox),
     restore: (net, ep) => driver.restore(net, ep),
   };
   const program = driver.programExternalConnectivity;

@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 
 const ansi = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 // ava's verdict lines: a failed test, a file that crashed or hung, and its closing counts.
-const verdict = /^\s*(✘|Uncaught exception|Unhandled rejection|Timed out|.*exited with a non-zero exit code|\d+ (tests? failed|known failures?|uncaught exceptions?|unhandled rejections?|tests? timed out))/;
+const verdict =
+  /^\s*(✘|Uncaught exception|Unhandled rejection|Timed out|.*exited with a non-zero exit code|\d+ (tests? failed|known failures?|uncaught exceptions?|unhandled rejections?|tests? timed out))/;
 const detailLines = 12;
 
 for (const file of process.argv.slice(2)) {

@@ -31,13 +31,14 @@ function driverList(indent: string): string {
   return CATALOG.map((e) => wrap(e.summary, 94, `${indent}${e.name.padEnd(width)}  `, `${indent}${' '.repeat(width + 2)}`)).join('');
 }
 
-export const CREATE_USAGE = `Usage: berth network create -d DRIVER --subnet CIDR [OPTIONS] NAME
+export const CREATE_USAGE = `Usage: berth network create -d DRIVER [--subnet CIDR] [OPTIONS] NAME
 
 Creates the network NAME on berthd and prints its id.
 
 Options:
   -d, --driver DRIVER     The driver (required), one of:
-${driverList('                            ')}      --subnet CIDR       A subnet (required; repeat for several, IPv4 and IPv6)
+${driverList('                            ')}      --subnet CIDR       A subnet (repeat for several, IPv4 and IPv6); required except for
+                          transparent, whose containers then lease addresses by DHCP
       --gateway IP        The gateway of the subnet given in the same position (repeatable;
                           default: the subnet's first host address)
   -o, --opt KEY=VALUE     A driver option (repeatable)
@@ -135,7 +136,6 @@ async function create(argv: readonly string[], io: Output): Promise<number> {
   if (!values.driver) throw new InvalidConfigError('berth network create: -d DRIVER is required (for example -d bridge)', { field: '--driver' });
   const driver = values.driver;
   const subnetsGiven = values.subnet ?? [];
-  if (subnetsGiven.length === 0) throw new InvalidConfigError('berth network create: --subnet CIDR is required (for example --subnet 10.20.0.0/24)', { field: '--subnet' });
   const gateways = values.gateway ?? [];
   if (gateways.length > subnetsGiven.length) throw new InvalidConfigError('berth network create: more --gateway than --subnet', { field: '--gateway' });
   // An empty gateway lets berthd take the subnet's first host address, as Docker does.

@@ -227,7 +227,7 @@ export async function renderWindows(argv: readonly string[]): Promise<object> {
   const driver = await windowsDriver(values.driver);
   const subnets = subnetsOf(values.subnet, values.gateway ?? []);
   const { raw, labels } = driverOptions(values.opt ?? []);
-  const options = driver.parse(raw, { networkName: name, internal: false, hasGateway: subnets.some((s) => s.gateway !== undefined) });
+  const options = driver.parse(raw, { networkName: name, internal: false, hasGateway: subnets.some((s) => s.gateway !== undefined), hasSubnet: subnets.length > 0 });
   const net: NetworkSpec<unknown> = { id: name, name, subnets, options, followsEndpoints: false };
   const hostAddress = values['host-ip'] !== undefined ? address('--host-ip', values['host-ip']) : undefined;
   const host: WindowsHostFacts = {

@@ -14,7 +14,7 @@
  */
 import { InvalidConfigError, IoError, NotFoundError, NetnsNotFoundError, TryAgainError, asBerthError } from '../../core/errors.js';
 import type { IpAddress } from '../../core/ip.js';
-import { netnsExists, openDhcpSocket, openDhcpSocketFrom, type DhcpSocket } from '../../dataplane/linux/index.js';
+import { netnsExists, openDhcpSocket, openDhcpSocketFrom, openNetlink, type DhcpSocket } from '../../dataplane/linux/index.js';
 import type { DhcpClient, DhcpLease, DhcpRequest } from '../../drivers/dhcp.js';
 import type { Log } from '../log.js';
 import { BROADCAST, answers, discover, leaseOf, offerOf, release, requestExtend, requestOffer, type ClientIdentity, type GrantedLease } from './client-messages.js';
@@ -35,10 +35,21 @@ export interface DhcpClientOptions {
   readonly minRetryMs?: number;
 }
 
+/** Where a lease's packets go out: the endpoint's interface, by name or else by its MAC. */
+export interface LeaseInterface {
+  readonly netnsPath: string;
+  readonly ifname: string;
+  readonly mac: string;
+}
+
 /** What the client touches on the host; the unit tests give fakes. */
 export interface DhcpClientPorts {
-  /** Port 68 on the interface; bound to `from` when given, undefined when `from` is not on the interface. */
-  openSocket(netnsPath: string, ifname: string, from?: IpAddress): DhcpSocket | undefined;
+  /**
+   * Port 68 on the interface; bound to `from` when given, undefined when `from` is not on the
+   * interface. The interface is found by name, else by MAC: Docker renames it when it moves it
+   * into the sandbox. NotFoundError when neither is there.
+   */
+  openSocket(where: LeaseInterface, from?: IpAddress): DhcpSocket | undefined;
   netnsExists(path: string): boolean;
   readonly clock: Clock;
   setTimer(fn: () => void, ms: number): unknown;
@@ -51,7 +62,10 @@ const MAX_TIMER_MS = 0x7fffffff;
 const MAX_NAKS = 3;
 
 export const linuxDhcpPorts: DhcpClientPorts = {
-  openSocket: (netnsPath, ifname, from) => (from ? openDhcpSocketFrom(netnsPath, ifname, from) : openDhcpSocket(netnsPath, ifname)),
+  openSocket: (where, from) => {
+    const ifname = interfaceIn(where);
+    return from ? openDhcpSocketFrom(where.netnsPath, ifname, from) : openDhcpSocket(where.netnsPath, ifname);
+  },
   netnsExists,
   clock: { now: () => Date.now(), random: () => Math.random() },
   // Unref'd: pending renewals never keep a stopping process alive.
@@ -173,6 +187,25 @@ export class BerthdDhcpClient implements DhcpClient {
     }
     if (resumed + dropped > 0) this.log.info('DHCP leases resumed', { resumed, dropped });
     return { resumed, dropped };
+  }
+
+  /**
+   * The endpoint's interface moved to the namespace at `netnsPath` (Docker moves it into the
+   * sandbox after Join, and out again before DeleteEndpoint): renewals and the release go from
+   * there. An unknown key is a NotFoundError.
+   */
+  follow(key: string, netnsPath: string): Promise<void> {
+    return this.serial(key, async () => {
+      const e = this.held.get(key);
+      if (!e) throw new NotFoundError(`No DHCP lease is held for ${key}`, { field: 'key', value: key });
+      if (e.request.netnsPath === netnsPath) return;
+      const moved: Entry = { request: { ...e.request, netnsPath }, lease: e.lease };
+      this.cancel(e);
+      this.records.write(moved);
+      this.held.set(key, moved);
+      this.schedule(moved, nextWake(moved.lease.times, this.ports.clock.now(), false, this.minRetryMs));
+      this.log.debug('DHCP lease follows its interface', this.fields(moved));
+    });
   }
 
   /** Stops every timer and exchange; the records stay for the next start. */
@@ -313,7 +346,7 @@ export class BerthdDhcpClient implements DhcpClient {
   }
 
   private open(req: DhcpRequest): DhcpSocket {
-    const socket = this.ports.openSocket(req.netnsPath, req.ifname);
+    const socket = this.ports.openSocket(req);
     if (!socket) throw new TypeError('openSocket without an address gave no socket');
     return socket;
   }
@@ -325,7 +358,7 @@ export class BerthdDhcpClient implements DhcpClient {
    * Linux would send a unicast from 0.0.0.0, which servers drop.
    */
   private openTowardsServer(e: HeldLease, unicast: boolean): { socket: DhcpSocket; to: IpAddress } {
-    const bound = this.ports.openSocket(e.request.netnsPath, e.request.ifname, e.lease.address.address);
+    const bound = this.ports.openSocket(e.request, e.lease.address.address);
     if (bound) return { socket: bound, to: unicast ? e.lease.server : BROADCAST };
     return { socket: this.open(e.request), to: BROADCAST };
   }
@@ -390,6 +423,21 @@ export class BerthdDhcpClient implements DhcpClient {
 
   private fields(e: HeldLease): Record<string, unknown> {
     return { key: e.request.key, netns: e.request.netnsPath, ifname: e.request.ifname, address: `${e.lease.address.address}/${e.lease.address.length}`, server: String(e.lease.server) };
+  }
+}
+
+/** The interface's name in its namespace: the recorded one when it still has the lease's MAC, else the one that has. */
+function interfaceIn(where: LeaseInterface): string {
+  const nl = openNetlink(where.netnsPath);
+  try {
+    const named = nl.getLink(where.ifname);
+    const mac = where.mac.toLowerCase();
+    if (named && (!named.mac || named.mac.toLowerCase() === mac)) return named.name;
+    const byMac = nl.listLinks().find((l) => l.mac?.toLowerCase() === mac);
+    if (byMac) return byMac.name;
+    throw new NotFoundError(`No interface ${where.ifname} or with MAC ${where.mac} in ${where.netnsPath}`, { field: 'ifname', value: where.ifname });
+  } finally {
+    nl.close();
   }
 }
 

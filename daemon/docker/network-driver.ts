@@ -3,7 +3,6 @@
  * (docker-remote-and-hns.md §1.2). Each handler reads its fields, makes one service call and
  * renders Docker's reply; the service decides and persists.
  */
-import { InvalidConfigError } from '../../core/errors.js';
 import type { ServedDriver } from '../drivers/binding.js';
 import type { NetworkService } from '../network-service.js';
 import type { Handler } from './plugin-server.js';
@@ -13,6 +12,8 @@ const GENERIC = 'com.docker.network.generic';
 const INTERNAL = 'com.docker.network.internal';
 const ENABLE_IPV6 = 'com.docker.network.enable_ipv6';
 const PORTMAP = 'com.docker.network.portmap';
+/** The pools Docker's null IPAM driver reports. */
+const NULL_POOLS = ['0.0.0.0/0', '::/0'];
 /** Prefix of the interface name Docker gives the moved interface in the sandbox (`eth0`). */
 const DST_PREFIX = 'eth';
 
@@ -32,8 +33,8 @@ export function networkDriverHandlers(binding: ServedDriver, service: NetworkSer
       const options = f.object('Options');
       const generic = f.stringMap(GENERIC, options, `Options.${GENERIC}`);
       const internal = options[INTERNAL] === true || options[INTERNAL] === 'true';
-      const subnets = [...ipamData(f, 'IPv4Data'), ...(options[ENABLE_IPV6] === false ? [] : ipamData(f, 'IPv6Data'))];
-      if (subnets.length === 0) throw new InvalidConfigError(`CreateNetwork: network ${id.slice(0, 12)} has no subnet (IPv4Data is empty)`, { field: 'IPv4Data' });
+      // `--ipam-driver null` hands out the whole address space and no addresses: no subnet at all.
+      const subnets = [...ipamData(f, 'IPv4Data'), ...(options[ENABLE_IPV6] === false ? [] : ipamData(f, 'IPv6Data'))].filter((s) => !NULL_POOLS.includes(s.subnet));
       await service.createNetwork({ id, driver: binding.driver, origin: 'docker', subnets, options: generic, internal });
       return {};
     },
@@ -71,8 +72,13 @@ export function networkDriverHandlers(binding: ServedDriver, service: NetworkSer
         ...(requestedMac ? { mac: requestedMac } : {}),
         portMappings,
       });
-      // Docker refuses changes to fields it filled in (gotcha 5): only an empty MAC is ours to set.
-      return requestedMac === '' && record.mac ? { Interface: { MacAddress: record.mac } } : {};
+      // Docker refuses changes to fields it filled in (gotcha 5): only empty ones are ours to set,
+      // the MAC and, from a DHCP lease, the addresses.
+      const reply: Record<string, string> = {};
+      if (requestedMac === '' && record.mac) reply.MacAddress = record.mac;
+      const leased4 = record.addresses.find((a) => !a.address.includes(':'))?.address;
+      if (address === '' && leased4) reply.Address = leased4;
+      return Object.keys(reply).length ? { Interface: reply } : {};
     },
 
     'NetworkDriver.EndpointOperInfo': async (body) => {

@@ -21,6 +21,8 @@ export interface ServedDriver<Options = unknown> {
    * an unknown key or a bad value. Pure: runs again on every load of a stored network.
    */
   parseOptions(raw: Readonly<Record<string, string>>, ctx: OptionContext): Options;
+  /** Whether the driver leases its endpoints' addresses itself for these options (DHCP). */
+  givesAddresses(options: Options): boolean;
 }
 
 /** The drivers berthd serves, by driver name and by Docker plugin name. */

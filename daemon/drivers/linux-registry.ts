@@ -20,6 +20,7 @@ export async function linuxDriverRegistry(opts: { readonly runDir: string; reado
       impl: withPolicyRecords(module.create({ runDir: opts.runDir, ...(opts.cluster ? { cluster: opts.cluster } : {}), ...(opts.dhcp ? { dhcp: opts.dhcp } : {}) }), opts.runDir),
       optionKeys: module.docker.optionKeys,
       parseOptions: (raw, ctx) => module.docker.parse(raw, ctx),
+      givesAddresses: (options) => module.givesAddresses?.(options) ?? false,
     });
   }
   return registry;

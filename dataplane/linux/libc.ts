@@ -17,6 +17,7 @@ export const MSG_DONTWAIT = 0x40;
 export const SOL_SOCKET = 1;
 export const SO_RCVTIMEO = 20;
 export const SO_PEERCRED = 17;
+export const SO_ATTACH_FILTER = 26;
 
 export const EINTR = 4;
 export const EAGAIN = 11;
@@ -29,6 +30,10 @@ export interface Libc {
   recv(fd: number, buf: Uint8Array, len: number, flags: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
   getsockopt(fd: number, level: number, name: number, value: Uint8Array, len: Uint32Array): number;
+  /** SO_ATTACH_FILTER: a classic BPF program of `count` 8-byte instructions (struct sock_fprog). */
+  attachFilter(fd: number, program: Uint8Array, count: number): number;
+  /** The index of the interface `name` in the thread's network namespace; 0 when there is none. */
+  ifNameToIndex(name: string): number;
   setns(fd: number, nstype: number): number;
   close(fd: number): number;
   /** errno of the last failed call on this thread. */
@@ -51,6 +56,8 @@ export function libc(): Libc {
     lib = koffi.load(null);
   }
   const strerror = lib.func('const char *strerror(int errnum)');
+  const fprog = koffi.struct('berth_sock_fprog', { len: 'uint16_t', filter: 'void *' });
+  const setFilter = lib.func('setsockopt', 'int', ['int', 'int', 'int', koffi.pointer(fprog), 'uint32_t']);
   bound = {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     bind: lib.func('int bind(int fd, void *addr, uint32_t addrlen)'),
@@ -58,6 +65,8 @@ export function libc(): Libc {
     recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
     setsockopt: lib.func('int setsockopt(int fd, int level, int name, void *value, uint32_t len)'),
     getsockopt: lib.func('int getsockopt(int fd, int level, int name, _Inout_ void *value, _Inout_ uint32_t *len)'),
+    attachFilter: (fd: number, program: Uint8Array, count: number) => setFilter(fd, SOL_SOCKET, SO_ATTACH_FILTER, { len: count, filter: program }, koffi.sizeof(fprog)) as number,
+    ifNameToIndex: lib.func('unsigned int if_nametoindex(const char *ifname)'),
     setns: lib.func('int setns(int fd, int nstype)'),
     close: lib.func('int close(int fd)'),
     errno: () => koffi.errno(),

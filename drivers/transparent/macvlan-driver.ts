@@ -28,6 +28,8 @@ type MacvlanNetwork = NetworkSpec<MacvlanOptions>;
 
 /** Docker mode: the container's interface waits in the host namespace under this prefix. */
 const WAITING_PREFIX = 'bm';
+/** berthd's own namespace, where a Docker endpoint's interface waits (and takes its lease). */
+const HOST_NETNS = '/proc/self/ns/net';
 
 export interface MacvlanDriverDeps {
   readonly name: DriverName;
@@ -73,7 +75,6 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
     const place = ep.placement;
     if (place.kind === 'gone') throw new InvalidConfigError(`endpoint ${ep.containerId}/${ep.ifname} has no sandbox to be created in`, { field: 'CNI_NETNS' });
     const uplink = this.uplink(nl, net);
-    if (o.dhcp && place.kind !== 'netns') throw new InvalidConfigError(`${this.name} network ${net.name}: DHCP needs the container's namespace`, { field: 'ipam' });
     if (o.dhcp && !this.deps.dhcp) {
       throw new TryAgainError(`${this.name} network ${net.name} leases addresses by DHCP, which berthd's client does: berthd must be running`, { field: 'ipam.type', value: 'berth-dhcp' });
     }
@@ -87,8 +88,8 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
       }
       const fd = place.kind === 'netns' ? this.host.openNetnsFd(place.path) : undefined;
       try {
-        // Up at once in the sandbox: a DHCP exchange goes out of it before any address is on it.
-        const up = place.kind === 'netns' ? { up: true } : {};
+        // Up at once for DHCP: the exchange goes out of it before any address is on it.
+        const up = place.kind === 'netns' || o.dhcp ? { up: true } : {};
         const spec = {
           kind: 'macvlan' as const,
           name,
@@ -118,10 +119,13 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
       let addresses: readonly AssignedAddress[] = ep.addresses;
       let leaseRoutes: readonly Route[] = [];
       let dhcpKey: string | undefined;
-      if (o.dhcp && place.kind === 'netns') {
-        const link = this.sandboxLink(place.path, ep.ifname);
+      if (o.dhcp) {
+        // Docker: the lease is taken in the host namespace, where the interface waits for Join;
+        // it follows the interface into the sandbox then (join()).
+        const where = place.kind === 'netns' ? { netnsPath: place.path, ifname: ep.ifname } : this.waitingForLease(nl, name);
+        const link = place.kind === 'netns' ? this.sandboxLink(place.path, ep.ifname) : mustGetLink(nl, name);
         dhcpKey = leaseKey(net, ep);
-        const lease = await this.deps.dhcp!.acquire({ key: dhcpKey, netnsPath: place.path, ifname: ep.ifname, mac: link.mac ?? '', ...(ep.workload ? { hostname: ep.workload.name } : {}) });
+        const lease = await this.deps.dhcp!.acquire({ key: dhcpKey, ...where, mac: link.mac ?? '', ...(ep.workload ? { hostname: ep.workload.name } : {}) });
         const key = dhcpKey;
         rb.push(`release the DHCP lease ${key}`, () => this.deps.dhcp!.release(key));
         addresses = [{ address: lease.address, ...(lease.gateway ? { gateway: lease.gateway } : {}) }];
@@ -161,7 +165,15 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
   async deleteEndpoint(net: MacvlanNetwork, ep: EndpointRef): Promise<void> {
     const record = this.host.records.read(net.name, ep.containerId, ep.ifname);
     // The lease first: DHCPRELEASE goes out of the container's interface while it exists.
-    if (record?.dhcpKey && this.deps.dhcp) await this.deps.dhcp.release(record.dhcpKey);
+    if (record?.dhcpKey && this.deps.dhcp) {
+      // Docker has moved the interface back to the host namespace by now, down: release from there.
+      const waiting = ep.placement.kind === 'docker' && this.deps.dhcp.lease(record.dhcpKey) ? this.host.hostNetlink().getLink(waitingName(net, ep)) : undefined;
+      if (waiting) {
+        if (!waiting.up) this.host.hostNetlink().setLink(waiting.index, { up: true });
+        await this.deps.dhcp.follow(record.dhcpKey, HOST_NETNS);
+      }
+      await this.deps.dhcp.release(record.dhcpKey);
+    }
     await this.removeLink(net, ep, record);
     const nl = this.host.hostNetlink();
     if (record && net.options.hostShim) this.unrouteViaShim(nl, net, record);
@@ -196,8 +208,17 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
     await collectUnlisted(this.host.records, net.name, valid, (ref) => this.deleteEndpoint(net, ref));
   }
 
-  /** Docker's Join: the LAN's router, as Docker's IPAM was told (--gateway). */
-  join(net: MacvlanNetwork): JoinInfo {
+  /**
+   * Docker's Join: the LAN's router, as Docker's IPAM was told (--gateway) or the DHCP lease
+   * named it. A lease follows its interface into the sandbox.
+   */
+  async join(net: MacvlanNetwork, ep: EndpointSpec, sandbox?: string): Promise<JoinInfo> {
+    if (net.options.dhcp) {
+      const record = this.host.records.read(net.name, ep.containerId, ep.ifname);
+      if (record?.dhcpKey && sandbox && this.deps.dhcp) await this.deps.dhcp.follow(record.dhcpKey, sandbox);
+      const gateway4 = ep.addresses.find((a) => a.gateway?.family === 4)?.gateway;
+      return { routes: [], ...(gateway4 ? { gateway4 } : {}) };
+    }
     const gw = (family: 4 | 6) => net.subnets.find((s) => s.gateway && s.subnet.family === family)?.gateway;
     const gateway4 = gw(4);
     const gateway6 = gw(6);
@@ -250,6 +271,15 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
         });
       }
     }
+  }
+
+  /**
+   * Docker: the interface waiting in the host namespace takes the lease there (the DHCP client
+   * reads replies from the link layer, so the host's routes and reverse-path filter do not matter).
+   */
+  private waitingForLease(nl: Netlink, name: string): { netnsPath: string; ifname: string } {
+    mustGetLink(nl, name);
+    return { netnsPath: HOST_NETNS, ifname: name };
   }
 
   private sandboxLink(path: string, ifname: string): LinkInfo {

@@ -100,6 +100,8 @@ export interface LabBerthd {
 }
 
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+/** Debian's systemd (50-default.conf) turns loose reverse-path filtering on everywhere; a lab host is no kinder. */
+const LOOSE_RP_FILTER = 'echo 2 > /proc/sys/net/ipv4/conf/all/rp_filter; echo 2 > /proc/sys/net/ipv4/conf/default/rp_filter';
 const DEFAULT_SUBNET = '192.168.77.0/24';
 
 /** berthd on a lab host: CNI only, everything under the host's own /run/berth. */
@@ -445,8 +447,8 @@ export class LabHost {
     ip('-n', this.netns, 'address', 'add', `${this.address}/${lab.underlay.length}`, 'dev', 'eth0');
     ip('-n', this.netns, 'link', 'set', 'eth0', 'up');
     ip('-n', this.netns, 'route', 'add', 'default', 'via', lab.gateway);
-    // A node forwards for its pods.
-    sh('ip', ['netns', 'exec', this.netns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
+    // A node forwards for its pods. Loose reverse-path filtering, as Debian's systemd sets it.
+    sh('ip', ['netns', 'exec', this.netns, 'sh', '-c', `echo 1 > /proc/sys/net/ipv4/ip_forward; ${LOOSE_RP_FILTER}`]);
     for (const dir of Object.keys(HOST_MOUNTS)) mkdirSync(join(this.dir, dir), { recursive: true });
     this.#keeper = await startKeeper(this.netnsPath, this.dir, lab.docker);
   }
@@ -807,6 +809,8 @@ export class ClusterLab {
     ip('netns', 'add', name);
     this.#pods.add(name);
     ip('-n', name, 'link', 'set', 'lo', 'up');
+    // What a pod namespace inherits on a Debian host (systemd's 50-default.conf).
+    sh('ip', ['netns', 'exec', name, 'sh', '-c', LOOSE_RP_FILTER]);
     return `/run/netns/${name}`;
   }
 

@@ -65,8 +65,8 @@ interface Send {
 function recordingPorts(sends: Send[]): DhcpClientPorts {
   return {
     ...linuxDhcpPorts,
-    openSocket(netnsPath, ifname, from): DhcpSocket | undefined {
-      const s = linuxDhcpPorts.openSocket(netnsPath, ifname, from);
+    openSocket(where, from): DhcpSocket | undefined {
+      const s = linuxDhcpPorts.openSocket(where, from);
       if (!s) return undefined;
       return {
         get closed() {
@@ -359,7 +359,7 @@ test('an interface that is down, a missing interface, a namespace that is gone: 
   const started = Date.now();
   const down = await t.throwsAsync(c.acquire(request('down-1', p)), { instanceOf: KernelError });
   t.regex(down!.message, /eth0 must be up/);
-  await t.throwsAsync(c.acquire({ ...request('down-2', p), ifname: 'eth9' }), { instanceOf: NotFoundError, message: /eth9/ });
+  await t.throwsAsync(c.acquire({ ...request('down-2', p), ifname: 'eth9', mac: '02:00:00:00:00:99' }), { instanceOf: NotFoundError, message: /eth9/ });
   p.remove();
   await t.throwsAsync(c.acquire(request('down-3', p)), { instanceOf: NetnsNotFoundError });
   t.true(Date.now() - started < 1000);

@@ -264,3 +264,44 @@ test.serial("Docker: a berth-l2tunnel network in the host's subnet; a subnet out
   await d.dockerOk(['rm', '-f', 't1']);
   await d.dockerOk(['network', 'rm', 'tun']);
 });
+
+test.serial('Docker: a berth-transparent network without a subnet (--ipam-driver null) leases by DHCP; the lease follows the container, is renewed there and released on rm', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-dhcp-'));
+  const dnsmasq = startDnsmasq(dir);
+  let log = '';
+  dnsmasq.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  dnsmasq.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const leases = () => (existsSync(join(dir, 'leases')) ? readFileSync(join(dir, 'leases'), 'utf8') : '');
+  const h1 = host('h1');
+  const d = h1.dockerd;
+  try {
+    await d.dockerOk(['network', 'create', '-d', 'berth-transparent', '--ipam-driver', 'null', '-o', 'parent=eth0', 'dlan']);
+    await d.dockerOk(['run', '-d', '--name', 'dc1', '--network', 'dlan', IMAGE, 'sleep', '3600']);
+    const ip = await d.dockerOk(['inspect', '-f', '{{(index .NetworkSettings.Networks "dlan").IPAddress}}', 'dc1']);
+    const mac = await d.dockerOk(['inspect', '-f', '{{(index .NetworkSettings.Networks "dlan").MacAddress}}', 'dc1']);
+    t.regex(ip, /^192\.168\.77\.2(0\d|1\d|20)$/, `an address of the server's range: ${ip}`);
+    t.true(leases().includes(mac), `dnsmasq holds a lease for the container's MAC ${mac}`);
+    t.is((await d.docker(['exec', 'dc1', 'ping', '-c', '1', '-W', '2', '192.168.77.1'])).code, 0, 'the router the lease names is the default gateway');
+    // T1 is 5 s: a renewal now goes out of the container's interface, unicast from its address.
+    const acks = () => (log.match(new RegExp(`DHCPACK\\(${lab.fabric}\\) ${ip.replace(/\./g, '\\.')} ${mac}`, 'g')) ?? []).length;
+    const before = acks();
+    const deadline = Date.now() + 15_000;
+    while (acks() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    t.true(acks() > before, `renewed from inside the container\n${log.slice(-1500)}`);
+    await d.dockerOk(['rm', '-f', 'dc1']);
+    t.false(leases().includes(mac), `RELEASE on rm: dnsmasq forgot the lease\n${log.slice(-1500)}`);
+    await d.dockerOk(['network', 'rm', 'dlan']);
+    t.false(
+      (await hostLinks(h1)).some((l) => l.startsWith('bm')),
+      'no interface left on the host',
+    );
+    const l2tunnel = await d.docker(['network', 'create', '-d', 'berth-l2tunnel', '--ipam-driver', 'null', '-o', 'parent=eth0', 'nosub']);
+    t.not(l2tunnel.code, 0);
+    t.regex(l2tunnel.stderr, /needs --subnet/);
+  } finally {
+    await d.docker(['rm', '-f', 'dc1']);
+    await d.docker(['network', 'rm', 'dlan']);
+    dnsmasq.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -160,6 +160,7 @@ export function fakeBinding(driver: FakeDriver): ServedDriver<{ readonly color: 
       rejectUnknownOptions('berth-bridge', raw, ['color']);
       return { color: raw['color'] ?? 'blue' };
     },
+    givesAddresses: () => false,
   };
 }
 

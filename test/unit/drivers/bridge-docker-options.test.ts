@@ -1,7 +1,7 @@
 import test from 'ava';
 import { bridgeOptionsFromDocker } from '../../../drivers/bridge/docker-options.js';
 
-const ctx = { networkName: 'abcdefabcdef', internal: false, hasGateway: true };
+const ctx = { networkName: 'abcdefabcdef', internal: false, hasGateway: true, hasSubnet: true };
 
 test('bridge options from -o: Docker bridge defaults (gateway, masquerade, isolation, containers reach each other)', (t) => {
   t.like(bridgeOptionsFromDocker({}, ctx), { bridge: 'bn-abcdefabcdef', isGateway: true, isDefaultGateway: false, ipMasq: true, isolateFromOtherNetworks: true, portIsolation: false });

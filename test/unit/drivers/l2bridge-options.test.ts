@@ -4,7 +4,7 @@ import { l2bridgeOptionsFromConf } from '../../../drivers/l2bridge/cni-config.js
 import { l2bridgeOptionsFromDocker } from '../../../drivers/l2bridge/docker-options.js';
 import { addSources, deleteNatTable, deleteSources, ensureNatRules, natTable, sourcesIn } from '../../../drivers/l2bridge/l2bridge-rules.js';
 
-const ctx = { networkName: 'lan', internal: false, hasGateway: true };
+const ctx = { networkName: 'lan', internal: false, hasGateway: true, hasSubnet: true };
 
 test('CNI configuration: master, mtu, outboundNat; defaults', (t) => {
   t.deepEqual(l2bridgeOptionsFromConf('lan', { master: 'eth0', ipam: { type: 'berth-ipam' } }), { master: 'eth0', outboundNat: false });

@@ -2,7 +2,7 @@ import test from 'ava';
 import { natOptionsFromDocker } from '../../../drivers/nat/docker-options.js';
 import { renderNat } from '../../../cli/commands/nat.js';
 
-const ctx = { networkName: 'abcdefabcdef', internal: false, hasGateway: true };
+const ctx = { networkName: 'abcdefabcdef', internal: false, hasGateway: true, hasSubnet: true };
 
 test('nat options from -o: the bridge under a NAT instance, loopback off by default', (t) => {
   const o = natOptionsFromDocker({}, ctx);

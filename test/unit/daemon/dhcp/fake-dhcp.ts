@@ -65,7 +65,7 @@ export class FakeHost {
   private seq = 0;
 
   readonly ports: DhcpClientPorts = {
-    openSocket: (netnsPath, ifname, from) => {
+    openSocket: ({ netnsPath, ifname }, from) => {
       if (from && !this.addresses.get(`${netnsPath}|${ifname}`)?.has(String(from))) return undefined;
       return this.socket(netnsPath, ifname, from ? String(from) : '0.0.0.0');
     },

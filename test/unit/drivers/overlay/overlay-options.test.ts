@@ -6,7 +6,7 @@ import { overlayMtu, vtepLinkSpec, vtepMacFor, vtepMismatch } from '../../../../
 import { IpAddress } from '../../../../core/ip.js';
 import type { LinkInfo } from '../../../../dataplane/linux/ports.js';
 
-const ctx = { networkName: 'n', internal: false, hasGateway: true };
+const ctx = { networkName: 'n', internal: false, hasGateway: true, hasSubnet: true };
 
 test('berth-overlay configuration: defaults (port 4789, vxlan mode, /24 blocks), device names from the VNI', (t) => {
   const o = overlayOptionsFromConf('pods', { subnet: '10.244.0.0/16', vni: 4242 });

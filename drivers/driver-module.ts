@@ -50,6 +50,8 @@ export interface OptionContext {
 export interface WindowsRendering<Options> {
   network(net: NetworkSpec<Options>, host?: WindowsHostFacts): HostComputeNetwork;
   endpoint(net: NetworkSpec<Options>, ep: EndpointSpec, host?: WindowsHostFacts): HostComputeEndpoint;
+  /** The other nodes' endpoints (HCN remote endpoints) of a network shared across nodes, where the driver has any. */
+  remoteEndpoints?(net: NetworkSpec<Options>, host?: WindowsHostFacts): HostComputeEndpoint[];
   /** The network as a configuration of Microsoft's Windows CNI plugins (sdnoverlay, sdnbridge), where one fits. */
   cniConfig?(net: NetworkSpec<Options>, host?: WindowsHostFacts): object;
 }

@@ -4,19 +4,28 @@
  * with `--cni` the network as a configuration of Microsoft's Windows CNI plugins. Options are
  * read by the driver's own Docker option parser (the keys of `docker network create -o`); the
  * driver's `windows` rendering decides the documents (drivers/<name>/windows.ts), the policy
- * engine adds the endpoint's ACLs from the NetworkPolicies of `--policy` that select it. Works
- * offline: nothing is created, berthd is not asked.
+ * engine adds the endpoint's ACLs from the NetworkPolicies of `--policy` that select it. With
+ * `--schema v1` the same documents in HNS's v1 schema (dataplane/windows/hns-v1.ts), what
+ * Docker's Windows drivers send. Works offline: nothing is created, berthd is not asked.
  */
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { InvalidConfigError, UnsupportedFieldError } from '../../core/errors.js';
 import { IpAddress, IpParseError, IpPrefix } from '../../core/ip.js';
 import type { AssignedAddress, IpRange, PortMapping } from '../../core/model.js';
-import { withEndpointPolicies, type HcnEndpointPolicy, type WindowsHostFacts, type WindowsOverlayPeer } from '../../dataplane/windows/index.js';
+import {
+  hnsV1Endpoint,
+  hnsV1Network,
+  isGuid,
+  withEndpointPolicies,
+  type HcnEndpointPolicy,
+  type WindowsHostFacts,
+  type WindowsOverlayPeer,
+  type WindowsRemoteEndpoint,
+} from '../../dataplane/windows/index.js';
 import { CATALOG } from '../../drivers/catalog.js';
 import { DOCKER_MANAGED, type EndpointSpec, type NetworkSpec } from '../../drivers/driver.js';
 import type { OptionContext, WindowsRendering } from '../../drivers/driver-module.js';
-import { l2bridgeWindows, l2bridgeWindowsOptionsFromDocker } from '../../drivers/l2bridge-windows.js';
 import { parsePolicyObjects, PolicyCompiler, renderHnsAcls, type Pod } from '../../policy/index.js';
 import { EXIT_OK } from '../exit-codes.js';
 import { PROCESS_OUTPUT, type Output } from '../output/streams.js';
@@ -28,7 +37,10 @@ Prints the HCN documents a berth network NAME of DRIVER (and, with --endpoint, o
 it) means on Windows, as one JSON object {"network": HostComputeNetwork, "endpoint":
 HostComputeEndpoint}: what HcnCreateNetwork and HcnCreateEndpoint would be given. Nothing is
 created. With --cni (overlay, l2bridge): the network as a configuration of Microsoft's Windows
-CNI plugins (sdnoverlay, sdnbridge) instead.
+CNI plugins (sdnoverlay, sdnbridge) instead. With --schema v1: the same documents in HNS's
+v1 schema, {"network": HNSNetwork, "endpoint": HNSEndpoint}, what Docker's Windows drivers
+send HNS (v1 has no RemoteSubnetRoute, VxlanPort, host address on a port mapping or IPv6
+mapping: those are refused; HostRoute has no v1 form and is left out).
 
 Options:
       --os OS                 windows (required; the only OS rendered)
@@ -49,6 +61,13 @@ Options:
       --node-subnet CIDR      Overlay: this node's block of the cluster subnet
       --peer BLOCK,IP[,MAC]   Overlay: another node's block, address and distributed-router
                               MAC (repeatable)
+      --remote-endpoint IP@NODE_IP[,MAC]
+                              Overlay with one subnet across the nodes: an endpoint IP on
+                              the node NODE_IP (repeatable); printed as "remoteEndpoints",
+                              HCN remote endpoints with the node as ProviderAddress (v1: PA)
+      --schema v2|v1          The HNS schema: v2 (HCN, default) or v1 (Docker's)
+      --network-id GUID       v1: the GUID HNS gave the network, the endpoint's VirtualNetwork
+                              (default: the endpoint names it by VirtualNetworkName)
       --cni                   Print the Windows CNI configuration (overlay, l2bridge)
   -h, --help                  Show this help
 
@@ -68,6 +87,9 @@ const OPTIONS = {
   'host-ip': { type: 'string' },
   'node-subnet': { type: 'string' },
   peer: { type: 'string', multiple: true },
+  'remote-endpoint': { type: 'string', multiple: true },
+  schema: { type: 'string' },
+  'network-id': { type: 'string' },
   cni: { type: 'boolean' },
   ...HELP,
 } as const;
@@ -89,7 +111,6 @@ async function windowsDriver(name: string): Promise<WindowsDriver> {
   const entry = CATALOG.find((e) => e.name === name);
   const mod = entry ? await entry.load() : undefined;
   if (mod?.windows) return { parse: mod.docker.parse, windows: mod.windows, ruleType };
-  if (name === 'l2bridge') return { parse: l2bridgeWindowsOptionsFromDocker, windows: l2bridgeWindows as WindowsRendering<unknown>, ruleType };
   throw new UnsupportedFieldError(`the ${name} driver has no Windows rendering`, { field: '--driver', value: name });
 }
 
@@ -162,9 +183,18 @@ function parsePublish(text: string): PortMapping {
 function parsePeer(text: string): WindowsOverlayPeer {
   const [block, ip, mac, ...rest] = text.split(',');
   if (!block || !ip || rest.length) throw new InvalidConfigError(`--peer ${JSON.stringify(text)} is not BLOCK,IP[,MAC]`, { field: '--peer', value: text });
-  if (mac !== undefined && !/^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/.test(mac))
-    throw new InvalidConfigError(`--peer ${JSON.stringify(text)}: ${mac} is not a MAC address`, { field: '--peer', value: text });
+  if (mac !== undefined && !MAC_RE.test(mac)) throw new InvalidConfigError(`--peer ${JSON.stringify(text)}: ${mac} is not a MAC address`, { field: '--peer', value: text });
   return { subnet: prefix('--peer', block), providerAddress: address('--peer', ip), ...(mac ? { drMac: mac } : {}) };
+}
+
+const MAC_RE = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$/;
+
+function parseRemoteEndpoint(text: string): WindowsRemoteEndpoint {
+  const m = /^(?<ip>[^@,]+)@(?<node>[^@,]+)(?:,(?<mac>[^@,]+))?$/.exec(text);
+  if (!m?.groups) throw new InvalidConfigError(`--remote-endpoint ${JSON.stringify(text)} is not IP@NODE_IP[,MAC]`, { field: '--remote-endpoint', value: text });
+  const { ip, node, mac } = m.groups;
+  if (mac !== undefined && !MAC_RE.test(mac)) throw new InvalidConfigError(`--remote-endpoint ${JSON.stringify(text)}: ${mac} is not a MAC address`, { field: '--remote-endpoint', value: text });
+  return { address: address('--remote-endpoint', ip!), providerAddress: address('--remote-endpoint', node!), ...(mac ? { mac } : {}) };
 }
 
 /** The network's subnets, each with its gateway (given, or the first address + 1). */
@@ -223,6 +253,13 @@ export async function renderWindows(argv: readonly string[]): Promise<object> {
   if (values.driver === undefined) throw new InvalidConfigError('berth render needs -d DRIVER', { field: '--driver' });
   if (positionals.length !== 1) throw new InvalidConfigError(`berth render takes one network NAME (got ${positionals.length})`, { field: 'NAME' });
   const name = positionals[0]!;
+  const schema = values.schema ?? 'v2';
+  if (schema !== 'v2' && schema !== 'v1') throw new InvalidConfigError(`--schema ${JSON.stringify(schema)}: v2 (HCN) or v1 (HNS, as Docker's Windows drivers)`, { field: '--schema', value: schema });
+  if (values['network-id'] !== undefined) {
+    if (schema !== 'v1') throw new InvalidConfigError("--network-id is the v1 endpoint's VirtualNetwork: give --schema v1", { field: '--network-id' });
+    if (!isGuid(values['network-id']))
+      throw new InvalidConfigError(`--network-id ${JSON.stringify(values['network-id'])} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`, { field: '--network-id', value: values['network-id'] });
+  }
   if (!values.subnet?.length) throw new InvalidConfigError('berth render needs --subnet CIDR: HCN networks are declared with their subnets', { field: '--subnet' });
   const driver = await windowsDriver(values.driver);
   const subnets = subnetsOf(values.subnet, values.gateway ?? []);
@@ -234,11 +271,16 @@ export async function renderWindows(argv: readonly string[]): Promise<object> {
     ...(hostAddress ? { hostAddress } : {}),
     ...(values['node-subnet'] !== undefined ? { nodeSubnet: prefix('--node-subnet', values['node-subnet']) } : {}),
     ...(values.peer?.length ? { peers: values.peer.map(parsePeer) } : {}),
+    ...(values['remote-endpoint']?.length ? { remoteEndpoints: values['remote-endpoint'].map(parseRemoteEndpoint) } : {}),
   };
-  if ((host.nodeSubnet || host.peers) && values.driver !== 'overlay')
-    throw new UnsupportedFieldError('--node-subnet and --peer are for overlay networks', { field: host.peers ? '--peer' : '--node-subnet' });
+  if ((host.nodeSubnet || host.peers || host.remoteEndpoints) && values.driver !== 'overlay')
+    throw new UnsupportedFieldError('--node-subnet, --peer and --remote-endpoint are for overlay networks', {
+      field: host.peers ? '--peer' : host.remoteEndpoints ? '--remote-endpoint' : '--node-subnet',
+    });
 
   if (values.cni) {
+    if (values.schema !== undefined) throw new UnsupportedFieldError("--cni prints a CNI configuration (its policies are HCN v2's): --schema does not apply", { field: '--schema' });
+    if (host.remoteEndpoints) throw new UnsupportedFieldError('--cni renders the network configuration: --remote-endpoint does not apply', { field: '--remote-endpoint' });
     if (!driver.windows.cniConfig)
       throw new UnsupportedFieldError(`--cni: Microsoft's Windows CNI plugins have a conf for overlay (sdnoverlay) and l2bridge (sdnbridge) networks, not ${values.driver}`, { field: '--cni' });
     if (values.endpoint?.length || values.publish?.length || values.policy)
@@ -246,10 +288,14 @@ export async function renderWindows(argv: readonly string[]): Promise<object> {
     return driver.windows.cniConfig(net, host);
   }
   const network = driver.windows.network(net, host);
+  const remotes = driver.windows.remoteEndpoints?.(net, host) ?? [];
+  const ref = { name, ...(values['network-id'] !== undefined ? { id: values['network-id'] } : {}) };
+  const remoteEndpoints = remotes.length ? { remoteEndpoints: schema === 'v1' ? remotes.map((r) => hnsV1Endpoint(r, ref)) : remotes } : {};
+  const networkDoc = schema === 'v1' ? hnsV1Network(network) : network;
   if (!values.endpoint?.length) {
     if (values.publish?.length || values.policy || values.container)
       throw new InvalidConfigError('--publish, --policy and --container describe an endpoint: give its --endpoint IP', { field: '--endpoint' });
-    return { network };
+    return { network: networkDoc, ...remoteEndpoints };
   }
   const addresses: AssignedAddress[] = values.endpoint.map((text) => {
     const a = address('--endpoint', text);
@@ -271,7 +317,7 @@ export async function renderWindows(argv: readonly string[]): Promise<object> {
     const pod: Pod = { namespace: 'default', name: containerId, labels, ips: addresses.map((a) => a.address.address.toString()), ports: [], hostNetwork: false };
     endpoint = withEndpointPolicies(endpoint, endpointAcls(values.policy, pod, driver.ruleType, hostAddress));
   }
-  return { network, endpoint };
+  return { network: networkDoc, endpoint: schema === 'v1' ? hnsV1Endpoint(endpoint, ref) : endpoint, ...remoteEndpoints };
 }
 
 export async function renderCommand(argv: readonly string[], io: Output = PROCESS_OUTPUT): Promise<number> {

@@ -16,6 +16,15 @@ export interface WindowsOverlayPeer {
   readonly drMac?: string;
 }
 
+/** An endpoint on another node of a network whose one subnet spans the nodes (Docker's overlay). */
+export interface WindowsRemoteEndpoint {
+  readonly address: IpAddress;
+  /** The other node's underlay address (HNS's provider address). */
+  readonly providerAddress: IpAddress;
+  /** The endpoint's MAC, when known. */
+  readonly mac?: string;
+}
+
 export interface WindowsHostFacts {
   /** The node's own address: an overlay's provider address, the host an l2bridge pod reaches through the host's stack. */
   readonly hostAddress?: IpAddress;
@@ -23,4 +32,6 @@ export interface WindowsHostFacts {
   readonly nodeSubnet?: IpPrefix;
   /** Overlay: the other nodes, each a route to its block. */
   readonly peers?: readonly WindowsOverlayPeer[];
+  /** Overlay with one subnet across the nodes: the other nodes' endpoints. */
+  readonly remoteEndpoints?: readonly WindowsRemoteEndpoint[];
 }

@@ -7,5 +7,6 @@
 export * from './hcn-schema.js';
 export * from './documents.js';
 export * from './cni-conf.js';
+export * from './hns-v1.js';
 export { openHcn, type HcnHandle, type HostComputeNetworking } from './hcn-api.js';
 export type * from './host-facts.js';

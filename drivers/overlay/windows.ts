@@ -12,10 +12,17 @@
  * `OutBoundNAT` policy excepting the cluster subnet (SNAT to the host's address for anything
  * else, berth's masquerade). Refused: a VNI below 4096 (Windows reserves them), and with peers a
  * VNI above 65535 (hcsshim's RemoteSubnetRoute carries a 16-bit isolation id).
+ *
+ * A network whose one subnet spans the nodes (Docker's overlay, berth's shared subnet) has no
+ * blocks to route: the other nodes' endpoints are HCN remote endpoints instead (Flags
+ * RemoteEndpoint, a `ProviderAddress` policy with their node's address), as Docker's Windows
+ * overlay and kube-proxy's overlay mode create them. Which ones comes from the overlay's peer
+ * plan (peer-plan.ts), as on Linux, where each is a /32 route via its node's address.
  */
 import { InvalidConfigError, UnsupportedFieldError } from '../../core/errors.js';
-import type { IpPrefix } from '../../core/ip.js';
+import { IpAddress, type IpPrefix } from '../../core/ip.js';
 import {
+  HCN_ENDPOINT_FLAGS,
   endpointAddresses,
   endpointGateways,
   endpointName,
@@ -30,12 +37,16 @@ import {
   windowsCniConfig,
   type HcnEndpointPolicy,
   type HcnNetworkPolicy,
+  type HostComputeEndpoint,
   type WindowsHostFacts,
+  type WindowsRemoteEndpoint,
 } from '../../dataplane/windows/index.js';
 import type { IpRange } from '../../core/model.js';
 import type { NetworkSpec } from '../driver.js';
 import type { WindowsRendering } from '../driver-module.js';
 import { DEFAULT_VXLAN_PORT, type OverlayOptions } from './overlay-options.js';
+import { planPeers, type PeerLease, type PeerPlan } from './peer-plan.js';
+import { vtepMacFor } from './vtep.js';
 
 /** Windows' first VSID available to tenants. */
 export const WINDOWS_MIN_VSID = 4096;
@@ -83,6 +94,68 @@ function endpointPolicies(net: OverlayNetwork, host: WindowsHostFacts | undefine
   return [...(net.options.ipMasq ? [outboundNat([clusterSubnet(net)])] : []), ...(host?.hostAddress ? [providerAddress(host.hostAddress)] : [])];
 }
 
+/**
+ * The remote endpoints the peer plan of a shared-subnet network holds: each route to one
+ * address via a node's underlay address is an endpoint of that node. Routes to blocks are
+ * not endpoints (they are RemoteSubnetRoutes) and are refused.
+ */
+export function remoteEndpointsOfPlan(plan: PeerPlan): { readonly address: IpAddress; readonly providerAddress: IpAddress }[] {
+  return plan.peers.flatMap((p) =>
+    p.routes.map((r) => {
+      const [address, length] = r.destination.split('/');
+      const a = IpAddress.parse(address!);
+      if (Number(length) !== a.bits) throw new InvalidConfigError(`peer ${p.node}: its route to ${r.destination} is a block, not one endpoint`, { field: 'peer', value: r.destination });
+      return { address: a, providerAddress: IpAddress.parse(r.gateway) };
+    }),
+  );
+}
+
+/**
+ * The MAC of a remote endpoint whose MAC is not known: locally administered, 02-11 and the
+ * IPv4 address's octets, as Windows' kube-proxy makes the MACs of its remote endpoints. VFP
+ * uses it as the inner destination MAC of frames it encapsulates to the provider address.
+ */
+export function remoteEndpointMac(address: IpAddress): string {
+  const octets = address
+    .toString()
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0'));
+  return ['02', '11', ...octets].join(':');
+}
+
+/** The announced remote endpoints that the peer plan keeps; an announcement it would drop is refused with the plan's reason. */
+function plannedRemoteEndpoints(net: OverlayNetwork, host: WindowsHostFacts): WindowsRemoteEndpoint[] {
+  const announced = host.remoteEndpoints ?? [];
+  const cluster = clusterSubnet(net);
+  const node = (e: WindowsRemoteEndpoint) => `node ${e.providerAddress}`;
+  for (const e of announced) {
+    if (!cluster.contains(e.address)) {
+      throw new InvalidConfigError(`overlay network ${net.name}: remote endpoint ${e.address} is not in the network's subnet ${cluster}`, { field: 'remote-endpoint', value: e.address.toString() });
+    }
+    if (host.hostAddress && e.providerAddress.equals(host.hostAddress)) {
+      throw new InvalidConfigError(`overlay network ${net.name}: remote endpoint ${e.address} has this node's address ${e.providerAddress}: it is a local endpoint`, {
+        field: 'remote-endpoint',
+        value: e.address.toString(),
+      });
+    }
+  }
+  const leases: PeerLease[] = [...new Map(announced.map((e) => [node(e), e])).values()].map((e) => ({
+    node: node(e),
+    subnet: cluster.toString(),
+    vtep: e.providerAddress.toString(),
+    vtepMac: vtepMacFor(node(e), net.options.vni),
+  }));
+  const endpoints = new Map<string, string[]>();
+  for (const e of announced) endpoints.set(node(e), [...(endpoints.get(node(e)) ?? []), e.address.toString()]);
+  const plan = planPeers('this node', leases, { endpoints });
+  const [skipped] = plan.skipped;
+  if (skipped) throw new InvalidConfigError(`overlay network ${net.name}: remote endpoints of ${skipped.node.replace(/^node /, '')}: ${skipped.reason}`, { field: 'remote-endpoint' });
+  return remoteEndpointsOfPlan(plan).map((r) => {
+    const mac = announced.find((e) => e.address.equals(r.address) && e.providerAddress.equals(r.providerAddress))?.mac;
+    return { ...r, ...(mac ? { mac } : {}) };
+  });
+}
+
 export const overlayWindows: WindowsRendering<OverlayOptions> = {
   network(net, host) {
     checkVni(net, host);
@@ -114,6 +187,27 @@ export const overlayWindows: WindowsRendering<OverlayOptions> = {
       policies: endpointPolicies(net, host),
       ...(ep.mac ? { mac: ep.mac } : {}),
     });
+  },
+  remoteEndpoints(net, host): HostComputeEndpoint[] {
+    if (!host?.remoteEndpoints?.length) return [];
+    checkVni(net, host);
+    if (host.nodeSubnet || host.peers?.length) {
+      throw new InvalidConfigError(
+        `overlay network ${net.name}: remote endpoints are for a subnet that spans the nodes; with a block per node (node subnet, peers) other nodes' pods are reached by RemoteSubnetRoutes`,
+        { field: 'remote-endpoint' },
+      );
+    }
+    const cluster = clusterSubnet(net);
+    return plannedRemoteEndpoints(net, host).map((r) =>
+      hostComputeEndpoint({
+        name: endpointName(`remote-${r.address}`, net.name),
+        addresses: [{ address: r.address, length: cluster.length }],
+        gateways: [],
+        policies: [providerAddress(r.providerAddress)],
+        mac: r.mac ?? remoteEndpointMac(r.address),
+        flags: HCN_ENDPOINT_FLAGS.remoteEndpoint,
+      }),
+    );
   },
   cniConfig(net, host) {
     checkVni(net, host);

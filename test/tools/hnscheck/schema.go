@@ -429,7 +429,7 @@ type v1MacPool struct {
 }
 
 type HNSNetwork struct {
-	Id                   string            `json:"ID"`
+	Id                   string            `json:"ID" hnscheck:"fmt=guid"`
 	Name                 string            `json:"Name"`
 	Type                 string            `json:"Type"`
 	NetworkAdapterName   string            `json:"NetworkAdapterName"`
@@ -459,9 +459,9 @@ type v1Namespace struct {
 type EndpointState uint16
 
 type HNSEndpoint struct {
-	Id                 string            `json:"ID"`
+	Id                 string            `json:"ID" hnscheck:"fmt=guid"`
 	Name               string            `json:"Name"`
-	VirtualNetwork     string            `json:"VirtualNetwork"`
+	VirtualNetwork     string            `json:"VirtualNetwork" hnscheck:"fmt=guid"`
 	VirtualNetworkName string            `json:"VirtualNetworkName"`
 	Policies           []json.RawMessage `json:"Policies" hnscheck:"self=Type:v1Policy"`
 	MacAddress         string            `json:"MacAddress"`

@@ -6,16 +6,14 @@
  * endpoint its addresses and default routes, one `PortMapping` per published port (and, on a
  * dual-stack endpoint, its IPv6 twin with NatFlags IPv6, as sdnbridge writes them), and, when
  * the node's address is known, an `SDNRoute` with NeedEncap to it, so that a container reaches
- * its own host through the host's stack rather than the wire (sdnbridge's example conf). No
- * `OutBoundNAT`: the containers hold addresses of the host's own subnet, as with Docker's
- * Windows l2bridge without `enable_outboundnat`.
- *
- * drivers/l2bridge is being written beside this; until its options type exists, the fields the
- * Windows meaning needs are declared here, with the Docker keys issue 14 gives it (`-o parent=`).
+ * its own host through the host's stack rather than the wire (sdnbridge's example conf). With
+ * `outbound_nat`, an `OutBoundNAT` policy excepting the network's prefixes: SNAT to the host's
+ * address beyond them, what the Linux driver's masquerade does (and Docker's Windows l2bridge
+ * with `enable_outboundnat` and `outboundnat_exceptions`); without it none, the containers
+ * holding addresses of the host's own subnet. The MTU has no HCN setting: HNS takes the uplink's.
  */
-import { InvalidConfigError } from '../core/errors.js';
-import { IpPrefix } from '../core/ip.js';
-import { parseIntOption, rejectUnknownOptions } from '../core/option-values.js';
+import { InvalidConfigError } from '../../core/errors.js';
+import { IpPrefix } from '../../core/ip.js';
 import {
   endpointAddresses,
   endpointGateways,
@@ -23,35 +21,18 @@ import {
   gatewayOf,
   hostComputeEndpoint,
   hostComputeNetwork,
+  outboundNat,
   portMapping,
   sdnRoute,
   windowsCniConfig,
   type HcnEndpointPolicy,
   type WindowsHostFacts,
-} from '../dataplane/windows/index.js';
-import type { EndpointSpec, NetworkSpec } from './driver.js';
-import type { OptionContext, WindowsRendering } from './driver-module.js';
+} from '../../dataplane/windows/index.js';
+import type { EndpointSpec, NetworkSpec } from '../driver.js';
+import type { WindowsRendering } from '../driver-module.js';
+import type { L2BridgeOptions } from './l2bridge-options.js';
 
-/** What l2bridge's Windows meaning reads of the driver's options. */
-export interface L2BridgeWindowsOptions {
-  /** The uplink (CNI `master`, Docker `parent`). */
-  readonly master: string;
-  readonly mtu?: number;
-}
-
-const MTU_KEY = 'com.docker.network.driver.mtu';
-export const L2BRIDGE_WINDOWS_OPTION_KEYS = ['parent', 'mtu', MTU_KEY];
-
-/** `-o` options of an l2bridge network, for `berth render` until the driver's own parser exists. */
-export function l2bridgeWindowsOptionsFromDocker(raw: Readonly<Record<string, string>>, ctx: OptionContext): L2BridgeWindowsOptions {
-  rejectUnknownOptions('berth-l2bridge', raw, L2BRIDGE_WINDOWS_OPTION_KEYS);
-  if (raw.parent === undefined || raw.parent === '')
-    throw new InvalidConfigError(`berth-l2bridge network ${ctx.networkName} needs -o parent=<uplink>: the interface its containers hang off`, { field: 'parent' });
-  const mtuText = raw.mtu ?? raw[MTU_KEY];
-  return { master: raw.parent, ...(mtuText !== undefined ? { mtu: parseIntOption(raw.mtu !== undefined ? 'mtu' : MTU_KEY, mtuText, { min: 68, max: 65535 }) } : {}) };
-}
-
-type L2BridgeNetwork = NetworkSpec<L2BridgeWindowsOptions>;
+type L2BridgeNetwork = NetworkSpec<L2BridgeOptions>;
 
 function subnetsOf(net: L2BridgeNetwork) {
   if (net.subnets.length === 0) throw new InvalidConfigError(`l2bridge network ${net.name} needs a subnet: the host's own prefix`, { field: 'subnet' });
@@ -62,9 +43,10 @@ function subnetsOf(net: L2BridgeNetwork) {
   return net.subnets;
 }
 
-function commonPolicies(host: WindowsHostFacts | undefined): HcnEndpointPolicy[] {
+/** The policies of every endpoint of the network: outbound NAT beyond its prefixes, the route to the host. */
+function commonPolicies(net: L2BridgeNetwork, host: WindowsHostFacts | undefined): HcnEndpointPolicy[] {
   const a = host?.hostAddress;
-  return a ? [sdnRoute(IpPrefix.of(a, a.bits))] : [];
+  return [...(net.options.outboundNat ? [outboundNat(subnetsOf(net).map((s) => s.subnet))] : []), ...(a ? [sdnRoute(IpPrefix.of(a, a.bits))] : [])];
 }
 
 function portPolicies(ep: EndpointSpec, dualStack: boolean): HcnEndpointPolicy[] {
@@ -82,7 +64,7 @@ function portPolicies(ep: EndpointSpec, dualStack: boolean): HcnEndpointPolicy[]
   });
 }
 
-export const l2bridgeWindows: WindowsRendering<L2BridgeWindowsOptions> = {
+export const l2bridgeWindows: WindowsRendering<L2BridgeOptions> = {
   network(net) {
     return hostComputeNetwork({
       name: net.name,
@@ -103,7 +85,7 @@ export const l2bridgeWindows: WindowsRendering<L2BridgeWindowsOptions> = {
       name: endpointName(ep.containerId, net.name),
       addresses,
       gateways: endpointGateways(subnets, addresses),
-      policies: [...portPolicies(ep, dualStack), ...commonPolicies(host)],
+      policies: [...portPolicies(ep, dualStack), ...commonPolicies(net, host)],
       ...(ep.mac ? { mac: ep.mac } : {}),
     });
   },
@@ -118,7 +100,7 @@ export const l2bridgeWindows: WindowsRendering<L2BridgeWindowsOptions> = {
       subnet: v4.subnet,
       ...(gateway ? { gateway } : {}),
       master: net.options.master,
-      endpointPolicies: commonPolicies(host),
+      endpointPolicies: commonPolicies(net, host),
       ...(dualStack ? { optionalFlags: { enableDualStack: true } } : {}),
     });
   },

@@ -60,6 +60,21 @@ export class LabContext {
     return this.log.open(cmd.show, ran, note);
   }
 
+  /**
+   * A step whose command may need a moment to succeed (a server starting): run quietly until
+   * it exits 0 or `ms` passed; the last attempt is the step shown.
+   */
+  async stepUntil(cmd: Command, ms: number, note?: string): Promise<StepRecord> {
+    const deadline = Date.now() + ms;
+    let ran: Ran;
+    do {
+      ran = await runCommand(cmd.argv, { ...(cmd.env ? { env: cmd.env } : {}), timeoutMs: cmd.timeoutMs ?? 60_000 });
+      if (ran.code === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    } while (Date.now() < deadline);
+    return this.log.open(cmd.show, ran, note);
+  }
+
   /** A command run in the lab's host namespace (ip, ping, wget...), shown as typed. */
   sh(argv: readonly string[], note?: string, timeoutMs?: number): Promise<StepRecord> {
     return this.step({ show: shellJoin(argv), argv, ...(timeoutMs ? { timeoutMs } : {}) }, note);

@@ -32,6 +32,7 @@ Commands:
   nat ls                      Show NAT instances and static mappings (berthd or the state)
   policy                      NetworkPolicies in the store: apply, delete, ls, matrix,
                               explain, sync
+  lab                         Runnable, self-checking labs (ls, run NAME, shell, down)
   render --os windows         The HCN documents a network and endpoint of any driver mean
                               on Windows (or Microsoft's CNI conf of it), offline
 ${wrap(`Install the CNI plugins (${CNI_PLUGIN_NAMES.join(', ')}) into DIR`, 94, '  install --cni-bin-dir DIR   ', COLUMN)}  version                     Print the version
@@ -91,6 +92,10 @@ async function main(argv: readonly string[]): Promise<number> {
       if (!dir) throw new BerthError('invalid-config', 'berth install: --cni-bin-dir DIR is required (for example /opt/cni/bin)', { field: '--cni-bin-dir' });
       for (const path of installPlugins({ cniBinDir: dir, ...(values.node ? { nodePath: values.node } : {}) })) io.out(`installed ${path}\n`);
       return EXIT_OK;
+    }
+    case 'lab': {
+      const { labCommand } = await import('../commands/lab.js');
+      return labCommand(rest, io);
     }
     case 'render': {
       const { renderCommand } = await import('../commands/render.js');

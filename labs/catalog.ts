@@ -1,0 +1,11 @@
+/** Every lab `berth lab ls` lists, in the order a course takes them. */
+import type { LabDefinition } from './framework/lab.js';
+import { cnmLab } from './scenarios/cnm.js';
+import { portMappingLab } from './scenarios/port-mapping.js';
+import { singleHostLab } from './scenarios/single-host.js';
+
+export const LABS: readonly LabDefinition[] = [cnmLab, singleHostLab, portMappingLab];
+
+export function findLab(name: string): LabDefinition | undefined {
+  return LABS.find((l) => l.name === name);
+}

@@ -1,0 +1,139 @@
+/**
+ * The topology of a lab as it is, read from the kernel: every place's links (`ip -j -d addr`
+ * in its namespace), veth pairs matched across namespaces, VXLAN devices with the remote
+ * VTEPs of their FDB, and the published ports berthd holds. What the SVG is drawn from.
+ */
+import type { LabContext } from './context.js';
+import { runCommand } from './process.js';
+
+export interface TopoIface {
+  readonly name: string;
+  readonly ifindex: number;
+  /** veth, bridge, vxlan, macvlan, ipvlan, dummy, or device (a plain or unknown link). */
+  readonly kind: string;
+  readonly mac: string;
+  readonly up: boolean;
+  readonly addresses: readonly string[];
+  /** The bridge it is a port of. */
+  readonly master?: string;
+  /** veth: the peer's ifindex (in its own namespace). */
+  readonly peerIndex?: number;
+  /** vxlan: VNI, local VTEP and UDP port. */
+  readonly vni?: number;
+  readonly local?: string;
+  readonly port?: number;
+  /** vxlan: the remote VTEPs in its FDB. */
+  readonly remotes?: readonly string[];
+}
+
+export interface TopoNode {
+  readonly name: string;
+  readonly kind: 'host' | 'external' | 'container';
+  /** A container's host. */
+  readonly host?: string;
+  readonly ifaces: readonly TopoIface[];
+}
+
+/** A veth pair: node/iface at each end. */
+export interface TopoLink {
+  readonly a: { readonly node: string; readonly iface: string };
+  readonly b: { readonly node: string; readonly iface: string };
+}
+
+export interface TopoPort {
+  readonly host: string;
+  readonly protocol: string;
+  readonly externalAddress: string;
+  readonly externalPort: number;
+  readonly internalAddress: string;
+  readonly internalPort: number;
+}
+
+export interface Topology {
+  readonly lab: string;
+  readonly nodes: readonly TopoNode[];
+  readonly links: readonly TopoLink[];
+  readonly ports: readonly TopoPort[];
+}
+
+interface IpLink {
+  ifindex: number;
+  ifname: string;
+  flags?: string[];
+  address?: string;
+  link_index?: number;
+  master?: string;
+  linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; port?: number } };
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
+}
+
+/** The links of the namespace at `netnsPath`, loopback left out. */
+export async function readIfaces(netnsPath: string): Promise<TopoIface[]> {
+  const r = await runCommand(['nsenter', `--net=${netnsPath}`, '--', 'ip', '-j', '-d', 'addr', 'show']);
+  if (r.code !== 0) throw new Error(`ip addr in ${netnsPath}: ${r.stderr.trim()}`);
+  const links = JSON.parse(r.stdout || '[]') as IpLink[];
+  const out: TopoIface[] = [];
+  for (const l of links) {
+    if (l.ifname === 'lo') continue;
+    const kind = l.linkinfo?.info_kind ?? 'device';
+    const data = l.linkinfo?.info_data;
+    const remotes = kind === 'vxlan' ? await vxlanRemotes(netnsPath, l.ifname) : undefined;
+    out.push({
+      name: l.ifname,
+      ifindex: l.ifindex,
+      kind,
+      mac: l.address ?? '',
+      up: (l.flags ?? []).includes('UP'),
+      addresses: (l.addr_info ?? []).filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`),
+      ...(l.master ? { master: l.master } : {}),
+      ...(kind === 'veth' && l.link_index !== undefined ? { peerIndex: l.link_index } : {}),
+      ...(kind === 'vxlan' && data ? { vni: data.id, local: data.local, port: data.port } : {}),
+      ...(remotes ? { remotes } : {}),
+    });
+  }
+  return out;
+}
+
+async function vxlanRemotes(netnsPath: string, dev: string): Promise<string[]> {
+  const r = await runCommand(['nsenter', `--net=${netnsPath}`, '--', 'bridge', '-j', 'fdb', 'show', 'dev', dev]);
+  if (r.code !== 0) return [];
+  const entries = JSON.parse(r.stdout || '[]') as { dst?: string }[];
+  return [...new Set(entries.map((e) => e.dst).filter((d): d is string => !!d))].sort();
+}
+
+/**
+ * veth pairs across nodes: a veth whose peer index is another node's veth whose peer index is
+ * this one. Index pairs are matched in both directions, so two namespaces that happen to hold
+ * the same indexes do not mix (unless both ends agree, which a real pair does).
+ */
+export function pairVeths(nodes: readonly TopoNode[]): TopoLink[] {
+  const links: TopoLink[] = [];
+  const seen = new Set<string>();
+  for (const n of nodes) {
+    for (const i of n.ifaces) {
+      if (i.kind !== 'veth' || i.peerIndex === undefined) continue;
+      for (const m of nodes) {
+        if (m === n) continue;
+        const peer = m.ifaces.find((j) => j.kind === 'veth' && j.ifindex === i.peerIndex && j.peerIndex === i.ifindex);
+        if (!peer) continue;
+        const key = [`${n.name}/${i.name}`, `${m.name}/${peer.name}`].sort().join('|');
+        if (seen.has(key)) continue;
+        seen.add(key);
+        links.push({ a: { node: n.name, iface: i.name }, b: { node: m.name, iface: peer.name } });
+      }
+    }
+  }
+  return links;
+}
+
+/** Reads the lab's topology now: every place it registered, and the ports `ports` answers. */
+export async function captureTopology(ctx: LabContext, ports: () => Promise<TopoPort[]> = async () => []): Promise<Topology> {
+  const nodes: TopoNode[] = [];
+  for (const place of ctx.places) {
+    const netns = place.kind === 'host' ? place.netns : await place.netns();
+    if (!netns) continue;
+    const ifaces = await readIfaces(netns);
+    nodes.push(place.kind === 'host' ? { name: place.name, kind: place.role, ifaces } : { name: place.name, kind: 'container', host: place.host, ifaces });
+  }
+  return { lab: ctx.name, nodes, links: pairVeths(nodes), ports: await ports() };
+}

@@ -1,0 +1,46 @@
+/** The topology drawing: veth pairs matched both ways, names escaped, tunnels between hosts. */
+import test from 'ava';
+import { renderTopologySvg } from '../../../labs/framework/svg.js';
+import { pairVeths, type TopoNode } from '../../../labs/framework/topology.js';
+import { wellFormedXml } from '../../netns/labs/lab-runner.js';
+
+const h1: TopoNode = {
+  name: 'h1',
+  kind: 'host',
+  ifaces: [
+    { name: 'eth0', ifindex: 2, kind: 'veth', mac: 'aa:00:00:00:00:01', up: true, addresses: ['192.0.2.11/24'], peerIndex: 9 },
+    { name: 'br<0>', ifindex: 3, kind: 'bridge', mac: 'aa:00:00:00:00:02', up: true, addresses: ['10.1.0.1/24'] },
+    { name: 'vx', ifindex: 4, kind: 'vxlan', mac: 'aa:00:00:00:00:03', up: true, addresses: [], master: 'br<0>', vni: 42, port: 4789, remotes: ['192.0.2.12'] },
+    { name: 'v1', ifindex: 5, kind: 'veth', mac: 'aa:00:00:00:00:04', up: true, addresses: [], master: 'br<0>', peerIndex: 2 },
+  ],
+};
+const h2: TopoNode = {
+  name: 'h2',
+  kind: 'host',
+  ifaces: [
+    { name: 'eth0', ifindex: 2, kind: 'veth', mac: 'aa:00:00:00:01:01', up: true, addresses: ['192.0.2.12/24'], peerIndex: 10 },
+    { name: 'vx', ifindex: 4, kind: 'vxlan', mac: 'aa:00:00:00:01:03', up: true, addresses: [], vni: 42, port: 4789, remotes: ['192.0.2.11'] },
+  ],
+};
+const c1: TopoNode = { name: 'c1', kind: 'container', host: 'h1', ifaces: [{ name: 'eth0', ifindex: 2, kind: 'veth', mac: 'aa:00:00:00:02:01', up: true, addresses: ['10.1.0.2/24'], peerIndex: 5 }] };
+
+test('a veth pair is matched only when both ends name each other', (t) => {
+  const links = pairVeths([h1, h2, c1]);
+  t.deepEqual(links, [{ a: { node: 'h1', iface: 'v1' }, b: { node: 'c1', iface: 'eth0' } }], "h1's eth0 (peer 9) pairs with nothing here");
+});
+
+test('the drawing is well-formed, escapes names, and holds bridges, containers, veths and one tunnel per pair of VTEPs', (t) => {
+  const svg = renderTopologySvg({
+    lab: 'x',
+    nodes: [h1, h2, c1],
+    links: pairVeths([h1, h2, c1]),
+    ports: [{ host: 'h1', protocol: 'TCP', externalAddress: '0.0.0.0', externalPort: 8080, internalAddress: '10.1.0.2', internalPort: 80 }],
+  });
+  t.is(wellFormedXml(svg), undefined);
+  t.regex(svg, /<g class="bridge" data-node="h1" data-name="br&lt;0&gt;">/);
+  t.regex(svg, /<g class="node container" data-name="c1">/);
+  t.regex(svg, /<g class="veth" data-a="c1\/eth0" data-b="h1\/v1">/);
+  t.is((svg.match(/<g class="vxlan" /g) ?? []).length, 1);
+  t.regex(svg, /data-vni="42"/);
+  t.regex(svg, /published tcp 0\.0\.0\.0:8080 -&gt; 10\.1\.0\.2:80/);
+});

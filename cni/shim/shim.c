@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -365,9 +366,13 @@ static int fallback(const struct settings *s, const struct buf *in, const char *
   }
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return cni_error(in->p, CODE_TRY_AGAIN, strerror(errno), "cannot start the fallback plugin %s", s->launcher);
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return cni_error(in->p, CODE_TRY_AGAIN, strerror(errno), "cannot start the fallback plugin %s", s->launcher);
   if (pid == 0) {
+    /* The plugin is one process to the runtime: when it kills this one (a timeout), the Node
+       plugin must die too, or it would go on changing the pod beside the runtime's retry. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(127);
     dup2(pipefd[0], 0);
     char *const args[] = {(char *)s->node, (char *)s->launcher, NULL};
     execve(s->node, args, environ);

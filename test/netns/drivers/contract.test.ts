@@ -26,8 +26,11 @@ function snapshot(runDir: string, sandboxes: readonly string[], persistent?: Reg
       .listLinks({})
       .map((l) => `${l.name}:${l.kind}:${l.master ?? ''}`)
       .sort();
+    // IPv6 link-local addresses come and go with a link's state, on the kernel's own schedule
+    // (an uplink made just before the first snapshot may still be getting its own): not state.
     const addresses = nl
       .listAddresses({})
+      .filter((a) => !a.address.address.toString().toLowerCase().startsWith('fe80:'))
       .map((a) => `${a.index}:${a.address.address}/${a.address.length}`)
       .sort();
     const nft = openNftables()

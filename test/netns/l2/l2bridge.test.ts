@@ -359,10 +359,15 @@ test.serial('Docker: docker network create -d berth-l2bridge on the LAN; a conta
   const berthd = await h1.startBerthd([], { docker: true });
   try {
     const create = ['network', 'create', '-d', 'berth-l2bridge', '--ipam-driver', 'berth'];
-    await d.dockerOk([...create, '--subnet', '10.79.0.0/25', '--gateway', NB4, '--ip-range', '10.79.0.64/28', '-o', 'parent=eth0', 'l2b']);
+    const v6 = ['--ipv6', '--subnet', 'fd79::/80', '--gateway', NB6, '--ip-range', 'fd79::40/122'];
+    await d.dockerOk([...create, '--subnet', '10.79.0.0/25', '--gateway', NB4, '--ip-range', '10.79.0.64/28', ...v6, '-o', 'parent=eth0', 'l2b']);
     await d.dockerOk(['run', '-d', '--name', 'c1', '--network', 'l2b', IMAGE, 'sleep', '3600']);
     const ip = await d.dockerOk(['inspect', '-f', '{{(index .NetworkSettings.Networks "l2b").IPAddress}}', 'c1']);
     t.regex(ip, /^10\.79\.0\.(6[4-9]|7\d)$/);
+    const ip6 = await d.dockerOk(['inspect', '-f', '{{(index .NetworkSettings.Networks "l2b").GlobalIPv6Address}}', 'c1']);
+    t.regex(ip6, /^fd79::[4-7][0-9a-f]$/);
+    t.is((await d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '2', NB6])).code, 0, 'the neighbour over IPv6, which is the gateway');
+    t.true(reaches(NEIGHBOUR, ip6), 'the neighbour reaches the container over IPv6');
     t.is((await d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '2', NB4])).code, 0, 'the neighbour, which is the gateway');
     t.is((await d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '2', host('h2').address])).code, 0, 'another host');
     t.is((await d.docker(['exec', 'c1', 'ping', '-c', '1', '-W', '2', OUTSIDE4])).code, 0, 'beyond the prefix, through the gateway');

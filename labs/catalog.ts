@@ -3,8 +3,9 @@ import type { LabDefinition } from './framework/lab.js';
 import { cnmLab } from './scenarios/cnm.js';
 import { portMappingLab } from './scenarios/port-mapping.js';
 import { singleHostLab } from './scenarios/single-host.js';
+import { windowsNatLab } from './scenarios/windows-nat.js';
 
-export const LABS: readonly LabDefinition[] = [cnmLab, singleHostLab, portMappingLab];
+export const LABS: readonly LabDefinition[] = [cnmLab, singleHostLab, portMappingLab, windowsNatLab];
 
 export function findLab(name: string): LabDefinition | undefined {
   return LABS.find((l) => l.name === name);

@@ -1,11 +1,12 @@
 /** Every lab `berth lab ls` lists, in the order a course takes them. */
 import type { LabDefinition } from './framework/lab.js';
 import { cnmLab } from './scenarios/cnm.js';
+import { policyLab } from './scenarios/policy.js';
 import { portMappingLab } from './scenarios/port-mapping.js';
 import { singleHostLab } from './scenarios/single-host.js';
 import { windowsNatLab } from './scenarios/windows-nat.js';
 
-export const LABS: readonly LabDefinition[] = [cnmLab, singleHostLab, portMappingLab, windowsNatLab];
+export const LABS: readonly LabDefinition[] = [cnmLab, singleHostLab, portMappingLab, windowsNatLab, policyLab];
 
 export function findLab(name: string): LabDefinition | undefined {
   return LABS.find((l) => l.name === name);

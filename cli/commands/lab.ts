@@ -41,7 +41,7 @@ everything at the end. Exit status 1 when a check fails.
 Options:
       --keep              Leave the lab running; prints how to enter it and tear it down
       --svg FILE          Draw the topology as it is after the run (read from the kernel
-                          and berthd) into FILE
+                          and berthd) into FILE (policy: the measured matrix's heatmap)
       --format FORMAT     text (default) or json (the steps and verdicts, for scripts)
   -h, --help              Show this help
 `;

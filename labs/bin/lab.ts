@@ -74,7 +74,7 @@ async function runLab(name: string, keep: boolean, svg: boolean): Promise<number
   if (svg) {
     try {
       const topology = await captureTopology(ctx, session.ports);
-      emit({ svg: renderTopologySvg(topology), topology });
+      emit({ svg: session.picture ? await session.picture() : renderTopologySvg(topology), topology });
     } catch (err) {
       emit({ teardown: [`the topology could not be read: ${(err as Error).message}`] });
     }

@@ -5,6 +5,11 @@ import type { TopoPort } from './topology.js';
 export interface LabSession {
   /** The published ports to draw, read live (berthd's NAT mappings). */
   readonly ports?: () => Promise<TopoPort[]>;
+  /**
+   * The lab's own picture, for a lab whose point is not a topology (the policy lab's
+   * reachability heatmap, measured): `--svg` writes it instead of the topology drawing.
+   */
+  readonly picture?: () => Promise<string>;
 }
 
 export interface LabDefinition {

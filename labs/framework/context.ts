@@ -6,9 +6,15 @@
 import { StepLog, type LabReport, type StepRecord, type StepSink } from './report.js';
 import { runCommand, type Ran } from './process.js';
 
-/** A namespace of the topology: the lab's own ("host"), an `ip netns` one, or a process's. */
+/**
+ * A namespace of the topology: the lab's own ("host"), an `ip netns` one, or a process's. A
+ * host's role: a host of containers, an external client, or the fabric joining hosts.
+ */
 export type Place = PlaceEntry &
-  ({ readonly kind: 'host'; readonly role: 'host' | 'external'; readonly netns: string } | { readonly kind: 'container'; readonly host: string; readonly netns: () => Promise<string | undefined> });
+  (
+    | { readonly kind: 'host'; readonly role: 'host' | 'external' | 'fabric'; readonly netns: string }
+    | { readonly kind: 'container'; readonly host: string; readonly netns: () => Promise<string | undefined> }
+  );
 
 /** How a user enters a place from inside the lab's namespaces (`berth lab shell`). */
 export interface PlaceEntry {
@@ -24,6 +30,8 @@ export interface Command {
   readonly show: string;
   readonly argv: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Written to its stdin (a CNI plugin's network configuration). */
+  readonly stdin?: string;
   readonly timeoutMs?: number;
 }
 
@@ -56,7 +64,7 @@ export class LabContext {
 
   /** Runs a command as a step of the lab; checks go on the answer. */
   async step(cmd: Command, note?: string): Promise<StepRecord> {
-    const ran: Ran = await runCommand(cmd.argv, { ...(cmd.env ? { env: cmd.env } : {}), timeoutMs: cmd.timeoutMs ?? 60_000 });
+    const ran: Ran = await runCommand(cmd.argv, { ...(cmd.env ? { env: cmd.env } : {}), ...(cmd.stdin !== undefined ? { stdin: cmd.stdin } : {}), timeoutMs: cmd.timeoutMs ?? 60_000 });
     return this.log.open(cmd.show, ran, note);
   }
 

@@ -1,6 +1,6 @@
 /**
- * Draws a Topology as SVG: one column per host (its devices, bridges and VXLAN tunnels in a
- * box, its published ports listed under its name), its containers below it, a line for each
+ * Draws a Topology as SVG: one column per host, external host or fabric (its devices, bridges
+ * and VXLAN tunnels in a box, its published ports listed under its name), its containers below it, a line for each
  * veth pair (from a container to the bridge its peer is a port of, or between hosts) and a
  * dashed line for each VXLAN tunnel between the hosts whose addresses its FDB names.
  * Every element carries a class and data-* names, so a test can find the topology in it.
@@ -72,8 +72,8 @@ export function renderTopologySvg(topo: Topology): string {
     const hostBox = { x, y: 20, w: width - GAP, h: y + rowH + 15 - 20 };
     ifaceBox.set(`${h.name}/`, hostBox);
     parts.push(
-      `<g class="node ${h.kind}" data-name="${escapeXml(h.name)}"><rect x="${hostBox.x}" y="${hostBox.y}" width="${hostBox.w}" height="${hostBox.h}" rx="10" fill="${h.kind === 'external' ? '#f3f4f6' : '#f0fdf4'}" stroke="#166534"/>` +
-        `<text class="title" x="${x + 10}" y="38" font-family="sans-serif" font-size="14" font-weight="bold">${escapeXml(`${h.kind === 'external' ? 'external' : 'host'} ${h.name}`)}</text>` +
+      `<g class="node ${h.kind}" data-name="${escapeXml(h.name)}"><rect x="${hostBox.x}" y="${hostBox.y}" width="${hostBox.w}" height="${hostBox.h}" rx="10" fill="${h.kind === 'host' ? '#f0fdf4' : '#f3f4f6'}" stroke="#166534"/>` +
+        `<text class="title" x="${x + 10}" y="38" font-family="sans-serif" font-size="14" font-weight="bold">${escapeXml(h.kind === 'fabric' ? `fabric ${h.name} (underlay)` : `${h.kind === 'external' ? 'external' : 'host'} ${h.name}`)}</text>` +
         ports
           .map(
             (p, n) =>

@@ -44,3 +44,39 @@ test('the drawing is well-formed, escapes names, and holds bridges, containers, 
   t.regex(svg, /data-vni="42"/);
   t.regex(svg, /published tcp 0\.0\.0\.0:8080 -&gt; 10\.1\.0\.2:80/);
 });
+
+test('hosts and pods holding the same indexes: a veth pairs only with an end in the namespace its peer is in', (t) => {
+  const port = (name: string, ifindex: number, host: string): TopoNode['ifaces'][number] => ({
+    name,
+    ifindex,
+    kind: 'veth',
+    mac: '',
+    up: true,
+    addresses: [],
+    master: 'fabric',
+    peerIndex: 2,
+    peerNetnsid: ifindex,
+    peerNetnsName: host,
+  });
+  const fabric: TopoNode = { name: 'fabric', kind: 'fabric', ifaces: [port('h1', 5, 'h1'), port('h2', 6, 'h2')] };
+  // Each host's eth0 is index 2 and its pod's bridge port index 5 or 6: the fabric's ports' indexes.
+  const host = (name: string, own: number, pod: string): TopoNode => ({
+    name,
+    kind: 'host',
+    netnsName: name,
+    ifaces: [
+      { name: 'eth0', ifindex: 2, kind: 'veth', mac: '', up: true, addresses: [], peerIndex: own, peerNetnsid: 0 },
+      { name: 'vb', ifindex: own === 5 ? 6 : 5, kind: 'veth', mac: '', up: true, addresses: [], master: 'br', peerIndex: 2, peerNetnsid: 1, peerNetnsName: pod },
+    ],
+  });
+  const pod = (name: string, hostIndex: number, hostName: string): TopoNode => ({
+    name,
+    kind: 'container',
+    host: hostName,
+    netnsName: name,
+    ifaces: [{ name: 'eth0', ifindex: 2, kind: 'veth', mac: '', up: true, addresses: [], peerIndex: hostIndex, peerNetnsid: 0, peerNetnsName: hostName }],
+  });
+  const nodes = [fabric, host('h1', 5, 'h1-a'), host('h2', 6, 'h2-b'), pod('h1-a', 6, 'h1'), pod('h2-b', 5, 'h2')];
+  const links = pairVeths(nodes).map((l) => `${l.a.node}/${l.a.iface}=${l.b.node}/${l.b.iface}`);
+  t.deepEqual(links, ['fabric/h1=h1/eth0', 'fabric/h2=h2/eth0', 'h1/vb=h1-a/eth0', 'h2/vb=h2-b/eth0']);
+});

@@ -259,27 +259,23 @@ async function etcdHealthy(url: string, proc: ChildProcess): Promise<boolean> {
 
 async function startKeeper(h: ClusterHost): Promise<ChildProcess> {
   const args = ['--mount', '--propagation', 'slave', '--', 'nsenter', `--net=/run/netns/${h.name}`, '--', 'sh', '-c', KEEPER_SCRIPT, 'keeper', h.dir];
+  // Its stdin stays open (a pipe of this process) for as long as the host should stand.
   const proc = spawn('unshare', args, { stdio: ['pipe', 'pipe', 'pipe'], env: { PATH: LAB_PATH } });
-  let out = '';
-  let err = '';
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const ready = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 10_000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready\n')) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      resolve(false);
-    });
-  });
-  if (!ready) {
+  let said = '';
+  proc.stdout!.on('data', (d: Buffer) => (said += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (said += d.toString()));
+  try {
+    await waitUntil(
+      () => {
+        if (hasExited(proc)) throw new Error(`it exited (${proc.exitCode ?? proc.signalCode})`);
+        return said.includes('ready\n');
+      },
+      10_000,
+      'its mounts',
+    );
+  } catch (err) {
     proc.kill('SIGKILL');
-    throw new Error(`the keeper of host ${h.name} did not start: ${err.trim()}`);
+    throw new Error(`the keeper of host ${h.name} did not start: ${(err as Error).message}: ${said.trim()}`);
   }
   return proc;
 }

@@ -1,0 +1,54 @@
+/**
+ * Interleaved rounds: in each round every side is measured once and the baseline twice (the
+ * second time is the null pair), in an order that rotates from round to round and reverses
+ * every other round, so a drift in the machine's load weighs on every side alike.
+ */
+
+/** One side of a comparison; `measure` runs it once and answers its figures by metric name. */
+export interface Side {
+  readonly name: string;
+  readonly measure: (round: number) => Promise<Record<string, number>>;
+}
+
+/** The name under which the baseline's second measurement of each round is kept. */
+export const NULL_SIDE = 'null';
+
+/** Per round, the figures of each side by side name (the baseline's second run under NULL_SIDE). */
+export type Rounds = Record<string, Record<string, number>>[];
+
+/** The order of round r: rotated by r, reversed when r is odd. */
+export function roundOrder<T>(items: readonly T[], r: number): T[] {
+  const rotated = items.map((_, i) => items[(i + r) % items.length]!);
+  return r % 2 ? rotated.reverse() : rotated;
+}
+
+/**
+ * The rounds of a comparison. The null pair measures the baseline with `nullMeasure` when it
+ * has one (the same procedure, e.g. without keeping samples), else with `measure`.
+ */
+export async function interleave(
+  baseline: Side & { readonly nullMeasure?: Side['measure'] },
+  others: readonly Side[],
+  rounds: number,
+  onRound?: (r: number, figures: Record<string, Record<string, number>>) => void,
+): Promise<Rounds> {
+  const nullSide: Side = { name: NULL_SIDE, measure: baseline.nullMeasure ?? baseline.measure };
+  const sides = [baseline, nullSide, ...others];
+  const out: Rounds = [];
+  for (let r = 0; r < rounds; r++) {
+    const figures: Record<string, Record<string, number>> = {};
+    for (const side of roundOrder(sides, r)) figures[side.name] = await side.measure(r);
+    out.push(figures);
+    onRound?.(r, figures);
+  }
+  return out;
+}
+
+/** One metric of one side over the rounds. */
+export function series(rounds: Rounds, side: string, metric: string): number[] {
+  return rounds.map((r, i) => {
+    const v = r[side]?.[metric];
+    if (v === undefined) throw new RangeError(`round ${i + 1} has no ${metric} of ${side}`);
+    return v;
+  });
+}

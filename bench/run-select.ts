@@ -21,7 +21,7 @@ const cni = (name: string, mode: string[], what: string): Benchmark => ({
   what,
   script: 'cni-bench.js',
   args: mode,
-  full: ['--pods', '20', '--rounds', '7'],
+  full: ['--pods', '12', '--rounds', '7'],
   quick: ['--pods', '3', '--rounds', '3'],
   check: ['--pods', '2', '--rounds', '2'],
 });
@@ -31,7 +31,7 @@ const docker = (name: string, mode: string[], what: string): Benchmark => ({
   what,
   script: 'docker-bench.js',
   args: mode,
-  full: ['--runs', '15'],
+  full: ['--runs', '11'],
   quick: ['--runs', '3', '--warmup', '1'],
   check: ['--runs', '2', '--warmup', '0'],
 });
@@ -43,7 +43,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
   {
     ...cni('cni-dhcp', ['--dhcp'], 'CNI ADD/DEL with DHCP: berth-transparent + berth-dhcp vs reference macvlan + dhcp daemon'),
     // The reference's DHCP ADD takes about 2 s: fewer pods.
-    full: ['--pods', '8', '--rounds', '5'],
+    full: ['--pods', '4', '--rounds', '5'],
     quick: ['--pods', '2', '--rounds', '3'],
     check: ['--pods', '1', '--rounds', '2'],
   },
@@ -72,7 +72,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
     what: 'overlay throughput vs a hand-built VXLAN pair, convergence, RSS',
     script: 'overlay-bench.js',
     args: [],
-    full: [],
+    full: ['--seconds', '5', '--rounds', '7', '--joins', '10'],
     quick: ['--quick', '--joins', '2'],
     check: ['--quick', '--seconds', '1', '--rounds', '2', '--joins', '1', '--sizes', '3'],
   },

@@ -3,13 +3,15 @@
  * and mount namespace of its own, and writes the run's results: results.json (the machine and
  * every figure), results.md (the tables) and charts/*.svg, into bench-results/ (or --out).
  *
- *   npm run bench [-- [--quick] [--self-check] [--out DIR] [--list] [NAME|PREFIX ...]]
+ *   npm run bench [-- [--quick] [--self-check] [--out DIR] [--against RESULTS.json] [--list] [NAME|PREFIX ...]]
  *
  * A name selects one benchmark; a prefix (cni, docker, policy) all that start with it.
  * --quick runs each with small sizes. --self-check runs each with the smallest sizes that go
  * through all its steps and checks that every selected benchmark ran and wrote its results,
  * whatever its verdicts (scripts/test.sh runs it); it writes into a scratch folder unless
  * --out is given.
+ * --against names an earlier run's results.json: each ratio of this run is checked against the
+ * earlier 95 % interval (reproduction.md).
  * Without --self-check, the exit status is 1 when a benchmark failed or a target was NOT met.
  */
 import { spawn } from 'node:child_process';
@@ -23,6 +25,7 @@ import { checkResult } from './report/check.js';
 import { chartsOf } from './report/charts.js';
 import { machine } from './report/machine.js';
 import { resultsPage } from './report/markdown.js';
+import { reproduce, reproductionTable, type Reproduction } from './report/reproduce.js';
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '..', '..');
 
@@ -56,7 +59,13 @@ function runOne(b: Benchmark, size: Size, out: string): Promise<number> {
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { quick: { type: 'boolean', default: false }, 'self-check': { type: 'boolean', default: false }, out: { type: 'string' }, list: { type: 'boolean', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      'self-check': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      list: { type: 'boolean', default: false },
+      against: { type: 'string' },
+    },
   });
   if (values.list) {
     for (const b of BENCHMARKS) console.log(`${b.name.padEnd(16)} ${b.what}`);
@@ -102,7 +111,16 @@ async function main(): Promise<number> {
   mkdirSync(join(dir, 'charts'), { recursive: true });
   const charts = chartsOf(results);
   for (const c of charts) writeFileSync(join(dir, c.file), c.svg);
-  const doc = { machine: m, command, date, size, seconds: Math.round((Date.now() - started) / 1000), failed, benchmarks: results };
+  // --against: an earlier results.json; each ratio of this run is checked against its interval.
+  let reproduction: Reproduction[] | undefined;
+  if (values.against) {
+    const earlier = JSON.parse(readFileSync(resolve(values.against), 'utf8')) as { benchmarks: BenchResult[]; date: string };
+    reproduction = reproduce(earlier.benchmarks, results);
+    const page = `# This run against the run of ${earlier.date}\n\n${reproductionTable(reproduction)}\n`;
+    writeFileSync(join(dir, 'reproduction.md'), page);
+    console.log(`\n${page}`);
+  }
+  const doc = { machine: m, command, date, size, ...(reproduction ? { reproduction } : {}), seconds: Math.round((Date.now() - started) / 1000), failed, benchmarks: results };
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify(doc, null, 2)}\n`);
   writeFileSync(join(dir, 'results.md'), resultsPage({ machine: m, command, date, results, charts, failed }));
   console.log(`\nresults: ${join(dir, 'results.json')}, ${join(dir, 'results.md')}, ${charts.length} charts in ${join(dir, 'charts')} (${doc.seconds} s in all)`);

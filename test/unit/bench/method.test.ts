@@ -3,6 +3,7 @@ import { compare, quietEnough, verdictOf } from '../../../bench/method/compariso
 import { interleave, roundOrder, series } from '../../../bench/method/rounds.js';
 import { bootstrapMedianInterval, median, percentile, seededRandom, summarizeRatios } from '../../../bench/method/stats.js';
 import { checkResult } from '../../../bench/report/check.js';
+import { reproduce, reproductionTable } from '../../../bench/report/reproduce.js';
 import { boxPlot, lineChart, ticks } from '../../../bench/report/svg.js';
 import { select } from '../../../bench/run-select.js';
 
@@ -143,4 +144,26 @@ test('benchmarks are selected by name or prefix; an unknown name is refused with
   t.true(select(['cni']).every((b) => b.name.startsWith('cni-')));
   t.true(select([]).length > 5);
   t.throws(() => select(['nope']), { message: /unknown benchmark nope: the benchmarks are cni-bridge/ });
+});
+
+test('a second run is checked against the first run intervals', (t) => {
+  const c = compare({
+    metric: 'ADD p50',
+    unit: 'ms',
+    better: 'lower',
+    baseline: 'ref',
+    candidate: 'berth',
+    baselineRounds: [100, 100, 100],
+    nullRounds: [100, 101, 99],
+    candidateRounds: [40, 45, 50],
+  });
+  const run = (comparison: typeof c) => [{ name: 'cni-bridge', title: '', settings: {}, comparisons: [comparison], figures: [], distributions: [], series: [], seconds: 1 }];
+  const first = run(c);
+  const [same] = reproduce(first, run(c));
+  t.true(same!.within);
+  t.true(same!.nullQuiet);
+  const [off] = reproduce(first, run({ ...c, ratio: { ...c.ratio, median: 0.7 }, null: { ...c.null, median: 1.2 } }));
+  t.false(off!.within);
+  t.false(off!.nullQuiet);
+  t.regex(reproductionTable([same!, off!]), /\| cni-bridge \| ADD p50 \| berth \| 0\.450 \[0\.400\.\.0\.500\] \| 0\.700 \| no \| 1\.200 \(too noisy\) \|/);
 });

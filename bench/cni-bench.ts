@@ -298,6 +298,10 @@ async function phase(op: string, impl: Impl, concurrency: number): Promise<{ lat
 /** One side's figures in one round: every pod's ADD then DEL at the given concurrency. */
 function measureSide(impl: Impl, concurrency: number, samples?: Map<string, number[]>): () => Promise<Record<string, number>> {
   return async () => {
+    // One untimed ADD and DEL first: the side's binaries and files are then as warm as they
+    // were for whichever side ran just before it.
+    await run('add', impl, namespaces[0]!);
+    await run('del', impl, namespaces[0]!);
     const a = await phase('add', impl, concurrency);
     const d = await phase('del', impl, concurrency);
     if (samples) {

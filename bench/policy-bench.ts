@@ -20,7 +20,7 @@
  *    (bench/method/rounds.ts).
  *
  *   node dist/bench/policy-bench.js [--pods 5000] [--policies 1000] [--levels 0,100,1000,10000]
- *                                   [--connections 2000] [--rounds 7] [--concurrency 2] [--changes 21]
+ *                                   [--connections 2000] [--rounds 8] [--concurrency 2] [--changes 21]
  *                                   [--skip-rate] [--skip-agent] [--name N --out FILE]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -53,7 +53,7 @@ const { values } = parseArgs({
     policies: { type: 'string', default: '1000' },
     levels: { type: 'string', default: '0,100,1000,10000' },
     connections: { type: 'string', default: '2000' },
-    rounds: { type: 'string', default: '7' },
+    rounds: { type: 'string', default: '8' },
     concurrency: { type: 'string', default: '2' },
     changes: { type: 'string', default: '21' },
     'skip-rate': { type: 'boolean', default: false },

@@ -21,8 +21,8 @@ const cni = (name: string, mode: string[], what: string): Benchmark => ({
   what,
   script: 'cni-bench.js',
   args: mode,
-  full: ['--pods', '12', '--rounds', '7'],
-  quick: ['--pods', '3', '--rounds', '3'],
+  full: ['--pods', '8', '--rounds', '8'],
+  quick: ['--pods', '3', '--rounds', '4'],
   check: ['--pods', '2', '--rounds', '2'],
 });
 
@@ -31,7 +31,7 @@ const docker = (name: string, mode: string[], what: string): Benchmark => ({
   what,
   script: 'docker-bench.js',
   args: mode,
-  full: ['--runs', '11'],
+  full: ['--runs', '10'],
   quick: ['--runs', '3', '--warmup', '1'],
   check: ['--runs', '2', '--warmup', '0'],
 });
@@ -43,8 +43,8 @@ export const BENCHMARKS: readonly Benchmark[] = [
   {
     ...cni('cni-dhcp', ['--dhcp'], 'CNI ADD/DEL with DHCP: berth-transparent + berth-dhcp vs reference macvlan + dhcp daemon'),
     // The reference's DHCP ADD takes about 2 s: fewer pods.
-    full: ['--pods', '4', '--rounds', '5'],
-    quick: ['--pods', '2', '--rounds', '3'],
+    full: ['--pods', '3', '--rounds', '6'],
+    quick: ['--pods', '2', '--rounds', '4'],
     check: ['--pods', '1', '--rounds', '2'],
   },
   {
@@ -64,7 +64,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
     script: 'policy-bench.js',
     args: [],
     full: [],
-    quick: ['--pods', '1000', '--policies', '200', '--levels', '0,1000', '--connections', '1000', '--rounds', '3', '--changes', '7'],
+    quick: ['--pods', '1000', '--policies', '200', '--levels', '0,1000', '--connections', '1000', '--rounds', '4', '--changes', '7'],
     check: ['--pods', '500', '--policies', '50', '--levels', '0,100', '--connections', '200', '--rounds', '2', '--changes', '3'],
   },
   {
@@ -72,8 +72,8 @@ export const BENCHMARKS: readonly Benchmark[] = [
     what: 'overlay throughput vs a hand-built VXLAN pair, convergence, RSS',
     script: 'overlay-bench.js',
     args: [],
-    full: ['--seconds', '5', '--rounds', '7', '--joins', '10'],
-    quick: ['--quick', '--joins', '2'],
+    full: ['--seconds', '5', '--rounds', '8', '--joins', '10'],
+    quick: ['--quick', '--rounds', '4', '--joins', '2'],
     check: ['--quick', '--seconds', '1', '--rounds', '2', '--joins', '1', '--sizes', '3'],
   },
 ];

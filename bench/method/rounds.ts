@@ -1,7 +1,9 @@
 /**
  * Interleaved rounds: in each round every side is measured once and the baseline twice (the
- * second time is the null pair), in an order that rotates from round to round and reverses
- * every other round, so a drift in the machine's load weighs on every side alike.
+ * second time is the null pair). Rounds come in mirrored pairs (ABCD, DCBA), and the rotation
+ * moves on from pair to pair: within each pair every side follows every other as often as it
+ * precedes it, so a linear drift of the machine's load, and whatever one run leaves warm for
+ * the next, weigh on every side alike, the null pair included.
  */
 
 /** One side of a comparison; `measure` runs it once and answers its figures by metric name. */
@@ -16,9 +18,10 @@ export const NULL_SIDE = 'null';
 /** Per round, the figures of each side by side name (the baseline's second run under NULL_SIDE). */
 export type Rounds = Record<string, Record<string, number>>[];
 
-/** The order of round r: rotated by r, reversed when r is odd. */
+/** The order of round r: rotated by the pair's index (r / 2), reversed in the pair's second round. */
 export function roundOrder<T>(items: readonly T[], r: number): T[] {
-  const rotated = items.map((_, i) => items[(i + r) % items.length]!);
+  const k = Math.floor(r / 2);
+  const rotated = items.map((_, i) => items[(i + k) % items.length]!);
   return r % 2 ? rotated.reverse() : rotated;
 }
 

@@ -101,11 +101,19 @@ test('rounds interleave every side and the null pair in rotating order', async (
   const rounds = await interleave({ ...side('ref'), nullMeasure: async (r) => (log.push(`${r}:null`), { x: r + 100 }) }, [side('berth')], 3);
   t.is(rounds.length, 3);
   t.deepEqual(log.slice(0, 3), ['0:ref', '0:null', '0:berth']);
-  t.deepEqual(log.slice(3, 6), ['1:ref', '1:berth', '1:null']);
+  t.deepEqual(log.slice(3, 6), ['1:berth', '1:null', '1:ref']);
+  t.deepEqual(log.slice(6, 9), ['2:null', '2:berth', '2:ref']);
   t.deepEqual(series(rounds, 'null', 'x'), [100, 101, 102]);
   t.deepEqual(series(rounds, 'berth', 'x'), [5, 6, 7]);
   t.throws(() => series(rounds, 'other', 'x'), { instanceOf: RangeError });
-  t.deepEqual(roundOrder(['a', 'b', 'c'], 2), ['c', 'a', 'b']);
+  t.deepEqual(roundOrder(['a', 'b', 'c'], 2), ['b', 'c', 'a']);
+  t.deepEqual(roundOrder(['a', 'b', 'c'], 3), ['a', 'c', 'b']);
+  // Over a pair of rounds, each side follows each other side as often as it precedes it.
+  const follows = (x: string, y: string, order: string[]) => order.indexOf(y) === order.indexOf(x) + 1;
+  for (let pair = 0; pair < 6; pair += 2) {
+    const [o1, o2] = [roundOrder(['ref', 'null', 'b', 'f'], pair), roundOrder(['ref', 'null', 'b', 'f'], pair + 1)];
+    t.is(Number(follows('ref', 'null', o1)) + Number(follows('ref', 'null', o2)), Number(follows('null', 'ref', o1)) + Number(follows('null', 'ref', o2)));
+  }
 });
 
 test('charts are SVG with one row per group and one line per series', (t) => {

@@ -40,9 +40,8 @@ import { median, percentile } from './method/stats.js';
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '..', '..');
 const { values } = parseArgs({
   options: {
-    pods: { type: 'string', default: '40' },
-    rounds: { type: 'string', default: '2' },
-    json: { type: 'boolean', default: false },
+    pods: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '8' },
     nat: { type: 'boolean', default: false },
     transparent: { type: 'boolean', default: false },
     dhcp: { type: 'boolean', default: false },

@@ -2,14 +2,11 @@
  * The benchmark charts as plain SVG text: box plots of sample distributions and x-y lines with
  * interval bars. Small on purpose: no chart library, nothing but strings.
  */
+import { escapeXml as esc } from '../../labs/framework/svg.js';
 import { percentile } from '../method/stats.js';
 
 const FONT = 'font-family="sans-serif" font-size="12"';
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#17becf', '#7f7f7f'];
-
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 const f = (x: number) => Number(x.toFixed(1)).toString();
 

@@ -18,29 +18,42 @@
  * With `--rss`: berthd's resident memory at idle and after each of three rounds of 1,000 pods
  * (ADD then DEL, 8 in parallel) through its socket; it must not grow by more than 10 %.
  *
- * Runs inside a private network namespace (scripts/bench-cni.sh does the unshare). Prints
- * p50/p95 latencies, operations per second and the reference/berth ratios.
+ * Method (bench/method/): the reference, the reference again (the null pair) and each berth
+ * path are interleaved in rounds; each round runs every pod's ADD then DEL, one at a time and
+ * then 8 in parallel, per side. The figures are the medians of the per-round ratios
+ * berth / reference with bootstrap 95 % intervals; `--rss-pods` sets the pods per RSS round.
+ *
+ * Runs inside a private network namespace (scripts/bench-cni.sh or bench/run.ts does the
+ * unshare). Prints the comparisons and writes them with `--out FILE`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { RESULT_OPTIONS, finish } from './method/bench-cli.js';
+import { compare, type Comparison, type Target } from './method/comparison.js';
+import type { Distribution, Figure } from './method/result.js';
+import { interleave, series, type Rounds } from './method/rounds.js';
+import { median, percentile } from './method/stats.js';
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '..', '..');
 const { values } = parseArgs({
   options: {
-    pods: { type: 'string', default: '40' },
-    rounds: { type: 'string', default: '2' },
-    json: { type: 'boolean', default: false },
+    pods: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '8' },
     nat: { type: 'boolean', default: false },
     transparent: { type: 'boolean', default: false },
     dhcp: { type: 'boolean', default: false },
     rss: { type: 'boolean', default: false },
+    'rss-pods': { type: 'string', default: '1000' },
+    ...RESULT_OPTIONS,
   },
 });
+const started = Date.now();
 const PODS = Number(values.pods);
 const ROUNDS = Number(values.rounds);
+const RSS_PODS = Number(values['rss-pods']);
 
 /** The project's libcni client, built by scripts/setup.sh from test/tools/cniclient; no other is used. */
 const cniclient = join(ROOT, '.tools', 'cniclient');
@@ -196,11 +209,11 @@ const dhcpImpls: Impl[] = [
 
 const impls = values.nat ? natImpls : values.dhcp ? dhcpImpls : values.transparent ? transparentImpls : bridgeImpls;
 /**
- * Targets (reference / berth through berthd): ADD and DEL p50 at most half the reference's
- * time, 8 parallel ADD/s at least twice; with a port mapping against bridge + portmap, 4x.
- * The fallback's figures are printed beside them, without a target.
+ * Targets on berth through berthd / reference: ADD and DEL p50 at most half the reference's
+ * time, 8 parallel ADD/s at least twice; with a port mapping against bridge + portmap, a
+ * quarter and 4x. The fallback's figures are printed beside them, without a target.
  */
-const TARGET = values.nat ? { add: 4, del: 4, throughput: 4 } : { add: 2, del: 2, throughput: 2 };
+const TARGET = values.nat ? { latency: 0.25, throughput: 4 } : { latency: 0.5, throughput: 2 };
 
 /** berthd for the fast path, in this private namespace, serving only CNI. */
 const berthd = spawn(
@@ -281,23 +294,58 @@ async function phase(op: string, impl: Impl, concurrency: number): Promise<{ lat
   return { lat, wall: Number(process.hrtime.bigint() - start) / 1e9 };
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-};
-
-interface Row {
-  impl: string;
-  concurrency: number;
-  addP50: number;
-  addP95: number;
-  delP50: number;
-  delP95: number;
-  addPerSec: number;
-  delPerSec: number;
+/** One side's figures in one round: every pod's ADD then DEL at the given concurrency. */
+function measureSide(impl: Impl, concurrency: number, samples?: Map<string, number[]>): () => Promise<Record<string, number>> {
+  return async () => {
+    // One untimed ADD and DEL first: the side's binaries and files are then as warm as they
+    // were for whichever side ran just before it.
+    await run('add', impl, namespaces[0]!);
+    await run('del', impl, namespaces[0]!);
+    const a = await phase('add', impl, concurrency);
+    const d = await phase('del', impl, concurrency);
+    if (samples) {
+      samples.set(`ADD|${impl.name}`, [...(samples.get(`ADD|${impl.name}`) ?? []), ...a.lat]);
+      samples.set(`DEL|${impl.name}`, [...(samples.get(`DEL|${impl.name}`) ?? []), ...d.lat]);
+    }
+    return { addP50: median(a.lat), delP50: median(d.lat), addPerSec: a.lat.length / a.wall, delPerSec: d.lat.length / d.wall };
+  };
 }
-const rows: Row[] = [];
 
+/** The comparisons of every berth side against the reference, for one concurrency's rounds. */
+function comparisonsOf(rounds: Rounds, concurrency: number): (Comparison & { group: string })[] {
+  const [ref, ...berth] = impls as [Impl, ...Impl[]];
+  const metrics: { key: string; metric: string; unit: string; better: 'lower' | 'higher'; target?: Target }[] =
+    concurrency === 1
+      ? [
+          { key: 'addP50', metric: 'ADD p50, one at a time', unit: 'ms', better: 'lower', target: { atMost: TARGET.latency } },
+          { key: 'delP50', metric: 'DEL p50, one at a time', unit: 'ms', better: 'lower', target: { atMost: TARGET.latency } },
+        ]
+      : [
+          { key: 'addPerSec', metric: `ADD/s, ${concurrency} in parallel`, unit: 'ops/s', better: 'higher', target: { atLeast: TARGET.throughput } },
+          { key: 'delPerSec', metric: `DEL/s, ${concurrency} in parallel`, unit: 'ops/s', better: 'higher' },
+        ];
+  return berth.flatMap((b) =>
+    metrics.map((m) => ({
+      group: b.path ?? b.name,
+      ...compare({
+        metric: m.metric,
+        unit: m.unit,
+        better: m.better,
+        baseline: ref.name,
+        candidate: b.name,
+        baselineRounds: series(rounds, ref.name, m.key),
+        nullRounds: series(rounds, 'null', m.key),
+        candidateRounds: series(rounds, b.name, m.key),
+        // The fallback has no target: it is there to be seen beside the fast path.
+        ...(b.path === 'fallback' || !m.target ? {} : { target: m.target }),
+      }),
+    })),
+  );
+}
+
+const comparisons: (Comparison & { group: string })[] = [];
+const samples = new Map<string, number[]>();
+const roundsByConcurrency: Record<string, Rounds> = {};
 const rssRounds: number[] = [];
 try {
   // Warm the page cache and create every bridge's first-use state once, outside the timings.
@@ -309,7 +357,7 @@ try {
     const fast = impls.find((i) => i.path === 'berthd')!;
     rssRounds.push(berthdRssMiB());
     for (let round = 0; round < 3; round++) {
-      for (let done = 0; done < 1000; done += namespaces.length) {
+      for (let done = 0; done < RSS_PODS; done += namespaces.length) {
         await phase('add', fast, 8);
         await phase('del', fast, 8);
       }
@@ -317,34 +365,19 @@ try {
     }
   } else {
     for (const concurrency of [1, 8]) {
-      const acc = new Map<string, { add: number[]; del: number[]; addWall: number; delWall: number }>();
-      for (let r = 0; r < ROUNDS; r++) {
-        // Rotate who goes first, so drift in the machine's load does not favour one side.
-        const order = impls.map((_, i) => impls[(i + r) % impls.length]!);
-        for (const impl of order) {
-          const a = await phase('add', impl, concurrency);
-          const d = await phase('del', impl, concurrency);
-          const e = acc.get(impl.name) ?? { add: [], del: [], addWall: 0, delWall: 0 };
-          e.add.push(...a.lat);
-          e.del.push(...d.lat);
-          e.addWall += a.wall;
-          e.delWall += d.wall;
-          acc.set(impl.name, e);
-        }
-      }
-      for (const impl of impls) {
-        const e = acc.get(impl.name)!;
-        rows.push({
-          impl: impl.name,
-          concurrency,
-          addP50: pct(e.add, 50),
-          addP95: pct(e.add, 95),
-          delP50: pct(e.del, 50),
-          delP95: pct(e.del, 95),
-          addPerSec: e.add.length / e.addWall,
-          delPerSec: e.del.length / e.delWall,
-        });
-      }
+      const [ref, ...berth] = impls as [Impl, ...Impl[]];
+      const side = (impl: Impl) => ({ name: impl.name, measure: measureSide(impl, concurrency, concurrency === 1 ? samples : undefined) });
+      // The null pair runs the reference's procedure again, without keeping its samples.
+      const baseline = { ...side(ref), nullMeasure: measureSide(ref, concurrency) };
+      const rounds = await interleave(baseline, berth.map(side), ROUNDS, (r, figs) =>
+        console.log(
+          `  concurrency ${concurrency}, round ${r + 1}/${ROUNDS}: ${Object.entries(figs)
+            .map(([n, f]) => `${n} ADD ${f.addP50!.toFixed(1)} ms`)
+            .join(', ')}`,
+        ),
+      );
+      roundsByConcurrency[concurrency] = rounds;
+      comparisons.push(...comparisonsOf(rounds, concurrency));
     }
   }
 } finally {
@@ -356,49 +389,42 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
+const figures: Figure[] = [];
 if (values.rss) {
   const [idle, ...after] = rssRounds as [number, ...number[]];
   // Idle to round 1 is warm-up (heap sized, code compiled); a leak shows as growth after it.
   const growth = (Math.max(...after.slice(1)) - after[0]!) / after[0]!;
-  console.log(`\nberthd RSS (MiB): idle ${idle.toFixed(1)}; after each round of 1,000 pods (ADD + DEL, 8 in parallel, through the CNI socket): ${after.map((x) => x.toFixed(1)).join(', ')}`);
-  console.log(`idle to round 3: ${(((after.at(-1)! - idle) / idle) * 100).toFixed(1)} % (warm-up included)`);
-  console.log(`growth from round 1 to the largest later round: ${(growth * 100).toFixed(1)} % [target: <= 10 %] ${growth <= 0.1 ? 'met' : 'NOT met'}`);
-  process.exitCode = growth <= 0.1 ? 0 : 1;
-} else {
-  report();
+  figures.push({ name: 'berthd RSS at idle', value: idle, unit: 'MiB', verdict: 'information' });
+  after.forEach((x, i) => figures.push({ name: `berthd RSS after round ${i + 1} of ${RSS_PODS} pods`, value: x, unit: 'MiB', verdict: 'information' }));
+  figures.push({ name: 'RSS growth from round 1 to the largest later round', value: growth * 100, unit: '%', goal: '<= 10 %', verdict: growth <= 0.1 ? 'met' : 'NOT met' });
 }
-
-function report(): void {
-  const f = (x: number) => x.toFixed(1).padStart(7);
-  const what = values.nat
-    ? 'one port mapping per pod'
+const what = values.rss
+  ? `berthd RSS, rounds of ${RSS_PODS} pods (ADD + DEL, 8 in parallel, through the CNI socket)`
+  : values.nat
+    ? 'CNI ADD/DEL with one port mapping per pod'
     : values.dhcp
-      ? 'macvlan in bridge mode, addresses from one dnsmasq'
+      ? 'CNI ADD/DEL, macvlan in bridge mode, addresses from one dnsmasq'
       : values.transparent
-        ? 'macvlan in bridge mode on one uplink'
-        : 'ipMasq + isGateway';
-  console.log(`\nCNI ADD/DEL through cniclient (libcni), ${PODS} pods x ${ROUNDS} rounds, ${what}, ms`);
-  console.log('implementation                           conc   ADD p50  ADD p95  DEL p50  DEL p95   ADD/s   DEL/s');
-  for (const r of rows) console.log(`${r.impl.padEnd(40)} ${String(r.concurrency).padStart(4)} ${f(r.addP50)}  ${f(r.addP95)}  ${f(r.delP50)}  ${f(r.delP95)} ${f(r.addPerSec)} ${f(r.delPerSec)}`);
-  console.log('\nratios (reference / berth; > 1 means berth is faster):');
-  let pass = true;
-  for (const c of [1, 8]) {
-    const ref = rows.find((r) => r.concurrency === c && r.impl.startsWith('reference'))!;
-    for (const b of rows.filter((r) => r.concurrency === c && r.impl.startsWith('berth'))) {
-      const addRatio = ref.addP50 / b.addP50;
-      const delRatio = ref.delP50 / b.delP50;
-      const thr = b.addPerSec / ref.addPerSec;
-      const delThr = b.delPerSec / ref.delPerSec;
-      const judged = b.impl.includes('(berthd)');
-      // Latency targets apply to one pod at a time; throughput to 8 in parallel.
-      const ok = c === 1 ? addRatio >= TARGET.add && delRatio >= TARGET.del : thr >= TARGET.throughput;
-      if (judged) pass &&= ok;
-      const target = c === 1 ? `ADD >= ${TARGET.add}x, DEL >= ${TARGET.del}x` : `ADD/s >= ${TARGET.throughput}x`;
-      console.log(
-        `  ${b.impl.padEnd(40)} concurrency ${c}: ADD p50 ${addRatio.toFixed(2)}x, DEL p50 ${delRatio.toFixed(2)}x, ADD/s ${thr.toFixed(2)}x, DEL/s ${delThr.toFixed(2)}x  ${judged ? `[target: ${target}] ${ok ? 'met' : 'NOT met'}` : '(fallback: no target)'}`,
-      );
-    }
-  }
-  if (values.json) console.log(JSON.stringify(rows));
-  process.exitCode = pass ? 0 : 1;
-}
+        ? 'CNI ADD/DEL, macvlan in bridge mode on one uplink'
+        : 'CNI ADD/DEL, bridge with ipMasq + isGateway';
+const distributions: Distribution[] = [...samples].map(([key, xs]) => {
+  const [operation, implementation] = key.split('|') as [string, string];
+  return { operation: `${operation} (1 at a time)`, implementation, unit: 'ms', samples: xs.map((x) => Math.round(x * 100) / 100) };
+});
+const latency = distributions.map((d) => ({ operation: d.operation, implementation: d.implementation, p50: percentile(d.samples, 50), p95: percentile(d.samples, 95) }));
+for (const l of latency) console.log(`  ${l.operation} ${l.implementation.padEnd(40)} p50 ${l.p50.toFixed(1)} ms, p95 ${l.p95.toFixed(1)} ms`);
+const ok = finish(
+  {
+    name: values.name ?? 'cni',
+    title: `${what}, through cniclient (libcni)`,
+    settings: { pods: PODS, rounds: ROUNDS, ...(values.rss ? { rssPods: RSS_PODS } : {}) },
+    comparisons,
+    figures,
+    distributions,
+    series: [],
+    details: { latency, rounds: roundsByConcurrency },
+    seconds: Math.round((Date.now() - started) / 1000),
+  },
+  values.out,
+);
+process.exitCode = ok ? 0 : 1;

@@ -7,18 +7,29 @@
  *
  *   scripts/bench-docker.sh [--runs N] [--publish]
  *
- * Runs inside a private network + mount namespace (scripts/bench-docker.sh does the
- * unshare) with its own dockerd and berthd (test/netns/docker/harness.ts). Prints p50/p95
- * per side and the berth/bridge ratio of the p50s (target: at most 1.2; exits 1 when missed).
+ * Runs inside a private network + mount namespace (scripts/bench-docker.sh or bench/run.ts
+ * does the unshare) with its own dockerd and berthd (test/netns/docker/harness.ts). Each run is
+ * a round (bench/method/rounds.ts): the bridge, the bridge again (the null pair) and berth-nat,
+ * in rotating order. The figure is the median of the per-round ratios berth-nat / bridge
+ * (target: at most 1.2), with its bootstrap 95 % interval.
  */
 import { parseArgs } from 'node:util';
 import { DockerEnv, IMAGE, dockerUnavailable } from '../test/netns/docker/harness.js';
+import { RESULT_OPTIONS, finish } from './method/bench-cli.js';
+import { compare } from './method/comparison.js';
+import { interleave, series } from './method/rounds.js';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '20' }, warmup: { type: 'string', default: '2' }, publish: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+  options: {
+    runs: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '2' },
+    publish: { type: 'boolean', default: false },
+    ...RESULT_OPTIONS,
+  },
 });
 const RUNS = Number(values.runs);
 const WARMUP = Number(values.warmup);
+const started = Date.now();
 
 const unavailable = dockerUnavailable();
 if (unavailable) {
@@ -31,42 +42,51 @@ const sides = [
   { name: 'berth-nat', network: 'bench-nat', create: ['-d', 'berth-nat', '--subnet', '10.234.2.0/24'] },
 ] as const;
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
 const env = await DockerEnv.start();
 let failed = false;
 try {
   for (const s of sides) await env.dockerOk(['network', 'create', ...s.create, s.network]);
-  const times = new Map<string, number[]>(sides.map((s) => [s.name, []]));
-  for (let i = 0; i < WARMUP + RUNS; i++) {
-    // Alternate which side goes first.
-    const order = i % 2 === 0 ? sides : [...sides].reverse();
-    for (const s of order) {
-      const args = ['run', '--rm', '--network', s.network, ...(values.publish ? ['-p', `${18000 + i}:80`] : []), IMAGE, 'true'];
-      const start = process.hrtime.bigint();
-      await env.dockerOk(args);
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (i >= WARMUP) times.get(s.name)!.push(ms);
-    }
-  }
-  const result = sides.map((s) => {
-    const t = [...times.get(s.name)!].sort((a, b) => a - b);
-    return { side: s.name, runs: t.length, p50: percentile(t, 50), p95: percentile(t, 95) };
-  });
-  const bridge = result[0]!;
-  const nat = result[1]!;
-  const ratio = nat.p50 / bridge.p50;
-  if (values.json) {
-    console.log(JSON.stringify({ runs: RUNS, publish: values.publish, results: result, ratio }));
-  } else {
-    console.log(`docker run --rm --network N ${IMAGE} true${values.publish ? ' (with -p)' : ''}, ${RUNS} runs per side, interleaved`);
-    for (const r of result) console.log(`  ${r.side.padEnd(14)} p50 ${r.p50.toFixed(1).padStart(7)} ms   p95 ${r.p95.toFixed(1).padStart(7)} ms`);
-    console.log(`  berth-nat / docker bridge (p50): ${ratio.toFixed(2)}x (target <= 1.20x): ${ratio <= 1.2 ? 'met' : 'NOT met'}`);
-  }
+  let port = 18000;
+  const samples = new Map<string, number[]>(sides.map((s) => [s.name, []]));
+  const side = (s: (typeof sides)[number], keep: boolean) => async () => {
+    const args = ['run', '--rm', '--network', s.network, ...(values.publish ? ['-p', `${port++}:80`] : []), IMAGE, 'true'];
+    const start = process.hrtime.bigint();
+    await env.dockerOk(args);
+    const ms = Number(process.hrtime.bigint() - start) / 1e6;
+    if (keep) samples.get(s.name)!.push(Math.round(ms * 10) / 10);
+    return { ms };
+  };
+  const [bridge, nat] = sides;
+  for (let i = 0; i < WARMUP; i++) for (const s of sides) await side(s, false)();
+  const rounds = await interleave({ name: bridge.name, measure: side(bridge, true), nullMeasure: side(bridge, false) }, [{ name: nat.name, measure: side(nat, true) }], RUNS);
+  const operation = `docker run --rm --network N ${IMAGE} true${values.publish ? ' (with -p)' : ''}`;
+  const ok = finish(
+    {
+      name: values.name ?? (values.publish ? 'docker-publish' : 'docker-run'),
+      title: `${operation}: berth-nat vs Docker's bridge`,
+      settings: { runs: RUNS, warmup: WARMUP, publish: values.publish },
+      comparisons: [
+        compare({
+          metric: operation,
+          unit: 'ms',
+          better: 'lower',
+          baseline: bridge.name,
+          candidate: nat.name,
+          baselineRounds: series(rounds, bridge.name, 'ms'),
+          nullRounds: series(rounds, 'null', 'ms'),
+          candidateRounds: series(rounds, nat.name, 'ms'),
+          target: { atMost: 1.2 },
+        }),
+      ],
+      figures: [],
+      distributions: sides.map((s) => ({ operation: 'docker run', implementation: s.name, unit: 'ms', samples: samples.get(s.name)! })),
+      series: [],
+      seconds: Math.round((Date.now() - started) / 1000),
+    },
+    values.out,
+  );
   // Like bench-cni: a missed target is a failure.
-  if (ratio > 1.2) failed = true;
+  if (!ok) failed = true;
 } catch (err) {
   failed = true;
   console.error(err);

@@ -13,8 +13,9 @@
  *       `bridge`. Both sides share the hosts' netfilter (berth's tables see B's packets too),
  *       the fabric and the machine's CPUs;
  *    C  berth-overlay in routed mode (VNI 4243, 10.245.0.0/16), for information.
- *    A and B alternate which goes first; C follows. Per round the ratio A/B; the median of the
- *    per-round ratios, its min..max, and the goal (>= 0.95x).
+ *    A, B, B again (the null pair) and C are interleaved in rounds of rotating order
+ *    (bench/method/rounds.ts); the figure is the median of the per-round ratios A/B with its
+ *    bootstrap 95 % interval, and the goal (>= 0.95x).
  * 2. Convergence of a node joining a cluster of 3 and of 10 hosts that have a pod each: the
  *    time from the joiner's first pod ADD returning until a pod on an existing host gets an
  *    answer from the new pod (ping every 10 ms, timestamps from ping -D). The joiner is one lab
@@ -26,20 +27,25 @@
  * 3. berthd's resident memory (VmRSS) on each host, with the pods up: after the throughput
  *    set-up (2 hosts) and with 10 hosts.
  *
- *   bash scripts/bench-overlay.sh [--quick] [--seconds N] [--rounds R] [--joins J] [--out FILE]
+ *   bash scripts/bench-overlay.sh [--quick] [--seconds N] [--rounds R] [--joins J] [--sizes 3,10] [--out FILE]
  *
  * Defaults: 10 s, 6 rounds, 20 joins per size (about 6 minutes on 2 CPUs); --quick: 2 s,
  * 3 rounds, 5 joins (about 70 s). Exits 1 when a goal is not met.
  *
  * Runs inside a private network and mount namespace (scripts/bench-overlay.sh does the
- * unshare); everything it makes goes with lab.stop(). Prints the figures and writes them as
- * JSON to FILE (default bench-results/overlay.json, relative to the repository).
+ * unshare, or bench/run.ts); everything it makes goes with lab.stop(). Prints the figures and
+ * writes them (bench/method/result.ts) to FILE when `--out` names one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { RESULT_OPTIONS, finish } from './method/bench-cli.js';
+import { compare, type Comparison } from './method/comparison.js';
+import { goalVerdict, type Figure } from './method/result.js';
+import { interleave, series, type Rounds } from './method/rounds.js';
+import { median } from './method/stats.js';
 import { startClusterLab, type ClusterLab, type LabBerthd, type LabHost } from '../test/support/cluster-lab.js';
 import { ROOT, sh } from '../test/support/netns.js';
 
@@ -49,7 +55,8 @@ const { values } = parseArgs({
     seconds: { type: 'string' },
     rounds: { type: 'string' },
     joins: { type: 'string' },
-    out: { type: 'string', default: 'bench-results/overlay.json' },
+    sizes: { type: 'string', default: '3,10' },
+    ...RESULT_OPTIONS,
   },
 });
 const QUICK = values.quick;
@@ -58,13 +65,19 @@ const SECONDS = Number(values.seconds ?? (QUICK ? 2 : 10));
 const ROUNDS = Number(values.rounds ?? (QUICK ? 3 : 6));
 /** Joins measured per cluster size. */
 const JOINS = Number(values.joins ?? (QUICK ? 5 : 20));
-const OUT = resolve(ROOT, values.out);
+const OUT = values.out === undefined ? undefined : resolve(ROOT, values.out);
 for (const [flag, n] of Object.entries({ seconds: SECONDS, rounds: ROUNDS, joins: JOINS }))
   if (!Number.isInteger(n) || n < 1) {
     console.error(`--${flag} wants a whole number of at least 1`);
     process.exit(2);
   }
-const SIZES = [3, 10] as const;
+/** Cluster sizes whose convergence is measured (`--sizes`; the RSS of the largest is reported). */
+const SIZES = values.sizes.split(',').map(Number);
+if (!SIZES.every((n) => Number.isInteger(n) && n >= 2)) {
+  console.error('--sizes wants cluster sizes of at least 2, e.g. 3,10');
+  process.exit(2);
+}
+const LARGEST = Math.max(...SIZES);
 const GOAL = { ratio: 0.95, p95Ms: 1000 };
 const JOIN_TIMEOUT_MS = 10_000;
 
@@ -243,39 +256,13 @@ async function iperf(path: Path, seconds: number): Promise<IperfResult> {
   };
 }
 
-interface Round {
-  round: number;
-  order: string[];
-  berth: IperfResult;
-  hand: IperfResult;
-  routed: IperfResult;
-  ratio: number;
-}
-
-/** Rounds of A/B (alternating who goes first), then C. */
-async function throughputRounds(paths: Record<Path['name'], Path>): Promise<Round[]> {
-  const rounds: Round[] = [];
-  for (let r = 1; r <= ROUNDS; r++) {
-    const order: Path['name'][] = r % 2 ? ['berth', 'hand', 'routed'] : ['hand', 'berth', 'routed'];
-    const res = {} as Record<Path['name'], IperfResult>;
-    for (const name of order) res[name] = await iperf(paths[name], SECONDS);
-    const row = { round: r, order, ...res, ratio: round3(res.berth.gbps / res.hand.gbps) };
-    rounds.push(row);
-    printRound(row);
-  }
-  return rounds;
-}
-
-/** One cell of the table: Gbit/s, retransmits, CPU of client/server. */
-const cell = (x: IperfResult) => `${x.gbps.toFixed(2).padStart(6)} (retr ${String(x.retransmits).padStart(5)}, cpu ${x.cpuClient.toFixed(0).padStart(3)}/${x.cpuServer.toFixed(0).padStart(3)} %)`;
-const CELL = cell({ gbps: 0, retransmits: 0, cpuClient: 0, cpuServer: 0 }).length;
-
-function printTableHead(): void {
-  console.log(`  round  ${'berth-overlay VXLAN (A)'.padEnd(CELL)}  ${'hand-built VXLAN (B)'.padEnd(CELL)}   A / B  ${'berth-overlay routed (info)'.padEnd(CELL)}  order`);
-}
-
-function printRound(r: Round): void {
-  console.log(`  ${String(r.round).padStart(5)}  ${cell(r.berth)}  ${cell(r.hand)}  ${r.ratio.toFixed(3).padStart(6)}  ${cell(r.routed)}  ${r.order.join(',')}`);
+/** Rounds of the hand-built pair (baseline, and again as the null pair), berth VXLAN and berth routed. */
+async function throughputRounds(paths: Record<Path['name'], Path>): Promise<Rounds> {
+  const side = (name: Path['name']) => ({ name, measure: async () => ({ ...(await iperf(paths[name], SECONDS)) }) });
+  return interleave(side('hand'), [side('berth'), side('routed')], ROUNDS, (r, figs) => {
+    const line = Object.entries(figs).map(([name, x]) => `${name} ${x.gbps!.toFixed(2)} (retr ${x.retransmits}, cpu ${x.cpuClient!.toFixed(0)}/${x.cpuServer!.toFixed(0)} %)`);
+    console.log(`  round ${r + 1}: ${line.join(', ')}`);
+  });
 }
 
 // ---------------------------------------------------------------- convergence
@@ -406,16 +393,20 @@ function machine() {
   };
 }
 
-function summarizeThroughput(rounds: Round[]) {
-  const ratios = rounds.map((r) => r.ratio);
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
-  const ratio = { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
-  const gbps = (name: Path['name']) => round3(median(rounds.map((r) => r[name].gbps)));
-  return { ratio, medianGbps: { berth: gbps('berth'), hand: gbps('hand'), routed: gbps('routed') }, goal: GOAL.ratio, met: ratio.median >= GOAL.ratio };
+function throughputComparisons(rounds: Rounds): Comparison[] {
+  const of = (name: string, target?: { atLeast: number }) =>
+    compare({
+      metric: `pod-to-pod TCP throughput (iperf3 -t ${SECONDS})`,
+      unit: 'Gbit/s',
+      better: 'higher',
+      baseline: 'hand-built VXLAN pair',
+      candidate: name === 'berth' ? 'berth-overlay VXLAN' : 'berth-overlay routed',
+      baselineRounds: series(rounds, 'hand', 'gbps'),
+      nullRounds: series(rounds, 'null', 'gbps'),
+      candidateRounds: series(rounds, name, 'gbps'),
+      ...(target ? { target } : {}),
+    });
+  return [of('berth', { atLeast: GOAL.ratio }), of('routed')];
 }
 
 function printRss(title: string, rows: RssRow[]): void {
@@ -478,13 +469,8 @@ async function main(): Promise<void> {
     const paths = await setUpThroughput(lab, berthds);
     const rssTwo = rssOf(berthds);
     console.log(`\npod-to-pod TCP throughput h1 -> h2, Gbit/s (iperf3 -t ${SECONDS}; retransmits; CPU client/server)`);
-    printTableHead();
     const rounds = await throughputRounds(paths);
-    const tput = summarizeThroughput(rounds);
-    console.log(
-      `\nberth / hand-built: median of per-round ratios ${tput.ratio.median.toFixed(3)}x (min ${tput.ratio.min.toFixed(3)} .. max ${tput.ratio.max.toFixed(3)}) [goal: >= ${GOAL.ratio}x] ${tput.met ? 'met' : 'NOT met'}`,
-    );
-    console.log(`median Gbit/s: berth VXLAN ${tput.medianGbps.berth}, hand-built ${tput.medianGbps.hand}, berth routed ${tput.medianGbps.routed} (information)`);
+    const comparisons = throughputComparisons(rounds);
     printRss('2 hosts, each with a pod on the VXLAN and on the routed network', rssTwo);
     for (const p of [...podProcs]) p.kill('SIGKILL');
 
@@ -497,7 +483,7 @@ async function main(): Promise<void> {
     for (const size of SIZES) {
       const observers = await setUpCluster(lab, size, berthds, pods);
       floor ??= await measurementFloor(observers[0]!, observers[1]!);
-      if (size === 10) rssTen = rssOf(new Map([...berthds].filter(([h]) => h !== joiner.name)));
+      if (size === LARGEST) rssTen = rssOf(new Map([...berthds].filter(([h]) => h !== joiner.name)));
       results.push(await convergence(lab, size, joiner, observers));
     }
     for (const c of results) {
@@ -507,22 +493,46 @@ async function main(): Promise<void> {
       );
     }
     console.log(`  measurement floor (first answer from a pod reachable all along): ${floor} ms`);
-    printRss('10 hosts, each with a pod', rssTen);
+    printRss(`${LARGEST} hosts, each with a pod`, rssTen);
 
-    const seconds = Math.round((Date.now() - started) / 1000);
-    const doc = {
-      machine: facts,
-      settings: { quick: QUICK, seconds: SECONDS, rounds: ROUNDS, joins: JOINS },
-      throughput: { unit: 'Gbit/s', rounds, ...tput },
-      convergence: results.map((c) => ({ ...c, goalP95Ms: GOAL.p95Ms, met: c.p95 < GOAL.p95Ms && c.missed === 0 })),
-      convergenceFloorMs: floor,
-      rssMiB: { twoHosts: rssTwo, tenHosts: rssTen },
-      runSeconds: seconds,
-    };
-    mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(OUT, `${JSON.stringify(doc, null, 2)}\n`);
-    console.log(`\nrun time ${seconds} s; results in ${OUT}`);
-    process.exitCode = tput.met && doc.convergence.every((c) => c.met) ? 0 : 1;
+    const figures: Figure[] = [];
+    for (const c of results) {
+      figures.push({ name: `convergence, ${c.hosts} hosts + a joiner: p50`, value: c.p50, unit: 'ms', verdict: 'information' });
+      figures.push({
+        name: `convergence, ${c.hosts} hosts + a joiner: p95`,
+        value: c.p95,
+        unit: 'ms',
+        goal: `< ${GOAL.p95Ms} ms, none missed`,
+        verdict: goalVerdict(c.p95 < GOAL.p95Ms && c.missed === 0),
+      });
+    }
+    figures.push({ name: 'convergence measurement floor (a pod reachable all along)', value: floor ?? NaN, unit: 'ms', verdict: 'information' });
+    figures.push({ name: 'berthd RSS, max over 2 hosts with pods', value: Math.max(...rssTwo.map((r) => r.mib)), unit: 'MiB', verdict: 'information' });
+    figures.push({ name: `berthd RSS, max over ${LARGEST} hosts with a pod each`, value: Math.max(...rssTen.map((r) => r.mib)), unit: 'MiB', verdict: 'information' });
+    const names = { hand: 'hand-built VXLAN pair', berth: 'berth-overlay VXLAN', routed: 'berth-overlay routed' } as const;
+    const ok = finish(
+      {
+        name: values.name ?? 'overlay',
+        title: 'Overlay across two lab hosts: throughput against a hand-built VXLAN pair; convergence of a joining node',
+        settings: { quick: QUICK, seconds: SECONDS, rounds: ROUNDS, joins: JOINS, iperf3: facts.iperf3 },
+        comparisons,
+        figures,
+        distributions: [
+          ...(['berth', 'hand', 'routed'] as const).map((n) => ({ operation: 'throughput', implementation: names[n], unit: 'Gbit/s', samples: series(rounds, n, 'gbps') })),
+          ...results.map((c) => ({ operation: `convergence, ${c.hosts} hosts`, implementation: 'berth-overlay', unit: 'ms', samples: c.joins.map((j) => j.ms ?? JOIN_TIMEOUT_MS) })),
+        ],
+        series: [],
+        details: {
+          rounds,
+          medianGbps: { berth: median(series(rounds, 'berth', 'gbps')), hand: median(series(rounds, 'hand', 'gbps')) },
+          convergence: results,
+          rssMiB: { twoHosts: rssTwo, tenHosts: rssTen },
+        },
+        seconds: Math.round((Date.now() - started) / 1000),
+      },
+      OUT,
+    );
+    process.exitCode = ok ? 0 : 1;
   } finally {
     for (const p of [...podProcs]) p.kill('SIGKILL');
     await lab.stop();

@@ -7,23 +7,33 @@
  *    the object to the committed transaction (target: under 50 ms);
  * 2b. the same change through berthd's API (ApplyPolicies → store → agent → transaction),
  *    with berthd started on a store holding the whole world;
- * 3. rate: new TCP connections per second between two pods of a berth-bridge network with
- *    0, 100, 1,000 and 10,000 policies installed, as a ratio to the rate with none (target:
- *    at 10,000, at least 0.9). Both pods are isolated by two of the policies (deny all in
- *    their namespace, allow client -> server on 8080), so every new connection walks the
- *    policy chains; the other policies select the 5,000 other pods. Rates with and without
- *    the policies are measured alternately (see `switcher`), and the ratio is the median of
- *    the rounds' ratios.
+ * 3. per-connection cost: the CPU time per new TCP connection between two pods of a
+ *    berth-bridge network with 0, 100, 1,000 and 10,000 policies installed, against the same
+ *    with no policy in force (target: at 10,000, at most 1/0.9 of it, what "a rate of at
+ *    least 0.9" means for a CPU-bound path). Both pods are isolated by two of the policies
+ *    (deny all in their namespace, allow client -> server on 8080), so every new connection
+ *    walks the policy chains; the other policies select the 5,000 other pods. The cost is
+ *    the CPU time of the client and the server processes over a fixed number of connections
+ *    (the packets' netfilter work runs on their time slices): unlike a rate, CPU time does not
+ *    depend on how much of the two CPUs other work leaves free. Without and with the policies
+ *    (see `switcher`) and the null pair (without, again) are interleaved in rounds
+ *    (bench/method/rounds.ts).
  *
  *   node dist/bench/policy-bench.js [--pods 5000] [--policies 1000] [--levels 0,100,1000,10000]
- *                                   [--seconds 2] [--rounds 3] [--concurrency 4] [--skip-rate] [--skip-agent] [--json]
+ *                                   [--connections 2000] [--rounds 8] [--concurrency 2] [--changes 21]
+ *                                   [--skip-rate] [--skip-agent] [--name N --out FILE]
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { RESULT_OPTIONS, finish } from './method/bench-cli.js';
+import { compare, type Comparison } from './method/comparison.js';
+import { goalVerdict, type Distribution, type Figure, type Series } from './method/result.js';
+import { interleave, series as roundSeries } from './method/rounds.js';
+import { bootstrapMedianInterval, median, percentile } from './method/stats.js';
 import { openNftables } from '../dataplane/linux/index.js';
 import { connectApi } from '../daemon/grpc/client.js';
 import { applyPolicyManifests } from '../policy/policy-store.js';
@@ -42,26 +52,31 @@ const { values } = parseArgs({
     pods: { type: 'string', default: '5000' },
     policies: { type: 'string', default: '1000' },
     levels: { type: 'string', default: '0,100,1000,10000' },
-    seconds: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '3' },
-    concurrency: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '2' },
+    changes: { type: 'string', default: '21' },
     'skip-rate': { type: 'boolean', default: false },
     'skip-agent': { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
+    ...RESULT_OPTIONS,
   },
 });
+const started = Date.now();
+const CHANGES = Number(values.changes);
 const NAMESPACES = 50;
 const PODS = Number(values.pods);
 const POLICIES = Number(values.policies);
 const LEVELS = values.levels.split(',').map(Number);
 const results: Record<string, unknown> = {};
+const figures: Figure[] = [];
+const distributions: Distribution[] = [];
+const comparisons: (Comparison & { group: string })[] = [];
+const series: Series[] = [];
 
 const ms = (n: number) => `${n.toFixed(1)} ms`;
-const say = (line: string) => {
-  if (!values.json) console.log(line);
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+const say = (line: string) => console.log(line);
+const pct = (xs: number[], p: number) => percentile(xs, p * 100);
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 function load(compiler: PolicyCompiler, objects: readonly PolicyObject[]): void {
   for (const o of objects) compiler.setObject(o);
@@ -87,6 +102,15 @@ function benchCompile(): { compiler: PolicyCompiler } {
   say(`== compile: ${POLICIES} policies over ${size.namespaces * size.podsPerNamespace} pods`);
   say(`   parse+validate ${ms(parseMs)}; compile to IR ${ms(compileMs)}; render nftables ${ms(renderMs)}; compile total ${ms(compileMs + renderMs)} (target < 1000 ms)`);
   say(`   nftables objects: ${count.total} (${count.chains} chains, ${count.rules} rules, ${count.sets} sets and maps, ${count.elements} elements)`);
+  const total = compileMs + renderMs;
+  figures.push({
+    name: `compile ${POLICIES} policies over ${size.namespaces * size.podsPerNamespace} pods (IR + nftables)`,
+    value: total,
+    unit: 'ms',
+    goal: '< 1000 ms',
+    verdict: goalVerdict(total < 1000),
+  });
+  figures.push({ name: 'nftables objects of that', value: count.total, unit: 'objects', verdict: 'information' });
   return { compiler };
 }
 
@@ -98,7 +122,7 @@ function benchChange(compiler: PolicyCompiler): void {
   const installMs = performance.now() - t;
   const times: number[] = [];
   const commands: number[] = [];
-  for (let round = 0; round < 21; round++) {
+  for (let round = 0; round < CHANGES; round++) {
     const [o] = parsePolicyObjects([changedPolicy(round)]);
     t = performance.now();
     load(compiler, [o!]);
@@ -110,6 +134,8 @@ function benchChange(compiler: PolicyCompiler): void {
   results.change = { installMs, medianMs: median(times), p95Ms: pct(times, 0.95), maxMs: Math.max(...times), commands: median(commands) };
   say(`== one policy change, with the ${POLICIES} policies installed (installing them all: ${ms(installMs)}, one transaction)`);
   say(`   apply one changed policy: median ${ms(median(times))}, p95 ${ms(pct(times, 0.95))} (target < 50 ms); ${median(commands)} commands per transaction`);
+  figures.push({ name: `one policy change applied, ${POLICIES} installed: p95`, value: pct(times, 0.95), unit: 'ms', goal: '< 50 ms', verdict: goalVerdict(pct(times, 0.95) < 50) });
+  distributions.push({ operation: 'one policy change', implementation: 'engine to kernel', unit: 'ms', samples: times.map(round2) });
 }
 
 // --- 2b. one policy change through berthd ---------------------------------------------------
@@ -135,7 +161,7 @@ async function benchAgentChange(): Promise<void> {
     const startMs = performance.now() - t0;
     const times: number[] = [];
     let modes = '';
-    for (let round = 0; round < 21; round++) {
+    for (let round = 0; round < CHANGES; round++) {
       const t = performance.now();
       const reply = await api.applyPolicies({ manifestsJson: [JSON.stringify(changedPolicy(round))], sources: [] });
       times.push(performance.now() - t);
@@ -144,6 +170,15 @@ async function benchAgentChange(): Promise<void> {
     results.agentChange = { startMs, medianMs: median(times), p95Ms: pct(times, 0.95), firstMode: modes };
     say(`== one policy change through berthd (ApplyPolicies: store, agent sync, transaction; berthd started and synced in ${ms(startMs)})`);
     say(`   median ${ms(median(times))}, p95 ${ms(pct(times, 0.95))} (target < 50 ms)`);
+    figures.push({ name: `one policy change through berthd (ApplyPolicies), ${POLICIES} installed: median`, value: median(times), unit: 'ms', verdict: 'information' });
+    figures.push({
+      name: `one policy change through berthd (ApplyPolicies), ${POLICIES} installed: p95`,
+      value: pct(times, 0.95),
+      unit: 'ms',
+      goal: '< 50 ms',
+      verdict: goalVerdict(pct(times, 0.95) < 50),
+    });
+    distributions.push({ operation: 'one policy change', implementation: 'through berthd', unit: 'ms', samples: times.map(round2) });
   } finally {
     api.close();
     daemon.kill('SIGKILL');
@@ -158,6 +193,8 @@ interface Lab {
   readonly serverIp: string;
   readonly clientIp: string;
   readonly server: ChildProcess;
+  /** The server's own pid (it runs under `ip netns exec`). */
+  readonly serverPid: number;
   readonly cleanup: () => void;
 }
 
@@ -193,9 +230,10 @@ async function makeLab(): Promise<Lab> {
     ips.push((JSON.parse(cni('ADD', ns)) as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!);
   }
   const loadJs = join(ROOT, 'dist', 'bench', 'policy-load.js');
-  const server = spawn('/usr/sbin/ip', ['netns', 'exec', 'pb-server', process.execPath, loadJs, 'serve', '8080'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((ok) => createInterface({ input: server.stdout! }).once('line', () => ok()));
+  const server = spawn('/usr/sbin/ip', ['netns', 'exec', 'pb-server', 'taskset', '-c', LOAD_CPU, process.execPath, loadJs, 'serve', '8080'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const serverPid = await new Promise<number>((ok) => createInterface({ input: server.stdout! }).once('line', (line) => ok(Number(line.split(' ')[1]))));
   return {
+    serverPid,
     clientNs: 'pb-client',
     clientIp: ips[0]!,
     serverIp: ips[1]!,
@@ -215,12 +253,29 @@ async function makeLab(): Promise<Lab> {
   };
 }
 
-function measureRate(lab: Lab, seconds: number): number {
+/**
+ * The CPU the client and the server share: the packets' softirq work then runs on the time
+ * slices of the two processes (veth delivers on the sending CPU), and neither pays for
+ * cache lines moving between CPUs, which other work on the machine would make vary.
+ */
+const LOAD_CPU = String(cpus().length - 1);
+
+/** CPU time of all threads of a process so far, in microseconds (schedstat: nanoseconds on a CPU, not ticks). */
+function cpuUsOf(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+  return ns / 1000;
+}
+
+/** CPU time (client + server) per new connection over a fixed number of them, and the rate seen. */
+function measureCost(lab: Lab, connections: number): { cpuUsPerConnection: number; rate: number } {
   const loadJs = join(ROOT, 'dist', 'bench', 'policy-load.js');
-  const out = sh('/usr/sbin/ip', ['netns', 'exec', lab.clientNs, process.execPath, loadJs, 'connect', lab.serverIp, '8080', String(seconds * 1000), values.concurrency]);
-  const r = JSON.parse(out) as { rate: number; failed: number };
+  const server0 = cpuUsOf(lab.serverPid);
+  const out = sh('/usr/sbin/ip', ['netns', 'exec', lab.clientNs, 'taskset', '-c', LOAD_CPU, process.execPath, loadJs, 'cost', lab.serverIp, '8080', String(connections), values.concurrency]);
+  const serverUs = cpuUsOf(lab.serverPid) - server0;
+  const r = JSON.parse(out) as { done: number; failed: number; seconds: number; cpuUs: number };
   if (r.failed) throw new Error(`${r.failed} connections failed: the policies should allow client -> server`);
-  return r.rate;
+  return { cpuUsPerConnection: (r.cpuUs + serverUs) / r.done, rate: r.done / r.seconds };
 }
 
 /** The objects of one level: `n` policies, two of which isolate the server and let the client in. */
@@ -255,34 +310,41 @@ function levelObjects(lab: Lab, n: number): PolicyObject[] {
  * (the base chains with empty dispatch maps, what berth installs for zero policies) takes over.
  */
 function switcher(nft: ReturnType<typeof openNftables>, full: NftState): { on: () => void; off: () => void } {
+  let inForce = true;
   const chains = new Map([...full.chains].filter(([name]) => name !== 'egress' && name !== 'ingress'));
   const unhooked: NftState = { ...full, chains };
   const zero = new NftPolicyDataplane(nft, { table: 'berth-policy-zero' });
   const empty = new PolicyCompiler().compile();
   return {
     off: () => {
+      if (!inForce) return;
       nft.run(diffNftState(full, unhooked));
       zero.apply(empty);
+      inForce = false;
     },
     on: () => {
+      if (inForce) return;
       zero.clear();
       nft.run(diffNftState(unhooked, full));
+      inForce = true;
     },
   };
 }
 
-async function benchRate(): Promise<void> {
+async function benchCost(): Promise<void> {
   // Connections end with a reset; their conntrack entries need not linger (this namespace only).
   writeFileSync('/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close', '1');
   const lab = await makeLab();
   const nft = openNftables();
   try {
-    const seconds = Number(values.seconds);
+    const connections = Number(values.connections);
     const rounds = Number(values.rounds);
-    measureRate(lab, 1); // warm-up
-    const table: { policies: number; objects: number; rate: number; baseline: number; ratio: number; ratios: number[] }[] = [];
-    say(`== new TCP connections per second, client -> server pod (${rounds} rounds of ${seconds} s with the policies and ${seconds} s without, alternately; ${values.concurrency} in parallel)`);
-    say('   the 0 row compares two empty tables: its ratio shows how noisy this machine is');
+    measureCost(lab, connections); // warm-up: the load generator's code paths, conntrack
+    const table: object[] = [];
+    const withLine: Series['points'][number][] = [];
+    const withoutLine: Series['points'][number][] = [];
+    say(`== CPU time per new TCP connection, client -> server pod (client + server processes; ${connections} connections per measurement, ${values.concurrency} in parallel, ${rounds} rounds)`);
+    say('   per round: without the policies, with them, and without again (the null pair), in rotating order');
     for (const level of LEVELS) {
       const dataplane = new NftPolicyDataplane(nft);
       const compiler = new PolicyCompiler();
@@ -292,38 +354,46 @@ async function benchRate(): Promise<void> {
       const objects = countObjects(dataplane.applied!).total;
       const installMs = performance.now() - t;
       const sw = switcher(nft, dataplane.applied!);
-      const withPolicies: number[] = [];
-      const without: number[] = [];
-      const ratios: number[] = [];
-      for (let r = 0; r < rounds; r++) {
-        // ABBA: the order alternates, so whatever drifts within a round weighs on both sides.
-        let a: number;
-        let b: number;
-        if (r % 2 === 0) {
-          a = measureRate(lab, seconds);
-          sw.off();
-          b = measureRate(lab, seconds);
-          sw.on();
-        } else {
-          sw.off();
-          b = measureRate(lab, seconds);
-          sw.on();
-          a = measureRate(lab, seconds);
-        }
-        withPolicies.push(a);
-        without.push(b);
-        ratios.push(a / b);
-      }
+      const side = (name: string, state: () => void) => ({
+        name,
+        measure: async () => {
+          state();
+          const m = measureCost(lab, connections);
+          return { cpuUs: m.cpuUsPerConnection, rate: m.rate };
+        },
+      });
+      const without = 'no policy in force';
+      const withName = `${level} policies`;
+      const rs = await interleave(side(without, sw.off), [side(withName, sw.on)], rounds);
+      sw.on();
       dataplane.clear();
-      const row = { policies: level, objects, rate: median(withPolicies), baseline: median(without), ratio: median(ratios), ratios };
-      table.push(row);
+      const cost = compare({
+        metric: `CPU per new connection, ${level} policies`,
+        unit: 'µs',
+        better: 'lower',
+        baseline: without,
+        candidate: withName,
+        baselineRounds: roundSeries(rs, without, 'cpuUs'),
+        nullRounds: roundSeries(rs, 'null', 'cpuUs'),
+        candidateRounds: roundSeries(rs, withName, 'cpuUs'),
+        ...(level === LEVELS[LEVELS.length - 1] && level >= 10000 ? { target: { atMost: 1.11 } } : {}),
+      });
+      comparisons.push({ group: 'per-connection cost', ...cost });
+      const point = (xs: number[]) => ({ x: level, y: median(xs), ...bootstrapMedianInterval(xs) });
+      withLine.push(point(roundSeries(rs, withName, 'cpuUs')));
+      withoutLine.push(point(roundSeries(rs, without, 'cpuUs')));
+      const rates = { with: median(roundSeries(rs, withName, 'rate')), without: median(roundSeries(rs, without, 'rate')) };
+      table.push({ policies: level, objects, installMs, commands: report.commands, cost, rates, rounds: rs });
       say(
-        `   ${String(level).padStart(6)} policies (${String(objects).padStart(6)} nftables objects, installed in ${ms(installMs)}, ${report.commands} commands): ` +
-          `${row.rate.toFixed(0)}/s vs ${row.baseline.toFixed(0)}/s without, ratio ${row.ratio.toFixed(3)} ` +
-          `(rounds ${Math.min(...ratios).toFixed(2)}..${Math.max(...ratios).toFixed(2)})${level === LEVELS[LEVELS.length - 1] ? ' (target >= 0.9)' : ''}`,
+        `   ${String(level).padStart(6)} policies (${String(objects).padStart(6)} nftables objects, installed in ${ms(installMs)}): ` +
+          `${cost.candidateValue.toFixed(1)} µs vs ${cost.baselineValue.toFixed(1)} µs without, ratio ${cost.ratio.median.toFixed(3)} [${cost.ratio.low.toFixed(3)}..${cost.ratio.high.toFixed(3)}], ` +
+          `null ${cost.null.median.toFixed(3)}: ${cost.verdict} (rates ${rates.with.toFixed(0)}/s vs ${rates.without.toFixed(0)}/s, information)`,
       );
     }
-    results.rate = table;
+    const chart = 'CPU per new connection vs number of policies';
+    series.push({ chart, x: 'policies installed', y: 'CPU µs per connection (client + server)', name: 'with the policies in force', points: withLine });
+    series.push({ chart, x: 'policies installed', y: 'CPU µs per connection (client + server)', name: 'no policy in force (same rounds)', points: withoutLine });
+    results.cost = table;
   } finally {
     lab.cleanup();
   }
@@ -332,5 +402,19 @@ async function benchRate(): Promise<void> {
 const { compiler } = benchCompile();
 benchChange(compiler);
 if (!values['skip-agent']) await benchAgentChange();
-if (!values['skip-rate']) await benchRate();
-if (values.json) console.log(JSON.stringify(results, null, 2));
+if (!values['skip-rate']) await benchCost();
+const ok = finish(
+  {
+    name: values.name ?? 'policy',
+    title: 'Policy engine: compile, one change, CPU per new connection',
+    settings: { pods: PODS, policies: POLICIES, levels: LEVELS, connections: Number(values.connections), rounds: Number(values.rounds), concurrency: Number(values.concurrency), changes: CHANGES },
+    comparisons,
+    figures,
+    distributions,
+    series,
+    details: results,
+    seconds: Math.round((Date.now() - started) / 1000),
+  },
+  values.out,
+);
+process.exitCode = ok ? 0 : 1;

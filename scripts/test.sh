@@ -25,6 +25,7 @@ echo "== unit tests"
 node node_modules/ava/entrypoints/cli.mjs "$color" --timeout=120s 'dist/test/unit/**/*.test.js' | tee "$run_dir/unit.out" || { status=$?; failed_phases+=" unit($status)"; }
 echo "== network tests (private namespaces)"
 unshare --net --mount --propagation private -- bash scripts/in-private-netns.sh node node_modules/ava/entrypoints/cli.mjs "$color" --serial --concurrency=1 --timeout=300s 'dist/test/netns/**/*.test.js' | tee "$run_dir/netns.out" || { status=$?; failed_phases+=" network($status)"; }
+echo "== benchmarks self-check (each runs and writes its results; verdicts not judged)"; node dist/bench/run.js --self-check || { status=$?; failed_phases+=" bench-self-check($status)"; }
 
 node scripts/test-skips.mjs "$BERTH_SKIP_LOG" "$run_dir/unit.out" "$run_dir/netns.out"
 # The failures again, last, so that a log cut to its tail still names them.

@@ -1,0 +1,46 @@
+/**
+ * Whether a run reproduces an earlier one: each comparison's ratio against the earlier run's
+ * 95 % interval for the same benchmark, metric and candidate, and each null pair within 10 % of 1.
+ */
+import { quietEnough } from '../method/comparison.js';
+import type { BenchResult } from '../method/result.js';
+
+export interface Reproduction {
+  readonly benchmark: string;
+  readonly metric: string;
+  readonly candidate: string;
+  readonly earlier: { readonly median: number; readonly low: number; readonly high: number };
+  readonly now: number;
+  readonly within: boolean;
+  readonly nullNow: number;
+  readonly nullQuiet: boolean;
+}
+
+export function reproduce(earlier: readonly BenchResult[], now: readonly BenchResult[]): Reproduction[] {
+  const out: Reproduction[] = [];
+  for (const r of now)
+    for (const c of r.comparisons) {
+      const e = earlier.find((x) => x.name === r.name)?.comparisons.find((x) => x.metric === c.metric && x.candidate === c.candidate);
+      if (!e) continue;
+      out.push({
+        benchmark: r.name,
+        metric: c.metric,
+        candidate: c.candidate,
+        earlier: { median: e.ratio.median, low: e.ratio.low, high: e.ratio.high },
+        now: c.ratio.median,
+        within: c.ratio.median >= e.ratio.low && c.ratio.median <= e.ratio.high,
+        nullNow: c.null.median,
+        nullQuiet: quietEnough(c.null.median),
+      });
+    }
+  return out;
+}
+
+export function reproductionTable(rows: readonly Reproduction[]): string {
+  const lines = ['| benchmark | metric | candidate | earlier ratio [95 %] | this run | within | null pair now |', '|---|---|---|---|---|---|---|'];
+  for (const x of rows)
+    lines.push(
+      `| ${x.benchmark} | ${x.metric} | ${x.candidate} | ${x.earlier.median.toFixed(3)} [${x.earlier.low.toFixed(3)}..${x.earlier.high.toFixed(3)}] | ${x.now.toFixed(3)} | ${x.within ? 'yes' : 'no'} | ${x.nullNow.toFixed(3)}${x.nullQuiet ? '' : ' (too noisy)'} |`,
+    );
+  return lines.join('\n');
+}

@@ -10,12 +10,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { InvalidConfigError, IoError, NotAvailableError, NotFoundError } from '../../core/errors.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE } from '../exit-codes.js';
 import { PROCESS_OUTPUT, type Output } from '../output/streams.js';
 import { renderLabStep, renderLabSummary, type LabReportView, type LabStepView } from './lab-render.js';
+import { labProgram } from './lab-program.js';
 import { HELP, parseCommandArgs, showUsage } from './usage.js';
 
 export const LAB_USAGE = `Usage: berth lab COMMAND
@@ -74,19 +74,6 @@ interface KeptLab {
   /** /proc/PID/stat's start time: a pid reused by another process is not the lab. */
   readonly startTime: string;
   readonly places: Readonly<Record<string, KeptPlace>>;
-}
-
-const LAB_PROGRAM = join('labs', 'bin', 'lab.js');
-
-/** dist/labs/bin/lab.js, found walking up from this module (dist/bin/berth or dist/cli/commands/). */
-function labProgram(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const candidate = join(dir, LAB_PROGRAM);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new IoError(`Cannot find ${LAB_PROGRAM} above ${dirname(fileURLToPath(import.meta.url))}: run "npm run build"`, { operation: `stat ${LAB_PROGRAM}` });
 }
 
 function startTime(pid: number): string | undefined {
@@ -229,7 +216,9 @@ interface ProgramHooks {
  */
 function runProgram(args: string[], isolated: boolean, hooks?: ProgramHooks): Promise<ProgramResult> {
   const unshare = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p)) ?? 'unshare';
-  const [cmd, argv] = isolated ? [unshare, ['--net', '--mount', '--propagation', 'private', '--', process.execPath, labProgram(), ...args]] : [process.execPath, [labProgram(), ...args]];
+  const [cmd, argv] = isolated
+    ? [unshare, ['--net', '--mount', '--propagation', 'private', '--', process.execPath, labProgram('lab.js'), ...args]]
+    : [process.execPath, [labProgram('lab.js'), ...args]];
   const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], detached: hooks?.keep ?? false });
   const result: ProgramResult = { code: -1, stderr: '' };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

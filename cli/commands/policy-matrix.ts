@@ -10,9 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { BerthError, InvalidConfigError, IoError, NotAvailableError } from '../../core/errors.js';
 import type { Protocol } from '../../core/model.js';
 import { PolicyCompiler, reachability, type PolicyObject, type ReachabilityMatrix } from '../../policy/index.js';
@@ -20,6 +18,7 @@ import { EXIT_FAILED, EXIT_OK } from '../exit-codes.js';
 import { renderHeatmapSvg } from '../output/heatmap-svg.js';
 import { renderTable } from '../output/table.js';
 import type { Output } from '../output/streams.js';
+import { labProgram } from './lab-program.js';
 import { HELP, parseCommandArgs, showUsage } from './usage.js';
 
 /**
@@ -47,29 +46,13 @@ export interface Disagreement {
   readonly probe: boolean;
 }
 
-const LAB_PROGRAM = join('labs', 'bin', 'policy-probe.js');
-
-/**
- * The lab program, found by walking up from this module: from dist/bin/berth (the bundle) and
- * from dist/cli/commands/ alike it is dist/labs/bin/policy-probe.js.
- */
-function labProgram(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++) {
-    const candidate = join(dir, LAB_PROGRAM);
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new IoError(`Cannot find ${LAB_PROGRAM} above ${dirname(fileURLToPath(import.meta.url))}: run "npm run build"`, { operation: `stat ${LAB_PROGRAM}` });
-}
-
 /**
  * Runs the lab and returns what it measured. The child is killed on every way out of this
  * process (signals included); the lab in turn ends its pods, and the namespace goes with it.
  */
 async function runLab(input: object): Promise<LabResult> {
   const unshare = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p)) ?? 'unshare';
-  const child = spawn(unshare, ['--net', '--mount', '--propagation', 'private', '--', process.execPath, labProgram()], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(unshare, ['--net', '--mount', '--propagation', 'private', '--', process.execPath, labProgram('policy-probe.js')], { stdio: ['pipe', 'pipe', 'pipe'] });
   const kill = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };

@@ -1,7 +1,7 @@
 /**
  * The l2bridge driver: containers in the host's own subnet, with static addresses, and every
  * frame on the wire carries the host's MAC (what Windows' l2bridge means). The Linux
- * realisation is routed, not bridged (shared/reference overlay-l2 §4.5 variant a):
+ * realisation is routed, not bridged (the host routes for its containers and answers for them):
  *
  * - a veth pair per container; the host end stays in the host namespace, on no bridge;
  * - on the host, a /32 (/128) route to each container address through its host veth;

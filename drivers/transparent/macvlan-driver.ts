@@ -122,7 +122,8 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
       if (o.dhcp) {
         // Docker: the lease is taken in the host namespace, where the interface waits for Join;
         // it follows the interface into the sandbox then (join()).
-        const where = place.kind === 'netns' ? { netnsPath: place.path, ifname: ep.ifname } : this.waitingForLease(nl, name);
+        // (The client reads replies from the link layer: the host's routes and reverse-path filter do not matter.)
+        const where = place.kind === 'netns' ? { netnsPath: place.path, ifname: ep.ifname } : { netnsPath: HOST_NETNS, ifname: name };
         const link = place.kind === 'netns' ? this.sandboxLink(place.path, ep.ifname) : mustGetLink(nl, name);
         dhcpKey = leaseKey(net, ep);
         const lease = await this.deps.dhcp!.acquire({ key: dhcpKey, ...where, mac: link.mac ?? '', ...(ep.workload ? { hostname: ep.workload.name } : {}) });
@@ -271,15 +272,6 @@ export class MacvlanDriver implements Driver<MacvlanOptions> {
         });
       }
     }
-  }
-
-  /**
-   * Docker: the interface waiting in the host namespace takes the lease there (the DHCP client
-   * reads replies from the link layer, so the host's routes and reverse-path filter do not matter).
-   */
-  private waitingForLease(nl: Netlink, name: string): { netnsPath: string; ifname: string } {
-    mustGetLink(nl, name);
-    return { netnsPath: HOST_NETNS, ifname: name };
   }
 
   private sandboxLink(path: string, ifname: string): LinkInfo {

@@ -64,8 +64,8 @@ export const BENCHMARKS: readonly Benchmark[] = [
     script: 'policy-bench.js',
     args: [],
     full: [],
-    quick: ['--pods', '1000', '--policies', '200', '--levels', '0,1000', '--connections', '1000', '--rounds', '4', '--changes', '7'],
-    check: ['--pods', '500', '--policies', '50', '--levels', '0,100', '--connections', '200', '--rounds', '2', '--changes', '3'],
+    quick: ['--pods', '1000', '--policies', '200', '--levels', '0,1000', '--connections', '1000', '--rounds', '4', '--changes', '20', '--warmup', '5'],
+    check: ['--pods', '500', '--policies', '50', '--levels', '0,100', '--connections', '200', '--rounds', '2', '--changes', '3', '--warmup', '1'],
   },
   {
     name: 'overlay',

@@ -36,7 +36,7 @@ export type { NftChain, NftRule, NftSet, NftState } from './nft/nft-state.js';
 export { modifyEndpointRequest, renderHnsAcls } from './hns/render-hns.js';
 export type { AclEndpointPolicy, AclPolicySetting, EndpointAcls, HnsRenderOptions, ModifyEndpointAclRequest } from './hns/render-hns.js';
 
-export { POLICY_STORE_PREFIX, applyPolicyManifests, deletePolicyObject, loadPolicyObjects, policyStoreKey, type PolicyKind } from './policy-store.js';
+export { POLICY_STORE_PREFIX, applyPolicyManifests, deletePolicyObject, loadPolicyObjects, policyStoreKey, storePolicyManifests, type PolicyKind, type StoredPolicyObject } from './policy-store.js';
 
 export { PolicyEnforcer, type EnforcerOptions, type SyncReport } from './enforce/policy-enforcer.js';
 export { withWorkloads } from './enforce/workload-pods.js';

@@ -27,20 +27,36 @@ function flatten(manifests: readonly unknown[]): unknown[] {
   return manifests.flatMap((m) => (typeof m === 'object' && m !== null && (m as { kind?: unknown }).kind === 'List' ? flatten(((m as { items?: unknown }).items as unknown[]) ?? []) : [m]));
 }
 
+/** One object as stored: its key and the revision the write gave it. */
+export interface StoredPolicyObject {
+  readonly object: PolicyObject;
+  readonly key: string;
+  readonly revision: number;
+}
+
 /**
  * Validates every manifest, then stores each one. Throws InvalidObjectError, having written
  * nothing, when any is invalid. Returns the objects read.
  */
 export async function applyPolicyManifests(store: Store, manifests: readonly unknown[], options: ReadOptions & { readonly sources?: readonly string[] } = {}): Promise<PolicyObject[]> {
+  return (await storePolicyManifests(store, manifests, options)).map((s) => s.object);
+}
+
+/** applyPolicyManifests, telling each object's key and revision (a watcher then knows its own writes). */
+export async function storePolicyManifests(store: Store, manifests: readonly unknown[], options: ReadOptions & { readonly sources?: readonly string[] } = {}): Promise<StoredPolicyObject[]> {
   const objects = parsePolicyObjects(manifests, options);
   const flat = flatten(manifests);
-  for (const [i, o] of objects.entries()) {
-    const { kind, namespace, name } = policyObjectRef(o);
+  const stored: StoredPolicyObject[] = [];
+  for (const [i, object] of objects.entries()) {
+    const { kind, namespace, name } = policyObjectRef(object);
     const manifest = flat[i] as { metadata?: Record<string, unknown> };
-    const stored = kind === 'Namespace' ? manifest : { ...manifest, metadata: { ...(manifest.metadata ?? {}), namespace } };
-    await store.put(policyStoreKey(kind, namespace, name), stored as JsonValue);
+    const value = kind === 'Namespace' ? manifest : { ...manifest, metadata: { ...(manifest.metadata ?? {}), namespace } };
+    const key = policyStoreKey(kind, namespace, name);
+    const r = await store.put(key, value as JsonValue);
+    // An unconditional put cannot fail its compare; -1 (no revision a store gives) if one did.
+    stored.push({ object, key, revision: r.ok ? r.revision : -1 });
   }
-  return objects;
+  return stored;
 }
 
 /** Removes one object; true when it was there. */

@@ -14,11 +14,10 @@ import type { Nftables } from '../../dataplane/linux/ports.js';
 import {
   POLICY_STORE_PREFIX,
   PolicyEnforcer,
-  applyPolicyManifests,
+  storePolicyManifests,
   deletePolicyObject,
   parsePolicyObject,
   parsePolicyObjects,
-  policyObjectRef,
   policyStoreKey,
   type PolicyObjectRef,
   type PolicyObject,
@@ -68,7 +67,7 @@ export class PolicyAgent {
   constructor(opts: PolicyAgentOptions) {
     this.#opts = opts;
     // From the API, a recorded pod whose Pod object has not arrived yet has no labels: keep it closed.
-    this.#enforcer = new PolicyEnforcer({ runDir: opts.runDir, nftables: opts.nftables, openKnownPodsOnly: !!opts.source });
+    this.#enforcer = new PolicyEnforcer({ runDir: opts.runDir, nftables: opts.nftables, openKnownPodsOnly: !!opts.source, longLived: true });
     opts.metrics?.gauge('berth_policy_objects', 'Policy objects the agent enforces, by kind.', async () => {
       const counts = { Namespace: 0, Pod: 0, NetworkPolicy: 0 };
       for (const o of await this.#objects()) counts[o.kind]++;
@@ -91,9 +90,9 @@ export class PolicyAgent {
     } else {
       this.#unwatch.push(
         this.#opts.store.watch(POLICY_STORE_PREFIX, (e) => {
-          if (e.type === 'put') this.#remember(e.key, e.value, e.revision);
-          else this.#stored.delete(e.key);
-          void this.schedule().catch(() => undefined);
+          // The watch also reports apply's own writes, which apply has synced already.
+          const changed = e.type === 'put' ? this.#remember(e.key, e.value, e.revision) : this.#stored.delete(e.key);
+          if (changed) void this.schedule().catch(() => undefined);
         }),
       );
       for (const e of await this.#opts.store.list(POLICY_STORE_PREFIX)) this.#remember(e.key, e.value, e.revision);
@@ -156,13 +155,10 @@ export class PolicyAgent {
   /** Stores and programs manifests (all or nothing on validation); store mode only. */
   async apply(manifests: readonly unknown[], sources?: readonly string[]): Promise<{ objects: PolicyObject[]; sync: SyncReport | undefined }> {
     this.#storeModeOnly('apply');
-    const objects = await applyPolicyManifests(this.#opts.store, manifests, sources ? { sources } : {});
-    // Known now, not when the store's watch reports the writes.
-    for (const o of objects) {
-      const r = policyObjectRef(o);
-      this.#stored.set(policyStoreKey(r.kind, r.namespace, r.name), { revision: -1, object: o });
-    }
-    return { objects, sync: await this.schedule() };
+    const stored = await storePolicyManifests(this.#opts.store, manifests, sources ? { sources } : {});
+    // Known now, not when the store's watch reports the writes (it then finds them known).
+    for (const s of stored) this.#stored.set(s.key, { revision: s.revision, object: s.object });
+    return { objects: stored.map((s) => s.object), sync: await this.schedule() };
   }
 
   async delete(refs: readonly PolicyRef[], mustExist: boolean): Promise<{ deleted: PolicyRef[]; missing: PolicyRef[]; sync: SyncReport | undefined }> {
@@ -190,9 +186,12 @@ export class PolicyAgent {
     }
   }
 
-  /** Parses a stored manifest once per revision; an invalid one is logged and left out. */
-  #remember(key: string, value: unknown, revision: number): void {
-    if (this.#stored.get(key)?.revision === revision) return;
+  /**
+   * Parses a stored manifest once per revision; an invalid one is logged and left out.
+   * Returns false when the revision was known already.
+   */
+  #remember(key: string, value: unknown, revision: number): boolean {
+    if (this.#stored.get(key)?.revision === revision) return false;
     let object: PolicyObject | undefined;
     try {
       [object] = parsePolicyObjects([value], { sources: [key] });
@@ -200,6 +199,7 @@ export class PolicyAgent {
       this.#opts.log.warn('policy: stored object skipped', { key, ...errorFields(asBerthError(err)) });
     }
     this.#stored.set(key, { revision, object });
+    return true;
   }
 
   async #objects(): Promise<PolicyObject[]> {

@@ -34,6 +34,8 @@ export interface EnforcerOptions extends NftRenderOptions {
    * would be programmed without them). Such a pod stays closed until its object arrives.
    */
   readonly openKnownPodsOnly?: boolean;
+  /** A process that syncs again and again (berthd): pays a whole copy at the start, not at the first change. */
+  readonly longLived?: boolean;
 }
 
 export interface SyncReport {
@@ -56,6 +58,11 @@ export class PolicyEnforcer {
   #nft: Nftables | undefined;
   /** What the compiler holds: object key → its JSON, to feed only what changed. */
   #fed = new Map<string, { json: string; object: PolicyObject }>();
+  /**
+   * Each object's key, made once: callers hand the same objects to every sync, and a key string
+   * made once keeps its hash, so the maps below cost a lookup, not a rehash, per object.
+   */
+  readonly #keys = new WeakMap<PolicyObject, string>();
   /** Records whose addresses are known to be open (key + addresses). */
   #opened = new Set<string>();
   #ir: PolicyIR | undefined;
@@ -102,7 +109,7 @@ export class PolicyEnforcer {
       const known = this.#opts.openKnownPodsOnly ? new Set(objects.flatMap((o) => (o.kind === 'Pod' ? [`${o.pod.namespace}/${o.pod.name}`] : []))) : undefined;
       const ready = known ? workloads.filter((w) => known.has(`${w.namespace}/${w.name}`)) : workloads;
       const opening = ready.filter((w) => !this.#opened.has(openKey(w)));
-      const dataplane = (this.#dataplane ??= new NftPolicyDataplane(this.#nftables(), this.#opts));
+      const dataplane = (this.#dataplane ??= new NftPolicyDataplane(this.#nftables(), { ...this.#opts, warmStandby: this.#opts.longLived ?? false }));
       // A first apply may find no table (cleared, or never made): pods still waiting to be opened are closed in it.
       const waiting = known && !dataplane.applied ? workloads.filter((w) => !known.has(`${w.namespace}/${w.name}`)) : [];
       const report = dataplane.apply(ir, {
@@ -149,7 +156,8 @@ export class PolicyEnforcer {
   #feed(all: readonly PolicyObject[]): void {
     const next = new Map<string, { json: string; object: PolicyObject }>();
     for (const object of all) {
-      const key = keyOf(object);
+      let key = this.#keys.get(object);
+      if (key === undefined) this.#keys.set(object, (key = keyOf(object)));
       const was = this.#fed.get(key);
       // The same object as last time (callers keep unchanged ones): no need to serialize it.
       next.set(key, was?.object === object ? was : { json: JSON.stringify(object), object });

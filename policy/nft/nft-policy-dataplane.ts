@@ -44,6 +44,16 @@ export interface ApplyExtra {
   readonly after?: readonly NftCommand[];
 }
 
+export interface PolicyDataplaneOptions extends NftRenderOptions {
+  /**
+   * After writing the table afresh, also write the copy not in use (a second transaction), so
+   * that the first change rewrites only what differs instead of a whole copy. For a long-lived
+   * agent, where it moves the cost of a whole copy from the first change to the start; a
+   * one-shot apply (the CLI) has no next change to spare it.
+   */
+  readonly warmStandby?: boolean;
+}
+
 interface Applied {
   readonly copy: CopyId;
   /** Rendered, in the active copy's names; with the base chains and the guard sets. */
@@ -55,15 +65,17 @@ interface Applied {
 export class NftPolicyDataplane {
   readonly #nft: Nftables;
   readonly #renderer: NftRenderer;
+  readonly #warmStandby: boolean;
   readonly #namers = new Map<CopyId, CopyNamer>();
   #applied: Applied | undefined;
   /** What the copy not in use holds (its own objects only); undefined when it holds nothing. */
   #standby: NftState | undefined;
 
   /** `nft`: the context of the namespace whose forward hook is filtered (the host's). */
-  constructor(nft: Nftables, options: NftRenderOptions = {}) {
+  constructor(nft: Nftables, options: PolicyDataplaneOptions = {}) {
     this.#nft = nft;
     this.#renderer = new NftRenderer(options);
+    this.#warmStandby = options.warmStandby ?? false;
   }
 
   /** The state in force, as last applied (undefined before the first apply or after a failure). */
@@ -108,6 +120,7 @@ export class NftPolicyDataplane {
       }
     }
     if (extra.after?.length) this.#nft.run(extra.after);
+    if (!prev && this.#warmStandby) this.#warm(otherCopy(copy), logical);
     return { mode: prev ? 'diff' : 'replace', commands: commands.length, renderMs: t1 - t0, kernelMs: performance.now() - t1 };
   }
 
@@ -128,6 +141,21 @@ export class NftPolicyDataplane {
     const copy = prev ? otherCopy(prev.copy) : otherCopy(content?.active ?? 'b');
     const next = this.#namer(copy, logical).state(logical);
     return { copy, next, logical, content, commands: this.#changeCommands(copy, next, content) };
+  }
+
+  /**
+   * Writes `copy`, not in use, to hold what the copy in force holds. Nothing refers to it, so
+   * packets are not affected. A refused transaction leaves it empty (transactions are all or
+   * nothing), and the next change then writes it whole.
+   */
+  #warm(copy: CopyId, logical: NftState): void {
+    const own = copyObjects(this.#namer(copy, logical).state(logical));
+    try {
+      this.#nft.run(diffNftState(undefined, own));
+      this.#standby = own;
+    } catch {
+      this.#standby = undefined;
+    }
   }
 
   /** Removes the table (all policy filtering stops). Idempotent. */

@@ -1,0 +1,59 @@
+// The file store's watch scans a directory of keys; a quiet directory must cost a stat of the
+// directory per period, not a stat per key (berthd holds thousands of keys).
+import test from 'ava';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { watchDirectory } from '../../../store/file/directory-watch.js';
+import type { Entry, WatchEvent } from '../../../store/store.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A directory of `n` files whose last change is older than the watch's racy window (1 s). */
+async function quietDirectory(n: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-watch-'));
+  for (let i = 0; i < n; i++) writeFileSync(join(dir, `k${i}`), String(i));
+  await sleep(1100);
+  return dir;
+}
+
+function counted(dir: string, intervalMs: number, events: WatchEvent[]) {
+  let scans = 0;
+  let revision = 0;
+  const unwatch = watchDirectory({
+    dir,
+    intervalMs,
+    onEvent: (e) => events.push(e),
+    scan: () => {
+      scans++;
+      revision++;
+      // Every scan reads new revisions: a scan that ran would report every key as changed.
+      return new Map<string, Entry>([['k', { key: 'k', value: revision, revision }]]);
+    },
+  });
+  return { unwatch, scans: () => scans };
+}
+
+test('directory watch: a quiet directory is not scanned again by the periodic look', async (t) => {
+  const dir = await quietDirectory(50);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const events: WatchEvent[] = [];
+  const w = counted(dir, 20, events);
+  t.teardown(w.unwatch);
+  await sleep(400);
+  t.is(w.scans(), 1, 'only the first scan ran');
+  t.deepEqual(events, []);
+});
+
+test('directory watch: a file added to a quiet directory is found by the next look', async (t) => {
+  const dir = await quietDirectory(5);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const events: WatchEvent[] = [];
+  const w = counted(dir, 20, events);
+  t.teardown(w.unwatch);
+  writeFileSync(join(dir, 'new'), 'x');
+  const deadline = Date.now() + 3000;
+  while (events.length === 0 && Date.now() < deadline) await sleep(10);
+  t.true(w.scans() >= 2, 'the change caused a scan');
+  t.is(events[0]?.key, 'k');
+});

@@ -39,6 +39,7 @@ import { compare, type Comparison, type Target } from './method/comparison.js';
 import type { Distribution, Figure } from './method/result.js';
 import { interleave, series, type Rounds } from './method/rounds.js';
 import { median, percentile } from './method/stats.js';
+import { closeFd, openNetlink, openNetnsFd } from '../dataplane/linux/index.js';
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '..', '..');
 const { values } = parseArgs({
@@ -362,10 +363,54 @@ function comparisonsOf(rounds: Rounds, concurrency: number): (Comparison & { gro
   );
 }
 
+/**
+ * What the kernel alone takes to remove a pod's interface, the floor under every DEL (berth's
+ * and the reference's): the p50 of netlink deletes of the same kind of link, made up for the
+ * purpose in the pods' namespaces (a veth pair whose peer is in this namespace; a macvlan on
+ * the uplink).
+ */
+function deleteFloorMs(): number {
+  const macvlan = Boolean(values.transparent || values.dhcp);
+  const host = openNetlink();
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      for (const ns of namespaces) {
+        const path = `/run/netns/${ns}`;
+        const fd = openNetnsFd(path);
+        try {
+          if (macvlan) {
+            host.addLink({ name: 'floor0', kind: 'macvlan', parent: host.getLink(UPLINK)!.index, mode: 'bridge' });
+            host.setLink(host.getLink('floor0')!.index, { netnsFd: fd });
+          } else {
+            host.addLink({ name: 'floor-h', kind: 'veth', peer: { name: 'floor0', netnsFd: fd } });
+          }
+        } finally {
+          closeFd(fd);
+        }
+        const pod = openNetlink(path);
+        try {
+          const link = pod.getLink('floor0')!;
+          pod.setLink(link.index, { up: true });
+          const t = performance.now();
+          pod.deleteLink(link.index);
+          times.push(performance.now() - t);
+        } finally {
+          pod.close();
+        }
+      }
+    }
+  } finally {
+    host.close();
+  }
+  return median(times);
+}
+
 const comparisons: (Comparison & { group: string })[] = [];
 const samples = new Map<string, number[]>();
 const roundsByConcurrency: Record<string, Rounds> = {};
 const rssRounds: number[] = [];
+let delFloorMs: number | undefined;
 try {
   // Warm the page cache and create every bridge's first-use state once, outside the timings.
   for (const impl of impls) {
@@ -398,6 +443,7 @@ try {
       roundsByConcurrency[concurrency] = rounds;
       comparisons.push(...comparisonsOf(rounds, concurrency));
     }
+    delFloorMs = deleteFloorMs();
   }
 } finally {
   berthd.kill('SIGTERM');
@@ -409,6 +455,10 @@ try {
 }
 
 const figures: Figure[] = [];
+if (delFloorMs !== undefined) {
+  const kind = values.transparent || values.dhcp ? 'a macvlan' : 'a veth pair';
+  figures.push({ name: `DEL floor: the kernel deleting ${kind} through netlink, p50 (paid by every DEL)`, value: delFloorMs, unit: 'ms', verdict: 'information' });
+}
 if (values.rss) {
   const [idle, ...after] = rssRounds as [number, ...number[]];
   // Idle to round 1 is warm-up (heap sized, code compiled); a leak shows as growth after it.

@@ -22,7 +22,7 @@ const cni = (name: string, mode: string[], what: string): Benchmark => ({
   script: 'cni-bench.js',
   args: mode,
   full: ['--pods', '8', '--rounds', '8'],
-  quick: ['--pods', '3', '--rounds', '4'],
+  quick: ['--pods', '2', '--rounds', '3'],
   check: ['--pods', '2', '--rounds', '2'],
 });
 
@@ -44,7 +44,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
     ...cni('cni-dhcp', ['--dhcp'], 'CNI ADD/DEL with DHCP: berth-transparent + berth-dhcp vs reference macvlan + dhcp daemon'),
     // The reference's DHCP ADD takes about 2 s: fewer pods.
     full: ['--pods', '3', '--rounds', '6'],
-    quick: ['--pods', '2', '--rounds', '4'],
+    quick: ['--pods', '1', '--rounds', '3'],
     check: ['--pods', '1', '--rounds', '2'],
   },
   {
@@ -53,7 +53,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
     script: 'cni-bench.js',
     args: ['--rss'],
     full: ['--pods', '40', '--rss-pods', '1000'],
-    quick: ['--pods', '10', '--rss-pods', '30', '--rss-settle', '5'],
+    quick: ['--pods', '10', '--rss-pods', '30', '--rss-settle', '2'],
     check: ['--pods', '4', '--rss-pods', '8', '--rss-settle', '1'],
   },
   docker('docker-run', [], 'docker run on berth-nat vs the built-in bridge'),
@@ -73,7 +73,7 @@ export const BENCHMARKS: readonly Benchmark[] = [
     script: 'overlay-bench.js',
     args: [],
     full: ['--seconds', '5', '--rounds', '8', '--joins', '10'],
-    quick: ['--quick', '--rounds', '4', '--joins', '2'],
+    quick: ['--quick', '--seconds', '1', '--rounds', '3', '--joins', '2', '--sizes', '3'],
     check: ['--quick', '--seconds', '1', '--rounds', '2', '--joins', '1', '--sizes', '3'],
   },
 ];

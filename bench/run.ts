@@ -25,7 +25,7 @@ import { checkResult } from './report/check.js';
 import { chartsOf } from './report/charts.js';
 import { machine } from './report/machine.js';
 import { resultsPage } from './report/markdown.js';
-import { reproduce, reproductionTable, type Reproduction } from './report/reproduce.js';
+import { reproduce, reproductionSummary, reproductionTable, type Reproduction } from './report/reproduce.js';
 
 const ROOT = resolve(new URL('.', import.meta.url).pathname, '..', '..');
 
@@ -116,7 +116,7 @@ async function main(): Promise<number> {
   if (values.against) {
     const earlier = JSON.parse(readFileSync(resolve(values.against), 'utf8')) as { benchmarks: BenchResult[]; date: string };
     reproduction = reproduce(earlier.benchmarks, results);
-    const page = `# This run against the run of ${earlier.date}\n\n${reproductionTable(reproduction)}\n`;
+    const page = `# This run against the run of ${earlier.date}\n\n${reproductionSummary(reproduction)}\n\n${reproductionTable(reproduction)}\n`;
     writeFileSync(join(dir, 'reproduction.md'), page);
     console.log(`\n${page}`);
   }

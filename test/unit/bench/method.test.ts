@@ -3,7 +3,7 @@ import { compare, quietEnough, verdictOf } from '../../../bench/method/compariso
 import { interleave, roundOrder, series } from '../../../bench/method/rounds.js';
 import { bootstrapMedianInterval, median, percentile, seededRandom, summarizeRatios } from '../../../bench/method/stats.js';
 import { checkResult } from '../../../bench/report/check.js';
-import { reproduce, reproductionTable } from '../../../bench/report/reproduce.js';
+import { reproduce, reproductionSummary, reproductionTable } from '../../../bench/report/reproduce.js';
 import { boxPlot, lineChart, ticks } from '../../../bench/report/svg.js';
 import { select } from '../../../bench/run-select.js';
 
@@ -173,5 +173,14 @@ test('a second run is checked against the first run intervals', (t) => {
   const [off] = reproduce(first, run({ ...c, ratio: { ...c.ratio, median: 0.7 }, null: { ...c.null, median: 1.2 } }));
   t.false(off!.within);
   t.false(off!.nullQuiet);
-  t.regex(reproductionTable([same!, off!]), /\| cni-bridge \| ADD p50 \| berth \| 0\.450 \[0\.400\.\.0\.500\] \| 0\.700 \| no \| 1\.200 \(too noisy\) \|/);
+  t.regex(reproductionTable([same!, off!]), /\| cni-bridge \| ADD p50 \| berth \| {2}\| 0\.450 \[0\.400\.\.0\.500\] \| 0\.700 \| no \| 1\.200 \(too noisy\) \|/);
+  // A ratio with a target is a headline one; the summary counts those apart.
+  const targeted = { ...c, target: { atMost: 0.5 } };
+  const [headline] = reproduce(run(targeted), run(targeted));
+  t.true(headline!.headline);
+  t.false(same!.headline);
+  t.is(
+    reproductionSummary([headline!, same!, off!]),
+    "Headline ratios (those with a target) inside the earlier run's 95 % interval: 1 of 1; all ratios: 2 of 3; null pairs of this run within 10 % of 1: 2 of 3.",
+  );
 });

@@ -112,12 +112,14 @@ export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
   const rescan = (whole = false): void => {
     pending = undefined;
     if (closed) return;
+    // A watcher made just now has seen nothing of what came before it: this look scans whole.
+    const watched = watcher !== undefined;
     ensureWatcher();
     if (whole && named?.size === 0) {
       // The periodic look: nothing to do while the directory is as the last whole scan found
       // it, nor, while inotify reports, until the safety net is due.
       if (scannedAt !== undefined && directoryStamp(dir)?.text === scannedAt) return;
-      if (watcher && Date.now() - lastWholeScan < SAFETY_NET_MS) return;
+      if (watched && watcher && Date.now() - lastWholeScan < SAFETY_NET_MS) return;
     }
     const names = named;
     named = new Set();

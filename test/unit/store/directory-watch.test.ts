@@ -1,7 +1,7 @@
 // The file store's watch scans a directory of keys; a quiet directory must cost a stat of the
 // directory per period, not a stat per key (berthd holds thousands of keys).
 import test from 'ava';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchDirectory } from '../../../store/file/directory-watch.js';
@@ -56,4 +56,25 @@ test('directory watch: a file added to a quiet directory is found by the next lo
   while (events.length === 0 && Date.now() < deadline) await sleep(10);
   t.true(w.scans() >= 2, 'the change caused a scan');
   t.is(events[0]?.key, 'k');
+});
+
+test('directory watch: a directory made after the watch began is scanned whole once it exists', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'berth-watch-'));
+  t.teardown(() => rmSync(parent, { recursive: true, force: true }));
+  const dir = join(parent, 'kv');
+  const events: WatchEvent[] = [];
+  // What the directory holds, as the file store's scan reads it.
+  const files = (): Map<string, Entry> => new Map((existsSync(dir) ? readdirSync(dir) : []).map((name) => [name, { key: name, value: name, revision: 1 }]));
+  const unwatch = watchDirectory({ dir, intervalMs: 20, onEvent: (e) => events.push(e), scan: files });
+  t.teardown(unwatch);
+  await sleep(60);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'k'), 'x');
+  const deadline = Date.now() + 3000;
+  while (events.length === 0 && Date.now() < deadline) await sleep(10);
+  t.deepEqual(
+    events.map((e) => e.key),
+    ['k'],
+    'the file made before inotify watched the directory was found',
+  );
 });

@@ -59,16 +59,14 @@ function directoryStamp(dir: string): { readonly text: string; readonly changedM
 /** Starts watching; the first scan happens now, so only later changes are reported. */
 export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
   const { dir, scan, onEvent } = options;
-  // Read before the first scan, as lookAtAll does; trusted only once old enough (RACY_MS).
-  const first = directoryStamp(dir);
-  let known = new Map(scan());
+  let known = new Map<string, Entry>();
   let watcher: FSWatcher | undefined;
   let pending: NodeJS.Timeout | undefined;
   let closed = false;
   /** Files inotify named since the last look; undefined: a whole scan is due. */
   let named: Set<string> | undefined = new Set();
   /** The directory's stamp when the last whole scan began, if old enough to trust (RACY_MS). */
-  let scannedAt = first && Date.now() - first.changedMs > RACY_MS ? first.text : undefined;
+  let scannedAt: string | undefined;
   let lastWholeScan = Date.now();
 
   /** Only the named files: their keys' events, or undefined when a whole scan is needed. */
@@ -159,7 +157,12 @@ export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
     }
   };
 
+  // inotify first, then the first scan: a change made in between is seen by one or the other.
+  // The stamp is read before the scan, as lookAtAll does.
   ensureWatcher();
+  const first = directoryStamp(dir);
+  known = new Map(scan());
+  if (first && Date.now() - first.changedMs > RACY_MS) scannedAt = first.text;
   const timer = setInterval(() => rescan(true), options.intervalMs);
   timer.unref();
 

@@ -199,7 +199,8 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
 
     let metricsServer: MetricsServer | undefined;
     if (config.metricsAddress) {
-      metricsServer = await startMetricsServer(config.metricsAddress, metrics, log);
+      // Healthy only while berth's traffic passes other owners' forward drops (re-checked per probe).
+      metricsServer = await startMetricsServer(config.metricsAddress, metrics, log, () => firewall.problem());
       closers.push(() => metricsServer?.close());
     }
 

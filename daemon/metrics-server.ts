@@ -1,6 +1,6 @@
 /**
- * The Prometheus endpoint: `GET /metrics` (text format 0.0.4) and `GET /healthz`, on TCP
- * (`host:port`) or a unix socket (`unix:PATH`).
+ * The Prometheus endpoint: `GET /metrics` (text format 0.0.4) and `GET /healthz` (200 `ok`, or
+ * 503 with one line naming the problem), on TCP (`host:port`) or a unix socket (`unix:PATH`).
  */
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -14,7 +14,10 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(address: string, metrics: Metrics, log: Log): Promise<MetricsServer> {
+/** What is wrong with berthd right now, as one line, or undefined when it is healthy. */
+export type HealthProblem = () => string | undefined;
+
+export async function startMetricsServer(address: string, metrics: Metrics, log: Log, health: HealthProblem = () => undefined): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
@@ -31,8 +34,15 @@ export async function startMetricsServer(address: string, metrics: Metrics, log:
       return;
     }
     if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end('ok\n');
+      // A probe asks whether berthd does its job now, so the check runs per request (it is cheap).
+      let problem: string | undefined;
+      try {
+        problem = health();
+      } catch (err) {
+        problem = `health check failed: ${(err as Error).message}`;
+      }
+      res.writeHead(problem === undefined ? 200 : 503, { 'Content-Type': 'text/plain' });
+      res.end(problem === undefined ? 'ok\n' : `${problem.replace(/\n/g, ' ')}\n`);
       return;
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' });

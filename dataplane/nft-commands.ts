@@ -84,6 +84,8 @@ export interface NftRuleBody {
 
 export interface NftRuleSpec extends NftTableRef, NftRuleBody {
   readonly chain: string;
+  /** For `insert`: the rule goes just before the rule with this handle (not at the top). */
+  readonly handle?: number;
 }
 
 /** A rule by handle (what `delete rule` needs). */
@@ -180,9 +182,10 @@ export function addRule(t: NftTableRef, chain: string, rule: NftRuleBody): Comma
   return { add: { rule: ruleSpec(t, chain, rule) } };
 }
 
-/** Puts a rule at the top of its chain (`nft insert rule`). */
-export function insertRule(t: NftTableRef, chain: string, rule: NftRuleBody): NftInsert {
-  return { insert: { rule: ruleSpec(t, chain, rule) } };
+/** Puts a rule at the top of its chain (`nft insert rule`), or just before the rule with handle `before`. */
+export function insertRule(t: NftTableRef, chain: string, rule: NftRuleBody, before?: number): NftInsert {
+  const spec = ruleSpec(t, chain, rule);
+  return { insert: { rule: before === undefined ? spec : { ...spec, handle: before } } };
 }
 
 export function deleteRule(t: NftTableRef, chain: string, handle: number): Command<'delete', 'rule', NftRuleRef> {

@@ -75,15 +75,18 @@ export async function statusCommand(argv: readonly string[], io: Output = PROCES
   }
 }
 
-/** Which foreign forward chains berth has added an accept to, and why. */
-function firewallSection(s: StatusMessage): string {
+/** Which foreign forward chains berth has added an accept to, and why (exported for its test). */
+export function firewallSection(s: StatusMessage): string {
+  // An older berthd does not send the field.
+  const failed = s.firewallError ? `Firewall:       re-check FAILED, berth's accepts are not known to be in place: ${s.firewallError}\n` : '';
+  if (failed && s.firewallPassages.length === 0) return failed;
   if (s.firewallPassages.length === 0) {
     const devices = s.firewallDevices.length ? ` (berth's devices: ${s.firewallDevices.join(', ')})` : '';
     return `Firewall:       no other firewall drops forwarded traffic${devices}\n`;
   }
   const head = `Firewall:       other owners drop forwarded traffic; berth accepts its own devices' traffic (${s.firewallDevices.join(', ')}) in their chains\n`;
   const rows = s.firewallPassages.map((p) => [p.owner, `${p.family} ${p.table} ${p.chain}${p.backend === 'iptables-legacy' ? ' (legacy)' : ''}`, p.present ? 'added' : 'MISSING', p.reason]);
-  return head + renderTable(['OWNER', 'CHAIN', "BERTH'S ACCEPT", 'WHY'], rows);
+  return failed + head + renderTable(['OWNER', 'CHAIN', "BERTH'S ACCEPT", 'WHY'], rows);
 }
 
 /** The nodes this node sees alive in etcd, and the overlay networks it is in with every node's block and VTEP. */

@@ -2,11 +2,11 @@
  * berthd's watch over other owners' forward drops: the drivers open a passage when they make
  * a device, but an owner may rewrite its chains later (Docker restarting, ufw reloading), so
  * berthd re-checks: at its start, whenever the Docker engine (re)appears on its API socket or
- * reports a network change, every `intervalMs`, and before it reports its status. A re-check
- * that finds everything in place writes nothing.
+ * reports a network change, every `intervalMs`, and before it reports its status or its health.
+ * A re-check that finds everything in place writes nothing.
  */
 import { asBerthError } from '../../core/errors.js';
-import type { ForwardPassage, PassageReport } from '../../dataplane/linux/ports.js';
+import type { ForwardPassage, Passage, PassageReport } from '../../dataplane/linux/ports.js';
 import type { Log } from '../log.js';
 import { watchDockerEngine, type EngineWatch } from './docker-engine-watch.js';
 
@@ -19,20 +19,26 @@ export interface PassageKeeperOptions {
   readonly dockerSocket?: string;
 }
 
+/** The last re-check as status and health see it. */
+export interface KeeperReport extends PassageReport {
+  /** Why the last re-check failed; absent when it succeeded. Then no passage counts as present. */
+  readonly error?: string;
+}
+
 export class PassageKeeper {
   readonly #o: PassageKeeperOptions;
   #timer: NodeJS.Timeout | undefined;
   #engine: EngineWatch | undefined;
   #last: PassageReport = { devices: [], passages: [] };
   #lastShown = '';
-  #lastError = '';
+  #error: string | undefined;
 
   constructor(o: PassageKeeperOptions) {
     this.#o = o;
   }
 
   /** The first re-check (synchronous: before any socket opens), then the watches. */
-  start(): PassageReport {
+  start(): KeeperReport {
     const report = this.check('start');
     if (this.#o.intervalMs > 0) {
       this.#timer = setInterval(() => this.check('periodic'), this.#o.intervalMs);
@@ -47,31 +53,49 @@ export class PassageKeeper {
     return report;
   }
 
-  /** Re-checks now; a failure is logged (once per distinct message) and the last report kept. */
-  check(why: string): PassageReport {
+  /**
+   * Re-checks now. A failure is logged (once per distinct message) and reported: the passages
+   * last seen are then not known to be in place. A rule put back is logged as a warning: some
+   * other owner took it away, and berth's traffic was dropped meanwhile.
+   */
+  check(why: string): KeeperReport {
+    let report: PassageReport;
     try {
-      this.#last = this.#o.passage.refresh();
-      this.#lastError = '';
+      report = this.#o.passage.refresh();
     } catch (err) {
       const message = asBerthError(err).message;
-      if (message !== this.#lastError) this.#o.log.warn('firewall passage: re-check failed', { why, error: message });
-      this.#lastError = message;
-      return this.#last;
+      if (message !== this.#error) this.#o.log.warn('firewall passage: re-check failed', { why, error: message });
+      this.#error = message;
+      return this.last();
     }
-    const shown = JSON.stringify(this.#last.passages.map((p) => [p.owner, p.place, p.present]));
+    if (this.#error !== undefined) this.#o.log.info('firewall passage: re-check works again', { why });
+    this.#error = undefined;
+    this.#last = report;
+    for (const p of report.passages) {
+      if (p.added) this.#o.log.warn("firewall passage: berth's rule was missing from another owner's chain and was put back", { why, ...describe(p) });
+    }
+    const shown = JSON.stringify(report.passages.map((p) => [p.owner, p.place]));
     if (shown !== this.#lastShown) {
       this.#lastShown = shown;
-      this.#o.log.info('firewall passage', {
-        why,
-        devices: this.#last.devices,
-        passages: this.#last.passages.map((p) => ({ owner: p.owner, chain: `${p.place.family} ${p.place.table} ${p.place.chain}`, backend: p.place.backend, present: p.present, reason: p.reason })),
-      });
+      this.#o.log.info('firewall passage', { why, devices: report.devices, passages: report.passages.map(describe) });
     }
-    return this.#last;
+    return report;
   }
 
-  last(): PassageReport {
-    return this.#last;
+  last(): KeeperReport {
+    if (this.#error === undefined) return this.#last;
+    return { devices: this.#last.devices, passages: this.#last.passages.map((p) => ({ ...p, present: false, added: false })), error: this.#error };
+  }
+
+  /**
+   * For `/healthz`: re-checks, then undefined when every needed passage is in place, or one
+   * line naming what is not (the re-check could not restore it).
+   */
+  problem(): string | undefined {
+    const r = this.check('health check');
+    if (r.error === undefined) return undefined;
+    const chains = r.passages.map((p) => `${p.owner}'s ${p.place.family} ${p.place.table} ${p.place.chain}`);
+    return `firewall passage re-check failed${chains.length ? ` (berth's accept in ${chains.join(', ')} may be missing)` : ''}: ${r.error}`;
   }
 
   stop(): void {
@@ -80,4 +104,8 @@ export class PassageKeeper {
     this.#engine?.stop();
     this.#engine = undefined;
   }
+}
+
+function describe(p: Passage): Record<string, unknown> {
+  return { owner: p.owner, chain: `${p.place.family} ${p.place.table} ${p.place.chain}`, backend: p.place.backend, reason: p.reason };
 }

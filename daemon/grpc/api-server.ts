@@ -34,7 +34,7 @@ export interface StatusFacts {
   readonly reconcile: ReconcileReport;
   readonly ipamPools: DockerIpam['pools'];
   /** Other owners' forward drops and berth's accepts in them, re-checked now. */
-  readonly firewall: () => PassageReport;
+  readonly firewall: () => PassageReport & { readonly error?: string };
   /** The cluster as this node sees it; absent without --etcd-endpoints. */
   readonly cluster?: () => Promise<ClusterStatus>;
 }

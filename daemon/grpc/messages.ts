@@ -60,6 +60,8 @@ export interface StatusMessage {
   /** berth's devices whose traffic is let through other owners' forward drops. */
   firewallDevices: string[];
   firewallPassages: FirewallPassageMessage[];
+  /** Why the last firewall re-check failed; empty when it worked. */
+  firewallError: string;
   /** Absent when berthd runs without --etcd-endpoints. */
   cluster?: ClusterStatus;
 }
@@ -74,8 +76,9 @@ export interface FirewallPassageMessage {
   present: boolean;
 }
 
-export function firewallMessage(r: PassageReport): Pick<StatusMessage, 'firewallDevices' | 'firewallPassages'> {
+export function firewallMessage(r: PassageReport & { readonly error?: string }): Pick<StatusMessage, 'firewallDevices' | 'firewallPassages' | 'firewallError'> {
   return {
+    firewallError: r.error ?? '',
     firewallDevices: [...r.devices],
     firewallPassages: r.passages.map((p) => ({ owner: p.owner, backend: p.place.backend, family: p.place.family, table: p.place.table, chain: p.place.chain, reason: p.reason, present: p.present })),
   };

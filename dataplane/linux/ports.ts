@@ -252,8 +252,10 @@ export interface Passage {
   readonly place: PassagePlace;
   /** Which chain drops what it does not accept. */
   readonly reason: string;
-  /** Whether berth's accept is in place now. */
+  /** Whether berth's accept is in place now (false only in a report of a re-check that failed). */
   readonly present: boolean;
+  /** This call put berth's accept there: it was missing (a first open, or the owner rewrote its chain). */
+  readonly added: boolean;
   /** The owner's own networks that berth's traffic is not let into (Docker's bridges). */
   readonly protectedInterfaces: readonly string[];
 }

@@ -8,10 +8,12 @@
  *
  * | owner    | recognised by                                   | berth's rule goes to          |
  * | -------- | ----------------------------------------------- | ----------------------------- |
- * | docker   | table `filter` holds chain `DOCKER-USER`        | top of `DOCKER-USER`          |
- * | ufw      | table `filter` holds chain `ufw-user-forward`   | top of `ufw-user-forward`     |
- * | iptables | table `filter`, base chain `FORWARD`            | top of `FORWARD`              |
- * | nftables | any other table (an admin's own ruleset)        | top of the dropping chain     |
+ * | docker   | table `filter` holds chain `DOCKER-USER`        | `DOCKER-USER`                 |
+ * | ufw      | table `filter` holds chain `ufw-user-forward`   | `ufw-user-forward`            |
+ * | iptables | table `filter`, base chain `FORWARD`            | `FORWARD`                     |
+ * | nftables | any other table (an admin's own ruleset)        | the dropping chain            |
+ *
+ * Inside that chain it goes after the admin's own rules (placement.ts), so they still decide.
  *
  * The same table covers iptables-nft (seen here as nftables tables `ip filter`/`ip6 filter`)
  * and iptables-legacy (read from `iptables-legacy -S`, see iptables-legacy.ts).

@@ -27,7 +27,7 @@ import {
   deleteMarkingChain,
   deletePassageTable,
   foreignRuleHandles,
-  insertForeignRule,
+  placeForeignRule,
   markingChain,
   parsePassageListing,
   passageSkeleton,
@@ -108,9 +108,15 @@ export class NftForwardPassage implements ForwardPassage {
       const guarded = [...new Set(blockers.flatMap((b) => b.protectedInterfaces))].sort();
       if (!state.marking || !state.markingRouted || guarded.join('\0') !== [...state.guarded].sort().join('\0')) cmds.push(...markingChain(guarded));
       for (const b of blockers) {
-        const has = this.#present(b.place);
-        if (!has && b.place.backend === 'nftables') cmds.push(...insertForeignRule(b.place));
-        present.set(b, has);
+        // berth's rule counts wherever it sits in the chain: an admin's later `-I` puts rules above it on purpose.
+        if (b.place.backend === 'nftables') {
+          const listing = this.#list(`chain ${b.place.family} ${b.place.table} ${b.place.chain}`);
+          const has = foreignRuleHandles(listing).length > 0;
+          if (!has) cmds.push(...placeForeignRule(b.place, listing));
+          present.set(b, has);
+        } else {
+          present.set(b, this.#legacy.present(b.place));
+        }
       }
     } else if (state.marking) {
       // Nobody drops any more (the owner went away or changed its policy): stop marking.
@@ -121,16 +127,18 @@ export class NftForwardPassage implements ForwardPassage {
     for (const b of blockers) {
       if (b.place.backend === 'iptables-legacy' && !present.get(b)) this.#legacy.insert(b.place);
     }
-    return { devices: [...devices].sort(), passages: blockers.map((b) => this.#passageOf(b, true)) };
+    return { devices: [...devices].sort(), passages: blockers.map((b) => this.#passageOf(b, !present.get(b))) };
   }
 
-  #passageOf(b: ForwardBlocker, present: boolean): PassageReport['passages'][number] {
+  /** A passage that is in place now; `added` when this call put berth's rule there (it was missing). */
+  #passageOf(b: ForwardBlocker, added: boolean): PassageReport['passages'][number] {
     const late = b.priority <= PASSAGE_PRIORITY;
     return {
       owner: b.owner,
       place: b.place,
       reason: describeBlocker(b) + (late ? `; its priority ${b.priority} runs before berth's marking (${PASSAGE_PRIORITY}), so the accept cannot match` : ''),
-      present,
+      present: true,
+      added,
       protectedInterfaces: b.protectedInterfaces,
     };
   }
@@ -146,11 +154,6 @@ export class NftForwardPassage implements ForwardPassage {
     const chains = this.#list('chains');
     const found = nftablesBlockers(chains, (family, table, chain) => this.#list(`chain ${family} ${table} ${chain}`));
     return [...found, ...this.#legacy.blockers()];
-  }
-
-  #present(place: PassagePlace): boolean {
-    if (place.backend === 'iptables-legacy') return this.#legacy.present(place);
-    return foreignRuleHandles(this.#list(`chain ${place.family} ${place.table} ${place.chain}`)).length > 0;
   }
 
   /**

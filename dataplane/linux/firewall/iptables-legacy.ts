@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { KernelError } from '../../../core/errors.js';
 import { legacyBlocker, type ForwardBlocker, type PassagePlace } from './forward-blockers.js';
 import { legacyRuleSpec } from './passage-rules.js';
+import { legacyPlacement } from './placement.js';
 
 const TOOLS = { ip: 'iptables-legacy', ip6: 'ip6tables-legacy' } as const;
 const NAMES = { ip: '/proc/net/ip_tables_names', ip6: '/proc/net/ip6_tables_names' } as const;
@@ -62,9 +63,14 @@ export function legacyRulePresent(place: PassagePlace): boolean {
   return run(familyOf(place), ['-C', place.chain, ...legacyRuleSpec()]).status === 0;
 }
 
+/** Adds berth's rule after the admin's rules in the chain (before its trailing catch-all, see placement.ts). */
 export function insertLegacyRule(place: PassagePlace): void {
-  const args = ['-I', place.chain, '1', ...legacyRuleSpec()];
-  const r = run(familyOf(place), args);
+  const family = familyOf(place);
+  const listed = run(family, ['-S', place.chain]);
+  if (listed.status !== 0) throw new KernelError(`Cannot read ${place.chain}: ${listed.stderr.trim()}`, { operation: `${TOOLS[family]} -t filter -S ${place.chain}` });
+  const at = legacyPlacement(place.chain, listed.stdout);
+  const args = at === undefined ? ['-A', place.chain, ...legacyRuleSpec()] : ['-I', place.chain, String(at), ...legacyRuleSpec()];
+  const r = run(family, args);
   if (r.status !== 0) throw new KernelError(`Cannot add berth's accept to ${place.chain}: ${r.stderr.trim()}`, { operation: `${TOOLS[familyOf(place)]} -t filter ${args.join(' ')}` });
 }
 

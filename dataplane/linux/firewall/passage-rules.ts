@@ -18,8 +18,9 @@
  *   incompatible, and Docker would then fail to start).
  */
 import * as nft from '../../nft-commands.js';
-import type { NftCommand, NftExpr, NftInsert, NftTableRef } from '../../nft-commands.js';
+import type { NftCommand, NftExpr, NftTableRef } from '../../nft-commands.js';
 import type { PassagePlace } from './forward-blockers.js';
+import { nftPlacement } from './placement.js';
 
 export const PASSAGE_TABLE = 'berth-passage';
 /**
@@ -136,14 +137,17 @@ export function parsePassageListing(items: readonly object[]): PassageState {
 
 const placeTable = (place: PassagePlace): NftTableRef => ({ family: place.family, table: place.table });
 
-/** The accept rule in a foreign nftables chain, inserted at its top. */
-export function insertForeignRule(place: PassagePlace): [NftInsert] {
-  return [
-    nft.insertRule(placeTable(place), place.chain, {
-      comment: FOREIGN_RULE_COMMENT,
-      expr: [match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { counter: { packets: 0, bytes: 0 } }, { accept: null }],
-    }),
-  ];
+/**
+ * The accept rule in a foreign nftables chain, after the admin's rules there: before the
+ * chain's trailing catch-all, or at its end (placement.ts). `chainListing` is the chain now.
+ */
+export function placeForeignRule(place: PassagePlace, chainListing: readonly object[]): [NftCommand] {
+  const body = {
+    comment: FOREIGN_RULE_COMMENT,
+    expr: [match('==', { '&': [MARK, PASSAGE_MARK] }, PASSAGE_MARK), { counter: { packets: 0, bytes: 0 } }, { accept: null }],
+  };
+  const where = nftPlacement(chainListing);
+  return [where === 'end' ? nft.addRule(placeTable(place), place.chain, body) : nft.insertRule(placeTable(place), place.chain, body, where.before)];
 }
 
 /** Handles of berth's rules in a foreign chain's listing (found by their `berth:` comment). */
@@ -160,7 +164,7 @@ export function deleteForeignRules(place: PassagePlace, handles: readonly number
   return handles.map((handle) => nft.deleteRule(placeTable(place), place.chain, handle));
 }
 
-/** iptables arguments of the same rule, for iptables-legacy (after `-I CHAIN 1`, `-C CHAIN` or `-D CHAIN`). */
+/** iptables arguments of the same rule, for iptables-legacy (after `-I CHAIN N`, `-A CHAIN`, `-C CHAIN` or `-D CHAIN`). */
 export function legacyRuleSpec(): string[] {
   const hex = `0x${PASSAGE_MARK.toString(16)}`;
   return ['-m', 'mark', '--mark', `${hex}/${hex}`, '-m', 'comment', '--comment', FOREIGN_RULE_COMMENT, '-j', 'ACCEPT'];

@@ -4,13 +4,17 @@
  * between two containers through that drop. berth-nat and berth-bridge containers must still
  * reach each other and the outside, and be reached through published ports, after a berthd
  * restart and after a dockerd restart too; Docker's own networks stay closed to berth's and the
- * other way round; removing berth's networks leaves no berth rule in Docker's chains.
+ * other way round; removing berth's networks leaves no berth rule in Docker's chains. berth's
+ * rule sits below the admin's rules in DOCKER-USER, so an admin's block of the uplink closes
+ * berth's published ports as it closes Docker's; a rule taken away by a firewall reload comes
+ * back on the engine's start event, not only on the periodic re-check.
  *
  * Addresses: 10.234.0.0/16, only inside this run's namespaces; the external client's namespace
  * hangs off the host on 10.234.9.0/24.
  */
 import anyTest, { type ExecutionContext, type TestFn } from 'ava';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST_BIN, runProcess } from '../../support/netns.js';
 import type { DockerEnv } from './harness.js';
@@ -61,6 +65,24 @@ const berthRules = () =>
     .split('\n')
     .filter((l) => l.includes('berth:')).length;
 
+/** Takes berth's rule out of DOCKER-USER, as a firewall reload that restores only the admin's own rules would. */
+const deleteBerthRule = () => {
+  for (const line of iptables('-S', 'DOCKER-USER').split('\n')) {
+    if (!line.includes('berth:')) continue;
+    const args = [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+    iptables('-D', ...args.slice(1));
+  }
+};
+
+/** berthd's log lines (JSON) from byte `from` on. */
+const logSince = (file: string, from: number): { message?: string; why?: string; owner?: string; chain?: string }[] =>
+  readFileSync(file)
+    .subarray(from)
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { message?: string });
+
 const run = async (t: T, name: string, network: string, extra: string[] = [], cmd: string[] = ['sleep', '3600']) => {
   // --restart always: the containers come back when dockerd restarts, through berthd again.
   await t.context.env.dockerOk(['run', '-d', '--restart', 'always', '--name', name, '--network', network, ...extra, IMAGE, ...cmd]);
@@ -70,6 +92,7 @@ dockerTest(
   "on a host that booted with forwarding off, berth-nat and berth-bridge work through Docker's FORWARD drop, across berthd and dockerd restarts, and leave nothing in Docker's chains",
   async (t) => {
     const env = t.context.env;
+    const up = t.context.up!;
     t.regex(iptables('-S', 'FORWARD'), /^-P FORWARD DROP$/m, 'Docker set FORWARD to drop, as on a freshly booted host');
     t.is(spawnSync('/bin/cat', ['/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' }).stdout.trim(), '1', 'and turned forwarding on');
 
@@ -95,21 +118,61 @@ dockerTest(
     t.regex(ps.stdout, /^br1\s+fw-br\s+10\.234\.2\.\d+\/24$/m, ps.stdout);
     t.is((await env.dockerOk(['port', 'web'])).trim(), '', 'docker port shows nothing for a plugin network (why berth ps exists)');
 
+    // From here on only Docker's engine events re-check berth's rules at once: the periodic re-check is 10 minutes away.
     await env.stopBerthd();
-    await env.startBerthd();
+    await env.startBerthd(['--firewall-check-interval', '600']);
     await run(t, 'nat2', 'fw-nat');
     t.true(await ping(env, 'nat2', await env.containerIp('web', 'fw-nat')), 'after a berthd restart: a new container reaches an old one');
     await checkAll(t, 'after a berthd restart');
 
+    // A port Docker publishes itself, to compare the admin's block with.
+    await run(t, 'dweb', 'fw-docker', ['-p', '8081:80'], HTTPD('hello-docker'));
+    t.true(await eventually(() => httpGet(`http://${up.hostIp}:8081/`, up.ext) === 'hello-docker', "Docker's published port"), "an external client reaches Docker's own -p 8081:80");
+
+    // A firewall reload (or the admin's `iptables -F DOCKER-USER` and their script run again):
+    // the admin's rule is back, Docker's RETURN is there, berth's rule is gone. The admin's rule
+    // is Docker's documented way to close published ports to the outside, made to let replies
+    // in (a plain `-i IF -j DROP` would drop the replies to the containers' own connections).
+    deleteBerthRule();
+    const adminRule = ['DOCKER-USER', '-i', up.hostIf, '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP'];
+    iptables('-I', ...adminRule);
+    t.is(berthRules(), 0);
+    const logFrom = statSync(env.berthd!.logFile).size;
     await env.restartDockerd();
+    const answered = Date.now();
+    // Back from the engine-start event (berthd reconnects to the events stream within its 5 s
+    // backoff), not from the periodic re-check 10 minutes away.
+    await waitFor(() => berthRules() === 1, 8000, "berth's rule back in DOCKER-USER after the engine started").catch(() => undefined);
+    t.log(`berth's rule back ${Date.now() - answered} ms after the engine answered`);
+    t.is(berthRules(), 1, `berth's rule is back within 8 s of the engine answering (${Date.now() - answered} ms):\n${iptables('-S', 'DOCKER-USER')}`);
+    const repaired = logSince(env.berthd!.logFile, logFrom).filter((l) => l.message?.includes('was put back'));
+    t.true(
+      repaired.some((l) => l.why === 'docker engine started' && l.owner === 'docker' && l.chain === 'ip filter DOCKER-USER'),
+      `berthd logged the repair, from the engine-start event: ${JSON.stringify(repaired)}`,
+    );
+    const order = iptables('-S', 'DOCKER-USER')
+      .split('\n')
+      .filter((l) => l.startsWith('-A '));
+    const at = (re: RegExp) => order.findIndex((l) => re.test(l));
+    t.true(at(/--ctstate NEW -j DROP/) < at(/berth:/) && at(/berth:/) < at(/^-A DOCKER-USER -j RETURN$/), `berth's rule sits after the admin's and before Docker's RETURN:\n${order.join('\n')}`);
+
     await waitFor(
-      async () => (await env.docker(['ps', '-q', '--filter', 'status=running'])).stdout.split(/\s+/).filter(Boolean).length === 6,
+      async () => (await env.docker(['ps', '-q', '--filter', 'status=running'])).stdout.split(/\s+/).filter(Boolean).length === 7,
       60_000,
       'the containers to come back after the dockerd restart',
     );
+    t.true(await eventually(() => ping(env, 'nat1', 'web'), 'nat1 → web'), "with the admin's block: containers on a berth-nat network reach each other");
+    t.true(await ping(env, 'br1', await env.containerIp('br2', 'fw-br')), '... and on a berth-bridge network');
+    t.true(await ping(env, 'nat1', up.extIp), '... and the outside (the replies pass the admin rule)');
+    t.true(await ping(env, 'br1', up.extIp), '... from berth-bridge too');
+    t.is(httpGet(`http://${up.hostIp}:8081/`, up.ext), undefined, "the admin's rule closes Docker's published port to the outside");
+    t.is(httpGet(`http://${up.hostIp}:8080/`, up.ext), undefined, "... and berth's published port too: berth's accept does not jump ahead of it");
+    iptables('-D', ...adminRule);
+    t.true(await eventually(() => httpGet(`http://${up.hostIp}:8081/`, up.ext) === 'hello-docker', "Docker's published port"), "without the admin's rule Docker's port is open again");
+
     await checkAll(t, 'after a dockerd restart');
 
-    for (const c of ['web', 'nat1', 'nat2', 'br1', 'br2', 'dock1']) await env.dockerOk(['rm', '-f', c]);
+    for (const c of ['web', 'nat1', 'nat2', 'br1', 'br2', 'dock1', 'dweb']) await env.dockerOk(['rm', '-f', c]);
     for (const n of ['fw-nat', 'fw-br', 'fw-docker']) await env.dockerOk(['network', 'rm', n]);
     t.is(berthRules(), 0, `removing the last network leaves no berth rule in DOCKER-USER:\n${iptables('-S', 'DOCKER-USER')}`);
     t.false(env.ruleset().includes('berth-passage'), "nor berth's passage table");

@@ -139,8 +139,8 @@ export class DockerEnv {
     return this.dockerOk(['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, container]);
   }
 
-  /** Starts berthd with the plugin directory Docker reads; waits for its sockets. */
-  async startBerthd(): Promise<Berthd> {
+  /** Starts berthd with the plugin directory Docker reads (and `extraArgs`); waits for its sockets. */
+  async startBerthd(extraArgs: readonly string[] = []): Promise<Berthd> {
     const dataDir = join(this.dir, 'berthd-data');
     const runDir = join(this.dir, 'berthd-run');
     const apiSocket = join(runDir, 'berthd.sock');
@@ -164,6 +164,7 @@ export class DockerEnv {
         logFile,
         '--docker-socket',
         this.dockerSocket,
+        ...extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: ENV_PATH } },
     );

@@ -1,7 +1,9 @@
 /**
  * CNI pods on a host whose forward hook another owner closed (policy drop), for each owner's
  * shape: the pods reach each other and the outside, berth's accept sits in the owner's
- * documented chain (one rule, in a form the owner's tool still reads), the owner's drop still
+ * documented chain (one rule, in a form the owner's tool still reads) after the admin's own
+ * rules there and before the chain's closing catch-all, so an admin's drop still decides for
+ * berth's pods, the owner's drop still
  * holds for everything else, a rule removed behind berth's back comes back on a re-check, and
  * the last DEL leaves no berth rule in the owner's chains.
  *
@@ -14,7 +16,7 @@ import { nftTables, ping } from '../../support/netns.js';
 import { kernelLacks, skipBecause } from '../../support/skip.js';
 import { addressOf, berthBridge, client, conflist, pods, world } from '../cni/fixtures.js';
 import { ip, uplink } from '../nat/fixtures.js';
-import { SHAPES, countBerthRules, type FirewallShape } from './shapes.js';
+import { SHAPES, berthRuleAfterAdmin, countBerthRules, type FirewallShape } from './shapes.js';
 
 const t2 = test.serial;
 
@@ -27,6 +29,10 @@ SHAPES.forEach((shape: FirewallShape, i: number) => {
     const p = pods(`bfw${i}`, 2);
     const up = uplink(`10.160.${100 + i}`);
     shape.setUp();
+    // A second outside host the admin forbids forwarding to, in the owner's chain, before berth comes.
+    const forbidden = `10.160.${100 + i}.3`;
+    ip('-n', up.ext, 'addr', 'add', `${forbidden}/24`, 'dev', 'ext0');
+    shape.adminRules(forbidden);
     t.teardown(() => {
       shape.tearDown();
       up.cleanup();
@@ -48,6 +54,8 @@ SHAPES.forEach((shape: FirewallShape, i: number) => {
     t.true(ping(b.netns, ipA), 'b reaches a');
     t.true(ping(a.netns, up.extIp), 'a reaches the outside (masqueraded)');
     t.is(countBerthRules(shape.placeRules()), 1, `one berth rule in ${shape.place.chain}:\n${shape.placeRules()}`);
+    t.true(berthRuleAfterAdmin(shape, forbidden), `berth's rule after the admin's, before any catch-all:\n${shape.placeRules()}`);
+    t.false(ping(a.netns, forbidden), "the admin's rule still decides for berth's pods");
     if (shape.place.tool === 'iptables') t.is(spawnSync('/usr/sbin/iptables', ['-S'], { stdio: 'ignore' }).status, 0, 'iptables-nft still reads its table');
 
     // The owner's drop still holds for what is not berth's: a routed connection from outside.
@@ -63,7 +71,10 @@ SHAPES.forEach((shape: FirewallShape, i: number) => {
     t.deepEqual(report.devices, [`bt-fw${i}`]);
     t.is(report.passages.length, 1, JSON.stringify(report));
     t.true(ping(a.netns, ipB), 'a re-check puts it back');
+    t.true(ping(a.netns, up.extIp), '... for the outside too');
     t.is(countBerthRules(shape.placeRules()), 1);
+    t.true(berthRuleAfterAdmin(shape, forbidden), `put back after the admin's rule again:\n${shape.placeRules()}`);
+    t.false(ping(a.netns, forbidden), "and the admin's rule still decides");
 
     for (const pod of [a, b]) {
       const r = await c.del(pod, conf);

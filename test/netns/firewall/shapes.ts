@@ -21,6 +21,14 @@ export interface FirewallShape {
   /** The chain berth's accept must be in, as `iptables -S CHAIN` / `nft list chain ...` would name it. */
   readonly place: { readonly tool: 'iptables' | 'iptables-legacy' | 'nft'; readonly chain: string };
   setUp(): void;
+  /**
+   * The admin's own rules in berth's chain, made before berth's (at boot, or by a reload): one
+   * that drops forwarding to `dest`, put where that admin would put it (`-I DOCKER-USER`, `-A`
+   * elsewhere), and for the plain FORWARD a closing catch-all `-j DROP`.
+   */
+  adminRules(dest: string): void;
+  /** The line of the chain's trailing catch-all berth's rule must stay above, if the chain has one. */
+  readonly catchAll?: RegExp;
   /** The rules of berth's chain as text (iptables -S, or nft list chain). */
   placeRules(): string;
   /** Removes berth's rule from the owner's chain behind berth's back (as a reload would). */
@@ -30,7 +38,7 @@ export interface FirewallShape {
 
 const BERTH_RULE = /berth: accept/;
 
-function iptablesShape(name: string, tool: typeof IPTABLES | typeof IPTABLES_LEGACY, chain: string, setUp: string[][]): FirewallShape {
+function iptablesShape(name: string, tool: typeof IPTABLES | typeof IPTABLES_LEGACY, chain: string, setUp: string[][], admin: (dest: string) => string[][], catchAll?: RegExp): FirewallShape {
   const ipt = (...args: string[]) => run(tool, '-w', ...args);
   return {
     name,
@@ -38,6 +46,10 @@ function iptablesShape(name: string, tool: typeof IPTABLES | typeof IPTABLES_LEG
     setUp: () => {
       for (const args of setUp) ipt(...args);
     },
+    adminRules: (dest) => {
+      for (const args of admin(dest)) ipt(...args);
+    },
+    ...(catchAll ? { catchAll } : {}),
     placeRules: () => ipt('-S', chain),
     dropBerthRule: () => {
       for (const line of ipt('-S', chain).split('\n')) {
@@ -86,11 +98,26 @@ const UFW = [
 
 const NFT_RULESET = 'table inet filter {\n  chain forward {\n    type filter hook forward priority filter; policy drop;\n    ct state established,related accept\n  }\n}\n';
 
+/** Docker documents `iptables -I DOCKER-USER ...` for the admin's rules: above Docker's RETURN. */
+const DOCKER_ADMIN = (dest: string) => [['-I', 'DOCKER-USER', '-d', dest, '-j', 'DROP']];
+const DOCKER_RETURN = /^-A DOCKER-USER -j RETURN$/;
+
 export const SHAPES: readonly FirewallShape[] = [
-  iptablesShape('Docker (iptables-nft)', IPTABLES, 'DOCKER-USER', DOCKER),
-  iptablesShape('Docker (iptables-legacy)', IPTABLES_LEGACY, 'DOCKER-USER', DOCKER),
-  iptablesShape('ufw', IPTABLES, 'ufw-user-forward', UFW),
-  iptablesShape('iptables FORWARD policy drop', IPTABLES, 'FORWARD', [['-P', 'FORWARD', 'DROP']]),
+  iptablesShape('Docker (iptables-nft)', IPTABLES, 'DOCKER-USER', DOCKER, DOCKER_ADMIN, DOCKER_RETURN),
+  iptablesShape('Docker (iptables-legacy)', IPTABLES_LEGACY, 'DOCKER-USER', DOCKER, DOCKER_ADMIN, DOCKER_RETURN),
+  // `ufw route deny to DEST` appends to ufw-user-forward.
+  iptablesShape('ufw', IPTABLES, 'ufw-user-forward', UFW, (dest) => [['-A', 'ufw-user-forward', '-d', dest, '-j', 'DROP']]),
+  iptablesShape(
+    'iptables FORWARD policy drop, with a closing -j DROP',
+    IPTABLES,
+    'FORWARD',
+    [['-P', 'FORWARD', 'DROP']],
+    (dest) => [
+      ['-A', 'FORWARD', '-d', dest, '-j', 'DROP'],
+      ['-A', 'FORWARD', '-j', 'DROP'],
+    ],
+    /^-A FORWARD -j DROP$/,
+  ),
   {
     name: 'nftables ruleset (inet filter forward, policy drop)',
     place: { tool: 'nft', chain: 'inet filter forward' },
@@ -98,6 +125,7 @@ export const SHAPES: readonly FirewallShape[] = [
       const r = spawnSync(NFT, ['-f', '-'], { input: NFT_RULESET, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`nft -f: ${r.stderr}`);
     },
+    adminRules: (dest) => void run(NFT, 'add', 'rule', 'inet', 'filter', 'forward', 'ip', 'daddr', dest, 'drop'),
     placeRules: () => run(NFT, '-a', 'list', 'chain', 'inet', 'filter', 'forward'),
     dropBerthRule: () => {
       for (const line of run(NFT, '-a', 'list', 'chain', 'inet', 'filter', 'forward').split('\n')) {
@@ -111,4 +139,16 @@ export const SHAPES: readonly FirewallShape[] = [
 
 export function countBerthRules(text: string): number {
   return text.split('\n').filter((l) => BERTH_RULE.test(l)).length;
+}
+
+/**
+ * Whether berth's rule sits after the admin's rule about `dest` and before the chain's
+ * catch-all: the admin's rules decide first, and berth's rule is still reached.
+ */
+export function berthRuleAfterAdmin(shape: FirewallShape, dest: string): boolean {
+  const lines = shape.placeRules().split('\n');
+  const berth = lines.findIndex((l) => BERTH_RULE.test(l));
+  const admin = lines.findIndex((l) => l.includes(dest) && !BERTH_RULE.test(l));
+  const closing = shape.catchAll ? lines.findIndex((l) => shape.catchAll!.test(l)) : lines.length;
+  return berth >= 0 && admin >= 0 && admin < berth && berth < closing;
 }

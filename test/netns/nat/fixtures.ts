@@ -49,7 +49,7 @@ let uplinks = 0;
  * The host's uplink: a veth pair from the host (`<net>.1`) to a new "external" namespace
  * (`<net>.2`), where a client outside the host runs. `net` is three octets, `10.x.y`.
  */
-export function uplink(net: string): { ext: string; hostIp: string; extIp: string; cleanup: () => void } {
+export function uplink(net: string): { ext: string; hostIf: string; hostIp: string; extIp: string; cleanup: () => void } {
   const ext = `bext-${process.pid}-${uplinks}`;
   const hostSide = `nu${process.pid % 10000}x${uplinks++}`;
   ip('netns', 'add', ext);
@@ -68,7 +68,7 @@ export function uplink(net: string): { ext: string; hostIp: string; extIp: strin
     cleanup();
     throw err;
   }
-  return { ext, hostIp: `${net}.1`, extIp: `${net}.2`, cleanup };
+  return { ext, hostIf: hostSide, hostIp: `${net}.1`, extIp: `${net}.2`, cleanup };
 }
 
 const SERVER = `

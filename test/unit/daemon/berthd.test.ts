@@ -81,6 +81,46 @@ test('startDaemon: plugin sockets per driver and for IPAM, the API and metrics; 
   for (const s of [...daemon.pluginSockets, c.apiSocket, join(c.runDir, 'berthd.lock')]) t.false(existsSync(s), s);
 });
 
+function get(socketPath: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test("/healthz re-checks the firewall passage: ok while it works, 503 naming the problem when berth's accept cannot be restored; status shows the failure", async (t) => {
+  const c = config(t);
+  let broken = false;
+  const passage = {
+    ...NO_FIREWALL,
+    refresh: () => {
+      if (broken) throw new Error('nft: Operation not permitted');
+      return NONE;
+    },
+  };
+  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false, forwardPassage: passage });
+  t.teardown(() => daemon.stop());
+  const metrics = c.metricsAddress!.slice('unix:'.length);
+  t.deepEqual(await get(metrics, '/healthz'), { status: 200, body: 'ok\n' });
+  broken = true;
+  const sick = await get(metrics, '/healthz');
+  t.is(sick.status, 503);
+  t.is(sick.body, 'firewall passage re-check failed: nft: Operation not permitted\n');
+  const client = connectApi(c.apiSocket);
+  try {
+    t.like(await client.status(), { firewallError: 'nft: Operation not permitted' });
+  } finally {
+    client.close();
+  }
+  broken = false;
+  t.is((await get(metrics, '/healthz')).status, 200, 'healthy again once the re-check works');
+});
+
 test('startDaemon --managed-plugin: one socket implementing the network and IPAM drivers', async (t) => {
   const c = config(t, { managedPlugin: 'bridge', metricsAddress: undefined });
   const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false, forwardPassage: NO_FIREWALL });

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { describeBlocker, legacyBlocker, nftablesBlockers } from '../../../dataplane/linux/firewall/forward-blockers.js';
-import { addRouted, deleteRouted, foreignRuleHandles, insertForeignRule, legacyRuleSpec, markingChain, parsePassageListing, PASSAGE_MARK } from '../../../dataplane/linux/firewall/passage-rules.js';
+import { addRouted, deleteRouted, foreignRuleHandles, legacyRuleSpec, markingChain, parsePassageListing, placeForeignRule, PASSAGE_MARK } from '../../../dataplane/linux/firewall/passage-rules.js';
+import { legacyPlacement, nftPlacement } from '../../../dataplane/linux/firewall/placement.js';
 
 const chain = (family: string, table: string, name: string, base?: { hook: string; policy: string; prio?: number }) => ({
   chain: { family, table, name, handle: 1, ...(base ? { type: 'filter', prio: 0, ...base } : {}) },
@@ -70,13 +71,15 @@ test('iptables-legacy: -S output read the same way; iptables wildcards become nf
 });
 
 test("the rule in the owner's chain is one iptables can read: a mark match, a counter, accept, a berth comment", (t) => {
-  const [cmd] = insertForeignRule({ backend: 'nftables', family: 'ip', table: 'filter', chain: 'DOCKER-USER' }) as [{ insert: { rule: { chain: string; comment: string; expr: readonly unknown[] } } }];
-  t.is(cmd.insert.rule.chain, 'DOCKER-USER');
-  t.regex(cmd.insert.rule.comment, /^berth: /);
-  t.notRegex(cmd.insert.rule.comment, /['"]/, 'no quotes: iptables -S would escape them');
-  t.deepEqual(cmd.insert.rule.expr, [{ match: { op: '==', left: { '&': [{ meta: { key: 'mark' } }, PASSAGE_MARK] }, right: PASSAGE_MARK } }, { counter: { packets: 0, bytes: 0 } }, { accept: null }]);
+  const [cmd] = placeForeignRule({ backend: 'nftables', family: 'ip', table: 'filter', chain: 'DOCKER-USER' }, []) as unknown as [
+    { add: { rule: { chain: string; comment: string; expr: readonly unknown[] } } },
+  ];
+  t.is(cmd.add.rule.chain, 'DOCKER-USER', 'an empty chain: appended');
+  t.regex(cmd.add.rule.comment, /^berth: /);
+  t.notRegex(cmd.add.rule.comment, /['"]/, 'no quotes: iptables -S would escape them');
+  t.deepEqual(cmd.add.rule.expr, [{ match: { op: '==', left: { '&': [{ meta: { key: 'mark' } }, PASSAGE_MARK] }, right: PASSAGE_MARK } }, { counter: { packets: 0, bytes: 0 } }, { accept: null }]);
   t.deepEqual(legacyRuleSpec().slice(0, 4), ['-m', 'mark', '--mark', '0x2000/0x2000']);
-  const listing = [{ rule: { handle: 7, comment: cmd.insert.rule.comment } }, { rule: { handle: 8 } }, { rule: { handle: 9, comment: 'user rule' } }];
+  const listing = [{ rule: { handle: 7, comment: cmd.add.rule.comment } }, { rule: { handle: 8 } }, { rule: { handle: 9, comment: 'user rule' } }];
   t.deepEqual(foreignRuleHandles(listing), [7]);
 });
 
@@ -112,4 +115,62 @@ test('routed prefixes go into the set of their family', (t) => {
   t.deepEqual(name(addRouted('10.245.0.0/16')), { family: 'inet', table: 'berth-passage', name: 'routed4', elem: [{ prefix: { addr: '10.245.0.0', len: 16 } }] });
   t.deepEqual(name(addRouted('fd79::/80')), { family: 'inet', table: 'berth-passage', name: 'routed6', elem: [{ prefix: { addr: 'fd79::', len: 80 } }] });
   t.is(name(deleteRouted('fd79::/80')).name, 'routed6');
+});
+
+/** An nftables listing of a chain, as `nft -j list chain` gives it (metainfo and chain first). */
+const listing = (...rules: { handle: number; expr: object[]; comment?: string }[]) => [
+  { metainfo: {} },
+  { chain: { name: 'c', handle: 1 } },
+  ...rules.map((r) => ({ rule: { family: 'ip', table: 'filter', chain: 'c', ...r } })),
+];
+const iif = (name: string) => ({ match: { op: '==', left: { meta: { key: 'iifname' } }, right: name } });
+const counter = { counter: { packets: 0, bytes: 0 } };
+
+test("berth's accept goes after the admin's rules: before Docker's final RETURN, a closing DROP or REJECT (and a LOG just before it), else at the end", (t) => {
+  // Docker's DOCKER-USER as Docker leaves it, and with the admin's documented block above the RETURN.
+  t.deepEqual(nftPlacement(listing({ handle: 5, expr: [counter, { return: null }] })), { before: 5 });
+  t.deepEqual(nftPlacement(listing({ handle: 9, expr: [iif('eth0'), counter, { drop: null }] }, { handle: 5, expr: [counter, { return: null }] })), { before: 5 });
+  // A plain FORWARD with the admin's rules and a catch-all at its end; a LOG before it belongs to it.
+  t.deepEqual(
+    nftPlacement(
+      listing(
+        { handle: 3, expr: [{ match: { op: 'in', left: { ct: { key: 'state' } }, right: ['established', 'related'] } }, counter, { accept: null }] },
+        { handle: 4, expr: [iif('eth1'), counter, { drop: null }] },
+        { handle: 6, expr: [counter, { log: { prefix: 'dropped ' } }] },
+        { handle: 7, expr: [counter, { reject: { type: 'icmp', expr: 'host-prohibited' } }] },
+      ),
+    ),
+    { before: 6 },
+  );
+  t.deepEqual(
+    nftPlacement(listing({ handle: 3, expr: [counter, { jump: { target: 'ufw-before-forward' } }] }, { handle: 4, expr: [iif('eth1'), { drop: null }] })),
+    'end',
+    'only conditional rules and jumps: at the end',
+  );
+  t.deepEqual(nftPlacement(listing()), 'end');
+  t.deepEqual(nftPlacement(listing({ handle: 8, expr: [{ xt: { type: 'target', name: 'REJECT' } }] })), { before: 8 }, "iptables-nft's untranslated REJECT is a catch-all too");
+  t.deepEqual(nftPlacement(listing({ handle: 8, expr: [{ xt: { type: 'match', name: 'recent' } }, { drop: null }] })), 'end', 'an untranslated match is a condition');
+  t.deepEqual(
+    nftPlacement(listing({ handle: 2, comment: 'berth: accept traffic of berth devices', expr: [counter, { accept: null }] }, { handle: 5, expr: [counter, { return: null }] })),
+    { before: 5 },
+    "berth's own rule is not the admin's catch-all",
+  );
+  const [ins] = placeForeignRule({ backend: 'nftables', family: 'ip', table: 'filter', chain: 'DOCKER-USER' }, listing({ handle: 5, expr: [counter, { return: null }] })) as unknown as [
+    { insert: { rule: { handle: number } } },
+  ];
+  t.is(ins.insert.rule.handle, 5, 'inserted just before the RETURN');
+});
+
+test('iptables-legacy: the same place, as a rule number for -I, or -A when there is no catch-all', (t) => {
+  t.is(legacyPlacement('DOCKER-USER', '-N DOCKER-USER\n-A DOCKER-USER -j RETURN\n'), 1);
+  t.is(legacyPlacement('DOCKER-USER', '-N DOCKER-USER\n-A DOCKER-USER -i eth0 -j DROP\n-A DOCKER-USER -j RETURN\n'), 2);
+  t.is(
+    legacyPlacement(
+      'FORWARD',
+      '-P FORWARD DROP\n-A FORWARD -i eth1 -j DROP\n-A FORWARD -m comment --comment "log it" -j LOG --log-prefix "fwd "\n-A FORWARD -j REJECT --reject-with icmp-host-prohibited\n',
+    ),
+    2,
+  );
+  t.is(legacyPlacement('FORWARD', '-P FORWARD DROP\n-A FORWARD -j ufw-before-forward\n-A FORWARD -s 10.0.0.0/8 -j DROP\n'), undefined);
+  t.is(legacyPlacement('ufw-user-forward', '-N ufw-user-forward\n'), undefined);
 });

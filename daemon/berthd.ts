@@ -64,6 +64,8 @@ export interface DaemonDeps {
   readonly nftables?: typeof openNftables;
   /** @default berth's devices through other owners' forward drops, on dataplane/linux */
   readonly forwardPassage?: ForwardPassage;
+  /** How old a firewall re-check may be and still answer /healthz. @default 2000 */
+  readonly firewallHealthFreshMs?: number;
 }
 
 /** Starts berthd; rejects (after undoing what it started) when any part cannot start. */
@@ -130,6 +132,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
       passage: deps.forwardPassage ?? linuxForwardPassage(config.runDir),
       log,
       intervalMs: config.firewallCheckMs,
+      ...(deps.firewallHealthFreshMs !== undefined ? { healthFreshMs: deps.firewallHealthFreshMs } : {}),
       dockerSocket: config.dockerSocket,
     });
     closers.push(() => firewall.stop());

@@ -17,6 +17,11 @@ export interface PassageKeeperOptions {
   readonly intervalMs: number;
   /** Docker's API socket; watched while it exists. */
   readonly dockerSocket?: string;
+  /**
+   * How old a re-check may be and still answer a health probe: a prober asking every second
+   * must not run a re-check (on legacy iptables, the owner's tool) every second. @default 2000
+   */
+  readonly healthFreshMs?: number;
 }
 
 /** The last re-check as status and health see it. */
@@ -32,6 +37,8 @@ export class PassageKeeper {
   #last: PassageReport = { devices: [], passages: [] };
   #lastShown = '';
   #error: string | undefined;
+  /** When the last re-check ran (ms since the epoch; 0: never). */
+  #checkedAt = 0;
 
   constructor(o: PassageKeeperOptions) {
     this.#o = o;
@@ -59,6 +66,7 @@ export class PassageKeeper {
    * other owner took it away, and berth's traffic was dropped meanwhile.
    */
   check(why: string): KeeperReport {
+    this.#checkedAt = Date.now();
     let report: PassageReport;
     try {
       report = this.#o.passage.refresh();
@@ -92,7 +100,9 @@ export class PassageKeeper {
    * line naming what is not (the re-check could not restore it).
    */
   problem(): string | undefined {
-    const r = this.check('health check');
+    // A failed re-check is not reused: the probe tries again, and sees a recovery at once.
+    const fresh = this.#error === undefined && Date.now() - this.#checkedAt < (this.#o.healthFreshMs ?? 2000);
+    const r = fresh ? this.last() : this.check('health check');
     if (r.error === undefined) return undefined;
     const chains = r.passages.map((p) => `${p.owner}'s ${p.place.family} ${p.place.table} ${p.place.chain}`);
     return `firewall passage re-check failed${chains.length ? ` (berth's accept in ${chains.join(', ')} may be missing)` : ''}: ${r.error}`;

@@ -103,7 +103,7 @@ test("/healthz re-checks the firewall passage: ok while it works, 503 naming the
       return NONE;
     },
   };
-  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false, forwardPassage: passage });
+  const daemon = await startDaemon(c, { log: SILENT_LOG, registry: registry(), sandboxExists: () => false, forwardPassage: passage, firewallHealthFreshMs: 0 });
   t.teardown(() => daemon.stop());
   const metrics = c.metricsAddress!.slice('unix:'.length);
   t.deepEqual(await get(metrics, '/healthz'), { status: 200, body: 'ok\n' });

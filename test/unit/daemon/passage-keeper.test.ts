@@ -54,7 +54,7 @@ test("a re-check that puts berth's rule back logs a warning naming the owner and
 test('a failed re-check: status shows the passages as not present with the error, health names the problem; both recover', (t) => {
   const passage = scripted();
   const log = collectingLog();
-  const keeper = new PassageKeeper({ passage, log, intervalMs: 0 });
+  const keeper = new PassageKeeper({ passage, log, intervalMs: 0, healthFreshMs: 0 });
   passage.next = { devices: ['bn-a'], passages: [dockerUser(true)] };
   keeper.check('start');
   t.is(keeper.problem(), undefined, 'healthy while the re-check works');
@@ -77,4 +77,13 @@ test('a failed re-check: status shows the passages as not present with the error
   t.is(keeper.last().error, undefined);
   t.true(keeper.last().passages[0]!.present);
   t.true(log.lines.some((l) => l.message === 'firewall passage: re-check works again'));
+});
+
+test('a health probe right after a re-check is answered by it, not by another re-check', (t) => {
+  const passage = scripted();
+  const keeper = new PassageKeeper({ passage, log: collectingLog(), intervalMs: 0 });
+  passage.next = { devices: ['bn-a'], passages: [dockerUser(true)] };
+  keeper.check('start');
+  passage.next = new KernelError('nft: should not be asked', { operation: 'nft -j -f -' });
+  t.is(keeper.problem(), undefined, 'the re-check of a moment ago answers');
 });

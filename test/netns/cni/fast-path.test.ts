@@ -11,7 +11,7 @@ import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { withShimSettings } from '../../../cni/shim-settings.js';
 import { DIST_BIN, hostLinks, ping, runPlugin, type Run } from '../../support/netns.js';
@@ -22,10 +22,13 @@ interface Berthd {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** berthd serving CNI on the world's run directory (where the shims look, through BERTH_RUN_DIR). */
-async function startBerthd(w: World): Promise<Berthd> {
+/**
+ * berthd serving CNI on the world's run directory (where the shims look, through BERTH_RUN_DIR),
+ * and its API on berthd.sock there; `extra` arguments are added.
+ */
+async function startBerthd(w: World, extra: string[] = []): Promise<Berthd> {
   const runDir = w.env.BERTH_RUN_DIR!;
-  const socket = join(runDir, 'cni.sock');
+  const sockets = [...(extra.includes('--no-cni') ? [] : [join(runDir, 'cni.sock')]), join(runDir, 'berthd.sock')];
   const proc = spawn(
     process.execPath,
     [
@@ -44,6 +47,7 @@ async function startBerthd(w: World): Promise<Berthd> {
       join(w.dir, 'no-docker.sock'),
       '--firewall-check-interval',
       '0',
+      ...extra,
     ],
     { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
   );
@@ -52,9 +56,9 @@ async function startBerthd(w: World): Promise<Berthd> {
   process.once('exit', reap);
   proc.once('exit', () => process.off('exit', reap));
   const end = Date.now() + 20_000;
-  while (!existsSync(socket)) {
+  while (!sockets.every((s) => existsSync(s))) {
     if (proc.exitCode !== null) throw new Error(`berthd exited ${proc.exitCode}: ${readFileSync(join(w.dir, 'berthd.log'), 'utf8')}`);
-    if (Date.now() > end) throw new Error('berthd did not open its CNI socket');
+    if (Date.now() > end) throw new Error(`berthd did not open ${sockets.join(' and ')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -361,4 +365,86 @@ test.serial('berthd holds no more file descriptors after 20 ADD/DEL cycles than 
   const first = fds();
   for (let i = 0; i < 20; i++) await cycle();
   t.is(fds(), first, 'no descriptor leaks per request');
+});
+
+/**
+ * berth-bridge's shim with no fallback recorded: it is served by berthd or answers error 11,
+ * so a request that succeeds through it was served by berthd.
+ */
+function berthdOnlyShim(w: World): string {
+  const dir = join(w.dir, 'berthd-only');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'berth-bridge');
+  const settings = { plugin: 'berth-bridge', socket: '/nonexistent/cni.sock', node: '/nonexistent/node', launcher: '/nonexistent/berth-bridge-node' };
+  writeFileSync(path, withShimSettings(readFileSync(join(DIST_BIN, 'cni-shim')), settings), { mode: 0o755 });
+  return path;
+}
+
+/** Runs a shim with `stdin`; its exit code, or the signal that ended it. */
+function runShim(bin: string, env: Record<string, string>, stdin: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, [], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
+    let stdout = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stdin.on('error', () => undefined);
+    p.on('error', reject);
+    p.on('close', (code, signal) => resolve({ code, signal, stdout }));
+    p.stdin.end(stdin);
+  });
+}
+
+/** The plugin's configuration as a runtime hands it to berth-bridge (stdin). */
+function pluginConf(conf: object, name: string, cniVersion = '1.0.0'): Record<string, unknown> {
+  return { ...(conf as { plugins: object[] }).plugins[0], cniVersion, name };
+}
+
+test.serial('a berthd that closes the connection before taking the request (3 MB stdin): the shim falls back, or answers error 11, and is never killed by SIGPIPE', async (t) => {
+  const w = world('closing');
+  t.teardown(() => w.cleanup());
+  // Accepts and closes at once: a berthd stopping, or killed, as the request arrives.
+  const runDir = join(w.dir, 'closing-run');
+  mkdirSync(runDir);
+  const closing = createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => closing.listen(join(runDir, 'cni.sock'), resolve));
+  t.teardown(() => new Promise<void>((resolve) => closing.close(() => resolve())));
+  const big = JSON.stringify({ cniVersion: '1.0.0', name: 'closing', type: 'berth-bridge', padding: 'x'.repeat(3 << 20) });
+  const small = JSON.stringify({ cniVersion: '1.0.0', name: 'closing', type: 'berth-bridge' });
+  const add = { BERTH_RUN_DIR: runDir, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'closing', CNI_NETNS: '/nonexistent/netns', CNI_IFNAME: 'eth0' };
+  // Without a fallback: a CNI error naming both, whether the send broke (3 MB) or the kernel
+  // reported the request unread (a small one).
+  for (const [what, stdin] of [
+    ['3 MB', big],
+    ['small', small],
+  ] as const) {
+    const r = await runShim(berthdOnlyShim(w), add, stdin);
+    t.is(r.signal, null, `${what}: not killed by a signal`);
+    t.is(r.code, 1, `${what}: exit status 1`);
+    const e = JSON.parse(r.stdout) as { code: number; msg: string };
+    t.is(e.code, 11, r.stdout);
+    t.regex(e.msg, /^berthd closed the connection before taking the request \(.*cni\.sock: (Broken pipe|Connection reset by peer)\) and the Node binary \/nonexistent\/node is missing$/);
+  }
+  // With the fallback recorded: berthd never had the request, so the in-process plugin runs
+  // it, and answers as it does when no berthd is running (byte for byte).
+  const installed = join(w.cniPath.split(':')[0]!, 'berth-bridge');
+  const conf = conflist('closing', [berthBridge(w, 'closing', '10.175.8.0/24', { bridge: 'bt-closing' })]);
+  const del = { CNI_PATH: w.cniPath, CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'never-added', CNI_IFNAME: 'eth0' };
+  for (const [what, stdin] of [
+    ['3 MB', JSON.stringify({ ...pluginConf(conf, 'closing'), padding: 'x'.repeat(3 << 20) })],
+    ['small', JSON.stringify(pluginConf(conf, 'closing'))],
+  ] as const) {
+    const viaClosing = await runShim(installed, { ...w.env, ...del, BERTH_RUN_DIR: runDir }, stdin);
+    const noBerthd = await runShim(installed, { ...w.env, ...del }, stdin);
+    t.is(viaClosing.signal, null, `${what}: not killed by a signal`);
+    t.is(viaClosing.stdout, noBerthd.stdout, `${what}: the fallback's answer`);
+    t.is(viaClosing.code, noBerthd.code, `${what}: the fallback's exit status`);
+  }
+
+  // A real berthd refuses a request larger than it takes, and the shim prints that refusal.
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
+  const refused = await runShim(berthdOnlyShim(w), { ...add, BERTH_RUN_DIR: w.env.BERTH_RUN_DIR! }, big);
+  t.is(refused.signal, null);
+  t.is(refused.code, 1);
+  t.regex(refused.stdout, /"code":6,"msg":"The CNI request of \d+ bytes is larger than/);
+  t.is(berthd.proc.exitCode, null, 'berthd is alive');
 });

@@ -14,8 +14,9 @@ import { tmpdir } from 'node:os';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { withShimSettings } from '../../../cni/shim-settings.js';
-import { DIST_BIN, hostLinks, ping, runPlugin, type Run } from '../../support/netns.js';
-import { addressOf, berthBridge, client, conflist, heldAddresses, pods, world, type World } from './fixtures.js';
+import { hostVethName } from '../../../drivers/bridge/bridge-driver.js';
+import { DIST_BIN, hostLinks, ping, runPlugin, runProcess, shOk, type Run } from '../../support/netns.js';
+import { addressOf, berthBridge, client, conflist, heldAddresses, pods, world, type Pod, type World } from './fixtures.js';
 
 interface Berthd {
   readonly proc: ChildProcess;
@@ -447,4 +448,127 @@ test.serial('a berthd that closes the connection before taking the request (3 MB
   t.is(refused.code, 1);
   t.regex(refused.stdout, /"code":6,"msg":"The CNI request of \d+ bytes is larger than/);
   t.is(berthd.proc.exitCode, null, 'berthd is alive');
+});
+
+test.serial("GC through berthd releases a stale attachment's address and veth, and keeps the valid ones", async (t) => {
+  const w = world('gcfast');
+  const p = pods('bgcf', 3);
+  t.teardown(() => {
+    p.cleanup();
+    w.cleanup();
+  });
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
+  const conf = conflist('gcfast', [berthBridge(w, 'gcfast', '10.175.9.0/24', { bridge: 'bt-gcfast' })]);
+  const c = client(w);
+  const [keep1, keep2, stale] = p.pods as [Pod, Pod, Pod];
+  const address = new Map<Pod, string>();
+  for (const pod of p.pods) {
+    const r = await c.add(pod, conf);
+    t.is(r.code, 0, r.stderr + r.stdout);
+    address.set(pod, addressOf(r));
+  }
+  const veth = (pod: Pod) => hostVethName('gcfast', pod.id, 'eth0');
+  t.true(
+    p.pods.every((pod) => hostLinks().includes(veth(pod))),
+    'each pod has its host veth',
+  );
+  // GC served by berthd (the shim has no fallback), the stale pod left out of the valid set.
+  const gcConf = { ...pluginConf(conf, 'gcfast', '1.1.0'), 'cni.dev/valid-attachments': [keep1, keep2].map((pod) => ({ containerID: pod.id, ifname: 'eth0' })) };
+  const gc = await runPlugin(berthdOnlyShim(w), { ...w.env, CNI_COMMAND: 'GC', CNI_PATH: w.cniPath }, JSON.stringify(gcConf));
+  t.is(gc.code, 0, gc.stdout + gc.stderr);
+  t.deepEqual(
+    heldAddresses(w.dataDir, 'gcfast').sort((a, b) => a.address.localeCompare(b.address)),
+    [keep1, keep2].map((pod) => ({ address: address.get(pod)!, containerId: pod.id })).sort((a, b) => a.address.localeCompare(b.address)),
+    'the valid pods keep their addresses; the stale one is released',
+  );
+  const links = hostLinks();
+  t.true(links.includes(veth(keep1)) && links.includes(veth(keep2)), 'the valid pods keep their veths');
+  t.false(links.includes(veth(stale)), "the stale pod's veth is removed");
+  t.true(ping(keep1.netns, address.get(keep2)!), 'the valid pods still reach each other');
+  for (const pod of p.pods) t.is((await c.del(pod, conf)).code, 0);
+  t.deepEqual(heldAddresses(w.dataDir, 'gcfast'), []);
+  t.false(hostLinks().includes('bt-gcfast'));
+});
+
+test.serial('an ADD and a DEL of the same container sent at once through two shims end in one order or the other, never half', async (t) => {
+  const w = world('order');
+  const p = pods('bord', 9);
+  t.teardown(() => {
+    p.cleanup();
+    w.cleanup();
+  });
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
+  const conf = conflist('order', [berthBridge(w, 'order', '10.175.10.0/24', { bridge: 'bt-order' })]);
+  const shim = berthdOnlyShim(w);
+  const stdin = JSON.stringify(pluginConf(conf, 'order'));
+  const env = (pod: Pod, command: string) => ({ ...w.env, CNI_PATH: w.cniPath, CNI_COMMAND: command, CNI_CONTAINERID: pod.id, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0' });
+  // One pod stays attached throughout, so the bridge stays and each pair races only on its own container.
+  const [anchor, ...racing] = p.pods as [Pod, ...Pod[]];
+  const first = await runPlugin(shim, env(anchor, 'ADD'), stdin);
+  t.is(first.code, 0, first.stdout);
+  const outcomes = { added: 0, deleted: 0 };
+  for (let round = 0; round < 3; round++) {
+    const pairs = await Promise.all(racing.map(async (pod) => ({ pod, results: await Promise.all([runPlugin(shim, env(pod, 'ADD'), stdin), runPlugin(shim, env(pod, 'DEL'), stdin)]) })));
+    const links = hostLinks();
+    const held = heldAddresses(w.dataDir, 'order');
+    for (const { pod, results } of pairs) {
+      const [add, del] = results;
+      t.is(add.code, 0, `ADD ${pod.id}: ${add.stdout}`);
+      t.is(del.code, 0, `DEL ${pod.id}: ${del.stdout}`);
+      const mine = held.filter((h) => h.containerId === pod.id).map((h) => h.address);
+      const hasVeth = links.includes(hostVethName('order', pod.id, 'eth0'));
+      const hasEth0 = shOk('ip', ['netns', 'exec', pod.netns, 'ip', 'link', 'show', 'eth0']);
+      if (mine.length === 0 && !hasVeth && !hasEth0) {
+        outcomes.deleted++; // ADD, then DEL
+      } else if (mine.length === 1 && mine[0] === addressOf(add) && hasVeth && hasEth0) {
+        outcomes.added++; // DEL, then ADD
+      } else {
+        t.fail(`${pod.id} is half attached: addresses ${JSON.stringify(mine)}, host veth ${hasVeth}, eth0 ${hasEth0}, ADD answered ${add.stdout}`);
+      }
+    }
+    // Back to nothing for the next round.
+    for (const pod of racing) t.is((await runPlugin(shim, env(pod, 'DEL'), stdin)).code, 0);
+    t.deepEqual(
+      heldAddresses(w.dataDir, 'order').map((h) => h.containerId),
+      [anchor.id],
+    );
+  }
+  t.is((await runPlugin(shim, env(anchor, 'DEL'), stdin)).code, 0);
+  t.log(`ADD then DEL (nothing left): ${outcomes.deleted}; DEL then ADD (attached): ${outcomes.added}`);
+  t.deepEqual(heldAddresses(w.dataDir, 'order'), []);
+  t.is(berthd.proc.exitCode, null, 'berthd is alive');
+});
+
+test.serial('berth status shows whether berthd serves the CNI socket', async (t) => {
+  const w = world('status');
+  let berthd: Berthd | undefined;
+  t.teardown(async () => {
+    await berthd?.stop();
+    w.cleanup();
+  });
+  const runDir = w.env.BERTH_RUN_DIR!;
+  const api = join(runDir, 'berthd.sock');
+  const status = () => runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'status', '-H', api], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
+  const cniLine = (out: string) => out.split('\n').find((l) => l.startsWith('CNI:'));
+
+  berthd = await startBerthd(w);
+  const served = await status();
+  t.is(served.code, 0, served.stderr);
+  t.is(cniLine(served.stdout), `CNI:            ${join(runDir, 'cni.sock')} (the plugins' fast path)`);
+  await berthd.stop();
+
+  berthd = await startBerthd(w, ['--no-cni']);
+  const notServed = await status();
+  t.is(notServed.code, 0, notServed.stderr);
+  t.is(cniLine(notServed.stdout), 'CNI:            not served (the plugins run in-process)');
+  await berthd.stop();
+  berthd = undefined;
+
+  // berthd down: status says it cannot reach berthd (exit 69), and claims nothing about the socket.
+  const down = await status();
+  t.is(down.code, 69);
+  t.regex(down.stderr, /Cannot reach berthd at .*berthd\.sock: is it running\?/);
+  t.is(cniLine(down.stdout), undefined);
 });

@@ -112,3 +112,33 @@ test('a failed request does not hold up the next one on the same container, and 
   t.deepEqual(await Promise.all([add, check, del]), [1, 0, 0], 'the ADD failed (a CNI error), the others were served');
   t.deepEqual(events, ['start ADD c1', 'end ADD c1', 'start CHECK c1', 'end CHECK c1', 'start DEL c1', 'end DEL c1']);
 });
+
+test('close() lets a request in flight finish and write its answer, and resets a peer whose request has not all arrived, without running it', async (t) => {
+  const events: string[] = [];
+  const running = gate();
+  const dir = mkdtempSync(join(tmpdir(), 'berth-cni-server-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const s = await startCniServer({
+    socketPath: join(dir, 'cni.sock'),
+    log: SILENT_LOG,
+    metrics: new Metrics(),
+    plugins: { fake: recordingPlugin(events, new Map([['DEL c1', running.wait]]), new Set()) },
+    allowedUid: process.getuid!(),
+  });
+  const inFlight = send(s.socketPath, 'DEL', 'c1');
+  await until(events, 'start DEL c1');
+  // Half a frame: the length and a few bytes, the rest never sent.
+  const partial = new Promise<string>((resolve) => {
+    const c = connect(s.socketPath);
+    c.on('connect', () => c.write(Buffer.from([0, 0, 1, 0, 0x7b])));
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    c.on('close', () => resolve('closed'));
+  });
+  await new Promise((r) => setTimeout(r, 100));
+  const closed = s.close();
+  t.regex(await partial, /^(ECONNRESET|EPIPE|closed)$/);
+  running.open();
+  t.is(await inFlight, 0, 'the request in flight got its answer');
+  await closed;
+  t.deepEqual(events, ['start DEL c1', 'end DEL c1'], 'the partial request was never run');
+});

@@ -45,18 +45,21 @@ Every command and subcommand takes -h, --help. Commands that talk to berthd take
 invalid input, 69 berthd unreachable.
 `;
 
-const INSTALL_USAGE = `Usage: berth install --cni-bin-dir DIR [OPTIONS]
+const INSTALL_USAGE = `Usage: berth install [--cni-bin-dir DIR] [--systemd-dir DIR] [OPTIONS]
 
 ${wrap(
-  `Installs berth's CNI plugins (${CNI_PLUGIN_NAMES.join(', ')}) into DIR, where a container runtime looks for them (for example /opt/cni/bin). Each is a small native program that hands the request to berthd's CNI socket, and runs the plugin in-process with Node when berthd is not running; re-run the install after moving berth or Node.`,
+  `Installs berth's CNI plugins (${CNI_PLUGIN_NAMES.join(', ')}) into DIR, where a container runtime looks for them (for example /opt/cni/bin). Each is a small native program that hands the request to berthd's CNI socket, and runs the plugin in-process with Node when berthd is not running. With --systemd-dir, also writes berthd's systemd units (berthd.service, berthd-cni.socket), which start berthd with that Node. Re-run the install after moving berth or Node.`,
   94,
   '',
   '',
 )}
 Options:
-      --cni-bin-dir DIR   Where to install (required)
-      --node PATH         The Node binary the plugins run with when berthd is not running
-                          (default: the one running this command)
+      --cni-bin-dir DIR   Where to install the plugins
+      --systemd-dir DIR   Where to write berthd's systemd units (for example
+                          /etc/systemd/system; then systemctl daemon-reload)
+      --node PATH         The Node binary (22 or later) the plugins run with when berthd is
+                          not running, and the units run berthd with (default: the one
+                          running this command)
   -h, --help              Show this help
 `;
 
@@ -85,12 +88,22 @@ async function main(argv: readonly string[]): Promise<number> {
   if (apiCommand) return apiCommand(rest);
   switch (command) {
     case 'install': {
-      const { values } = parseCommandArgs('berth install', { args: rest, options: { 'cni-bin-dir': { type: 'string' }, node: { type: 'string' }, ...HELP } });
+      const { values } = parseCommandArgs('berth install', {
+        args: rest,
+        options: { 'cni-bin-dir': { type: 'string' }, 'systemd-dir': { type: 'string' }, node: { type: 'string' }, ...HELP },
+      });
       if (values.help) return showUsage(io, INSTALL_USAGE);
-      const { installPlugins } = await import('../commands/install.js');
+      const { installPlugins, packageRoot } = await import('../commands/install.js');
       const dir = values['cni-bin-dir'];
-      if (!dir) throw new BerthError('invalid-config', 'berth install: --cni-bin-dir DIR is required (for example /opt/cni/bin)', { field: '--cni-bin-dir' });
-      for (const path of installPlugins({ cniBinDir: dir, ...(values.node ? { nodePath: values.node } : {}) })) io.out(`installed ${path}\n`);
+      const systemdDir = values['systemd-dir'];
+      if (!dir && !systemdDir) throw new BerthError('invalid-config', 'berth install: --cni-bin-dir DIR (for example /opt/cni/bin) or --systemd-dir DIR is required', { field: '--cni-bin-dir' });
+      const node = values.node ? { nodePath: values.node } : {};
+      if (dir) for (const path of installPlugins({ cniBinDir: dir, ...node })) io.out(`installed ${path}\n`);
+      if (systemdDir) {
+        const { installUnits } = await import('../commands/install-units.js');
+        for (const path of installUnits({ systemdDir, root: packageRoot(), ...node })) io.out(`installed ${path}\n`);
+        io.out('then: systemctl daemon-reload && systemctl enable --now berthd-cni.socket berthd\n');
+      }
       return EXIT_OK;
     }
     case 'lab': {

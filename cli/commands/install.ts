@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidConfigError, IoError } from '../../core/errors.js';
 import { CNI_PLUGIN_NAMES } from '../../drivers/catalog.js';
 import { withShimSettings } from '../../cni/shim-settings.js';
+import { checkNode } from './install-units.js';
 
 /** The package root: dist/bin/berth → ../.. */
 export function packageRoot(): string {
@@ -23,6 +24,8 @@ export function installPlugins(opts: { cniBinDir: string; nodePath?: string; roo
   const root = opts.root ?? packageRoot();
   const node = opts.nodePath ?? process.execPath;
   if (!opts.cniBinDir) throw new InvalidConfigError('--cni-bin-dir is required', { field: '--cni-bin-dir' });
+  // The fallback runs on it: a Node older than berth needs would fail only when berthd is down.
+  checkNode(node);
   mkdirSync(opts.cniBinDir, { recursive: true });
   const template = readBuilt(join(root, 'dist', 'bin', 'cni-shim'));
   const installed: string[] = [];

@@ -2,9 +2,10 @@
  * The installed CNI plugin: a small static program with no networking logic. A runtime
  * starts it once per pod operation; it hands the request (the environment and stdin) to
  * berthd's CNI socket and prints berthd's answer, byte for byte, with its exit status. When
- * berthd is not running it runs the in-process Node plugin instead, so a node whose agent is
- * down still networks pods. When neither can run it prints a CNI error (code 11, try again
- * later) naming what is missing. It answers VERSION itself.
+ * berthd is not running (or closes the connection before it has the whole request) it runs
+ * the in-process Node plugin instead, so a node whose agent is down still networks pods. When
+ * neither can run it prints a CNI error (code 11, try again later) naming what is missing. It
+ * answers VERSION itself.
  *
  * C rather than Go: a static C program starts in about a millisecond, a Go one in about five
  * on the project's VMs, and this start is paid on every pod operation.
@@ -288,6 +289,25 @@ static int version(const struct settings *s, const char *stdin_text) {
 
 /* ---- the two paths ---- */
 
+/*
+ * Sends all of `n` bytes on the socket; 0, or -1 with errno. MSG_NOSIGNAL: a berthd that
+ * closes the connection mid-request must give the shim EPIPE to answer, not a SIGPIPE that
+ * kills it with nothing on stdout (and no process-wide SIG_IGN, which the fallback's Node
+ * would inherit).
+ */
+static int send_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
 static int read_full(int fd, char *p, size_t n) {
   while (n > 0) {
     ssize_t r = read(fd, p, n);
@@ -299,7 +319,16 @@ static int read_full(int fd, char *p, size_t n) {
   return 0;
 }
 
-/* Through berthd; returns the exit status. */
+/* What through_berthd returns when berthd went away before it had the whole request. */
+#define NOT_DELIVERED (-1)
+
+/*
+ * Through berthd; returns the exit status, or NOT_DELIVERED (with errno) when berthd closed
+ * the connection before it had read the whole request (the send failed, or the kernel reports
+ * unread data): berthd acts only on a complete frame, so that request was not acted on, and
+ * the caller may run it in-process as when berthd is not running. When berthd read it all and
+ * then gave no answer, the result is error 11, never a second run: it may have acted on it.
+ */
 static int through_berthd(int fd, const struct settings *s, const struct buf *in, const char *socket_path) {
   const char *command = getenv("CNI_COMMAND");
   struct buf req = {0};
@@ -318,19 +347,34 @@ static int through_berthd(int fd, const struct settings *s, const struct buf *in
   req.p[1] = (char)(n >> 16);
   req.p[2] = (char)(n >> 8);
   req.p[3] = (char)n;
-  write_all(fd, req.p, req.len);
+  int sent = send_all(fd, req.p, req.len);
+  int send_errno = errno;
+  /* A berthd still there sees the frame end short and answers at once instead of waiting. */
+  if (sent != 0) shutdown(fd, SHUT_WR);
 
   /* A socket systemd holds for a berthd that is still starting queues the request. */
   struct timeval tv = {ANSWER_TIMEOUT_SECONDS, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   unsigned char head[4];
+  errno = 0;
+  /* Even when the send failed, berthd may have answered before closing (a refused request:
+     oversized, or a peer it does not serve); that answer is the one to print. */
   if (read_full(fd, (char *)head, 4) != 0) {
+    if (sent != 0) {
+      errno = send_errno;
+      return NOT_DELIVERED;
+    }
+    /* On a unix socket, ECONNRESET means the peer closed with part of what was sent still
+       unread: berthd never had the whole frame. (One that read it all and then died gives
+       end of file, and the request may have been acted on.) */
+    if (errno == ECONNRESET) return NOT_DELIVERED;
     return cni_error(in->p, CODE_TRY_AGAIN, errno ? strerror(errno) : "connection closed", "berthd at %s did not answer the %s request", socket_path, command ? command : "");
   }
   uint32_t len = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 | head[3];
   if (len > MAX_FRAME) return cni_error(in->p, CODE_TRY_AGAIN, NULL, "berthd at %s answered %u bytes, more than %u", socket_path, len, MAX_FRAME);
   char *body = malloc((size_t)len + 1);
   if (!body) abort();
+  errno = 0;
   if (read_full(fd, body, len) != 0) {
     return cni_error(in->p, CODE_TRY_AGAIN, errno ? strerror(errno) : "connection closed", "berthd at %s did not answer the %s request", socket_path, command ? command : "");
   }
@@ -347,8 +391,11 @@ static int through_berthd(int fd, const struct settings *s, const struct buf *in
   return atoi(code);
 }
 
-/* The in-process Node plugin with the same environment and stdin; returns its exit status. */
-static int fallback(const struct settings *s, const struct buf *in, const char *socket_path, int dial_errno) {
+/*
+ * The in-process Node plugin with the same environment and stdin; returns its exit status.
+ * `berthd_state` says why berthd did not serve the request, `berthd_errno` the error seen.
+ */
+static int fallback(const struct settings *s, const struct buf *in, const char *socket_path, const char *berthd_state, int berthd_errno) {
   struct stat st;
   const char *missing = NULL;
   char what[2200];
@@ -362,7 +409,7 @@ static int fallback(const struct settings *s, const struct buf *in, const char *
     missing = what;
   }
   if (missing) {
-    return cni_error(in->p, CODE_TRY_AGAIN, "start berthd, or re-run berth install", "berthd is not running (%s: %s) and %s", socket_path, strerror(dial_errno), missing);
+    return cni_error(in->p, CODE_TRY_AGAIN, "start berthd, or re-run berth install", "berthd %s (%s: %s) and %s", berthd_state, socket_path, strerror(berthd_errno), missing);
   }
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) return cni_error(in->p, CODE_TRY_AGAIN, strerror(errno), "cannot start the fallback plugin %s", s->launcher);
@@ -425,9 +472,13 @@ int main(int argc, char **argv) {
     int e = errno;
     close(fd);
     /* No berthd listens: no socket file, or one left by a stopped berthd. */
-    if (e == ENOENT || e == ECONNREFUSED) return fallback(&s, &in, socket_path, e);
+    if (e == ENOENT || e == ECONNREFUSED) return fallback(&s, &in, socket_path, "is not running", e);
     return cni_error(in.p, CODE_TRY_AGAIN, strerror(e), "cannot reach berthd at %s", socket_path);
   }
-  errno = 0;
-  return through_berthd(fd, &s, &in, socket_path);
+  int status = through_berthd(fd, &s, &in, socket_path);
+  if (status != NOT_DELIVERED) return status;
+  /* berthd went away (it was stopping, or was killed) before it had the whole request. */
+  int e = errno;
+  close(fd);
+  return fallback(&s, &in, socket_path, "closed the connection before taking the request", e);
 }

@@ -65,12 +65,17 @@ export async function startCniServer(o: CniServerOptions): Promise<CniServer> {
     removeStale(o.socketPath);
   }
   const open = new Set<Socket>();
+  /** Connections whose whole request has arrived: it runs (or is queued), and its answer is owed. */
+  const taken = new Set<Socket>();
   // Half-open: a peer that shuts down its sending side (or is cut short) still gets its answer.
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     open.add(socket);
-    socket.on('close', () => open.delete(socket));
+    socket.on('close', () => {
+      open.delete(socket);
+      taken.delete(socket);
+    });
     socket.on('error', () => undefined);
-    serve(socket, { plugins, allowedUid, order, log: o.log, metrics: o.metrics }).catch((err: unknown) => {
+    serve(socket, { plugins, allowedUid, order, taken, log: o.log, metrics: o.metrics }).catch((err: unknown) => {
       o.log.warn('cni: a connection failed', { error: asBerthError(err).message });
       socket.destroy();
     });
@@ -95,8 +100,10 @@ export async function startCniServer(o: CniServerOptions): Promise<CniServer> {
     close: () =>
       new Promise((resolve) => {
         server.close(() => resolve());
-        // In-flight requests finish (their answer is written); idle peers are let go.
-        for (const s of open) if (!s.writableLength) s.end();
+        // Requests taken finish and their answers are written. A peer whose request has not
+        // all arrived is reset, not ended: ended, its request would still arrive and run with
+        // nowhere to answer; reset, it was never acted on, and its shim runs it in-process.
+        for (const s of open) if (!taken.has(s) && !s.writableEnded) s.destroy();
         // systemd's socket stays: it queues requests for the next berthd.
         if (o.listenFd === undefined) removeStale(o.socketPath);
       }),
@@ -107,6 +114,7 @@ interface ServeContext {
   readonly plugins: Readonly<Record<string, PluginHandlers>>;
   readonly allowedUid: number;
   readonly order: KeyedQueue;
+  readonly taken: Set<Socket>;
   readonly log: Log;
   readonly metrics: Metrics;
 }
@@ -125,6 +133,7 @@ async function serve(socket: Socket, ctx: ServeContext): Promise<void> {
     reply(socket, refusal(asBerthError(err)));
     return;
   }
+  ctx.taken.add(socket);
   let request: { plugin: string; env: Record<string, string>; stdin: Buffer };
   try {
     request = decodeRequest(frame, ctx.plugins);

@@ -11,21 +11,25 @@ import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { withShimSettings } from '../../../cni/shim-settings.js';
-import { DIST_BIN, hostLinks, ping, runPlugin, type Run } from '../../support/netns.js';
-import { addressOf, berthBridge, client, conflist, heldAddresses, pods, world, type World } from './fixtures.js';
+import { hostVethName } from '../../../drivers/bridge/bridge-driver.js';
+import { DIST_BIN, hostLinks, ping, runPlugin, runProcess, shOk, type Run } from '../../support/netns.js';
+import { addressOf, berthBridge, client, conflist, heldAddresses, pods, world, type Pod, type World } from './fixtures.js';
 
 interface Berthd {
   readonly proc: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** berthd serving CNI on the world's run directory (where the shims look, through BERTH_RUN_DIR). */
-async function startBerthd(w: World): Promise<Berthd> {
+/**
+ * berthd serving CNI on the world's run directory (where the shims look, through BERTH_RUN_DIR),
+ * and its API on berthd.sock there; `extra` arguments are added.
+ */
+async function startBerthd(w: World, extra: string[] = []): Promise<Berthd> {
   const runDir = w.env.BERTH_RUN_DIR!;
-  const socket = join(runDir, 'cni.sock');
+  const sockets = [...(extra.includes('--no-cni') ? [] : [join(runDir, 'cni.sock')]), join(runDir, 'berthd.sock')];
   const proc = spawn(
     process.execPath,
     [
@@ -44,6 +48,7 @@ async function startBerthd(w: World): Promise<Berthd> {
       join(w.dir, 'no-docker.sock'),
       '--firewall-check-interval',
       '0',
+      ...extra,
     ],
     { stdio: 'ignore', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } },
   );
@@ -52,9 +57,9 @@ async function startBerthd(w: World): Promise<Berthd> {
   process.once('exit', reap);
   proc.once('exit', () => process.off('exit', reap));
   const end = Date.now() + 20_000;
-  while (!existsSync(socket)) {
+  while (!sockets.every((s) => existsSync(s))) {
     if (proc.exitCode !== null) throw new Error(`berthd exited ${proc.exitCode}: ${readFileSync(join(w.dir, 'berthd.log'), 'utf8')}`);
-    if (Date.now() > end) throw new Error('berthd did not open its CNI socket');
+    if (Date.now() > end) throw new Error(`berthd did not open ${sockets.join(' and ')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return {
@@ -361,4 +366,209 @@ test.serial('berthd holds no more file descriptors after 20 ADD/DEL cycles than 
   const first = fds();
   for (let i = 0; i < 20; i++) await cycle();
   t.is(fds(), first, 'no descriptor leaks per request');
+});
+
+/**
+ * berth-bridge's shim with no fallback recorded: it is served by berthd or answers error 11,
+ * so a request that succeeds through it was served by berthd.
+ */
+function berthdOnlyShim(w: World): string {
+  const dir = join(w.dir, 'berthd-only');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'berth-bridge');
+  const settings = { plugin: 'berth-bridge', socket: '/nonexistent/cni.sock', node: '/nonexistent/node', launcher: '/nonexistent/berth-bridge-node' };
+  writeFileSync(path, withShimSettings(readFileSync(join(DIST_BIN, 'cni-shim')), settings), { mode: 0o755 });
+  return path;
+}
+
+/** Runs a shim with `stdin`; its exit code, or the signal that ended it. */
+function runShim(bin: string, env: Record<string, string>, stdin: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(bin, [], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
+    let stdout = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stdin.on('error', () => undefined);
+    p.on('error', reject);
+    p.on('close', (code, signal) => resolve({ code, signal, stdout }));
+    p.stdin.end(stdin);
+  });
+}
+
+/** The plugin's configuration as a runtime hands it to berth-bridge (stdin). */
+function pluginConf(conf: object, name: string, cniVersion = '1.0.0'): Record<string, unknown> {
+  return { ...(conf as { plugins: object[] }).plugins[0], cniVersion, name };
+}
+
+test.serial('a berthd that closes the connection before taking the request (3 MB stdin): the shim falls back, or answers error 11, and is never killed by SIGPIPE', async (t) => {
+  const w = world('closing');
+  t.teardown(() => w.cleanup());
+  // Accepts and closes at once: a berthd stopping, or killed, as the request arrives.
+  const runDir = join(w.dir, 'closing-run');
+  mkdirSync(runDir);
+  const closing = createServer((s) => s.destroy());
+  await new Promise<void>((resolve) => closing.listen(join(runDir, 'cni.sock'), resolve));
+  t.teardown(() => new Promise<void>((resolve) => closing.close(() => resolve())));
+  const big = JSON.stringify({ cniVersion: '1.0.0', name: 'closing', type: 'berth-bridge', padding: 'x'.repeat(3 << 20) });
+  const small = JSON.stringify({ cniVersion: '1.0.0', name: 'closing', type: 'berth-bridge' });
+  const add = { BERTH_RUN_DIR: runDir, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'closing', CNI_NETNS: '/nonexistent/netns', CNI_IFNAME: 'eth0' };
+  // Without a fallback: a CNI error naming both, whether the send broke (3 MB) or the kernel
+  // reported the request unread (a small one).
+  for (const [what, stdin] of [
+    ['3 MB', big],
+    ['small', small],
+  ] as const) {
+    const r = await runShim(berthdOnlyShim(w), add, stdin);
+    t.is(r.signal, null, `${what}: not killed by a signal`);
+    t.is(r.code, 1, `${what}: exit status 1`);
+    const e = JSON.parse(r.stdout) as { code: number; msg: string };
+    t.is(e.code, 11, r.stdout);
+    t.regex(e.msg, /^berthd closed the connection before taking the request \(.*cni\.sock: (Broken pipe|Connection reset by peer)\) and the Node binary \/nonexistent\/node is missing$/);
+  }
+  // With the fallback recorded: berthd never had the request, so the in-process plugin runs
+  // it, and answers as it does when no berthd is running (byte for byte).
+  const installed = join(w.cniPath.split(':')[0]!, 'berth-bridge');
+  const conf = conflist('closing', [berthBridge(w, 'closing', '10.175.8.0/24', { bridge: 'bt-closing' })]);
+  const del = { CNI_PATH: w.cniPath, CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'never-added', CNI_IFNAME: 'eth0' };
+  for (const [what, stdin] of [
+    ['3 MB', JSON.stringify({ ...pluginConf(conf, 'closing'), padding: 'x'.repeat(3 << 20) })],
+    ['small', JSON.stringify(pluginConf(conf, 'closing'))],
+  ] as const) {
+    const viaClosing = await runShim(installed, { ...w.env, ...del, BERTH_RUN_DIR: runDir }, stdin);
+    const noBerthd = await runShim(installed, { ...w.env, ...del }, stdin);
+    t.is(viaClosing.signal, null, `${what}: not killed by a signal`);
+    t.is(viaClosing.stdout, noBerthd.stdout, `${what}: the fallback's answer`);
+    t.is(viaClosing.code, noBerthd.code, `${what}: the fallback's exit status`);
+  }
+
+  // A real berthd refuses a request larger than it takes, and the shim prints that refusal.
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
+  const refused = await runShim(berthdOnlyShim(w), { ...add, BERTH_RUN_DIR: w.env.BERTH_RUN_DIR! }, big);
+  t.is(refused.signal, null);
+  t.is(refused.code, 1);
+  t.regex(refused.stdout, /"code":6,"msg":"The CNI request of \d+ bytes is larger than/);
+  t.is(berthd.proc.exitCode, null, 'berthd is alive');
+});
+
+test.serial("GC through berthd releases a stale attachment's address and veth, and keeps the valid ones", async (t) => {
+  const w = world('gcfast');
+  const p = pods('bgcf', 3);
+  t.teardown(() => {
+    p.cleanup();
+    w.cleanup();
+  });
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
+  const conf = conflist('gcfast', [berthBridge(w, 'gcfast', '10.175.9.0/24', { bridge: 'bt-gcfast' })]);
+  const c = client(w);
+  const [keep1, keep2, stale] = p.pods as [Pod, Pod, Pod];
+  const address = new Map<Pod, string>();
+  for (const pod of p.pods) {
+    const r = await c.add(pod, conf);
+    t.is(r.code, 0, r.stderr + r.stdout);
+    address.set(pod, addressOf(r));
+  }
+  const veth = (pod: Pod) => hostVethName('gcfast', pod.id, 'eth0');
+  t.true(
+    p.pods.every((pod) => hostLinks().includes(veth(pod))),
+    'each pod has its host veth',
+  );
+  // GC served by berthd (the shim has no fallback), the stale pod left out of the valid set.
+  const gcConf = { ...pluginConf(conf, 'gcfast', '1.1.0'), 'cni.dev/valid-attachments': [keep1, keep2].map((pod) => ({ containerID: pod.id, ifname: 'eth0' })) };
+  const gc = await runPlugin(berthdOnlyShim(w), { ...w.env, CNI_COMMAND: 'GC', CNI_PATH: w.cniPath }, JSON.stringify(gcConf));
+  t.is(gc.code, 0, gc.stdout + gc.stderr);
+  t.deepEqual(
+    heldAddresses(w.dataDir, 'gcfast').sort((a, b) => a.address.localeCompare(b.address)),
+    [keep1, keep2].map((pod) => ({ address: address.get(pod)!, containerId: pod.id })).sort((a, b) => a.address.localeCompare(b.address)),
+    'the valid pods keep their addresses; the stale one is released',
+  );
+  const links = hostLinks();
+  t.true(links.includes(veth(keep1)) && links.includes(veth(keep2)), 'the valid pods keep their veths');
+  t.false(links.includes(veth(stale)), "the stale pod's veth is removed");
+  t.true(ping(keep1.netns, address.get(keep2)!), 'the valid pods still reach each other');
+  for (const pod of p.pods) t.is((await c.del(pod, conf)).code, 0);
+  t.deepEqual(heldAddresses(w.dataDir, 'gcfast'), []);
+  t.false(hostLinks().includes('bt-gcfast'));
+});
+
+test.serial('an ADD and a DEL of the same container sent at once through two shims end in one order or the other, never half', async (t) => {
+  const w = world('order');
+  const p = pods('bord', 9);
+  t.teardown(() => {
+    p.cleanup();
+    w.cleanup();
+  });
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
+  const conf = conflist('order', [berthBridge(w, 'order', '10.175.10.0/24', { bridge: 'bt-order' })]);
+  const shim = berthdOnlyShim(w);
+  const stdin = JSON.stringify(pluginConf(conf, 'order'));
+  const env = (pod: Pod, command: string) => ({ ...w.env, CNI_PATH: w.cniPath, CNI_COMMAND: command, CNI_CONTAINERID: pod.id, CNI_NETNS: pod.path, CNI_IFNAME: 'eth0' });
+  // One pod stays attached throughout, so the bridge stays and each pair races only on its own container.
+  const [anchor, ...racing] = p.pods as [Pod, ...Pod[]];
+  const first = await runPlugin(shim, env(anchor, 'ADD'), stdin);
+  t.is(first.code, 0, first.stdout);
+  const outcomes = { added: 0, deleted: 0 };
+  for (let round = 0; round < 3; round++) {
+    const pairs = await Promise.all(racing.map(async (pod) => ({ pod, results: await Promise.all([runPlugin(shim, env(pod, 'ADD'), stdin), runPlugin(shim, env(pod, 'DEL'), stdin)]) })));
+    const links = hostLinks();
+    const held = heldAddresses(w.dataDir, 'order');
+    for (const { pod, results } of pairs) {
+      const [add, del] = results;
+      t.is(add.code, 0, `ADD ${pod.id}: ${add.stdout}`);
+      t.is(del.code, 0, `DEL ${pod.id}: ${del.stdout}`);
+      const mine = held.filter((h) => h.containerId === pod.id).map((h) => h.address);
+      const hasVeth = links.includes(hostVethName('order', pod.id, 'eth0'));
+      const hasEth0 = shOk('ip', ['netns', 'exec', pod.netns, 'ip', 'link', 'show', 'eth0']);
+      if (mine.length === 0 && !hasVeth && !hasEth0) {
+        outcomes.deleted++; // ADD, then DEL
+      } else if (mine.length === 1 && mine[0] === addressOf(add) && hasVeth && hasEth0) {
+        outcomes.added++; // DEL, then ADD
+      } else {
+        t.fail(`${pod.id} is half attached: addresses ${JSON.stringify(mine)}, host veth ${hasVeth}, eth0 ${hasEth0}, ADD answered ${add.stdout}`);
+      }
+    }
+    // Back to nothing for the next round.
+    for (const pod of racing) t.is((await runPlugin(shim, env(pod, 'DEL'), stdin)).code, 0);
+    t.deepEqual(
+      heldAddresses(w.dataDir, 'order').map((h) => h.containerId),
+      [anchor.id],
+    );
+  }
+  t.is((await runPlugin(shim, env(anchor, 'DEL'), stdin)).code, 0);
+  t.log(`ADD then DEL (nothing left): ${outcomes.deleted}; DEL then ADD (attached): ${outcomes.added}`);
+  t.deepEqual(heldAddresses(w.dataDir, 'order'), []);
+  t.is(berthd.proc.exitCode, null, 'berthd is alive');
+});
+
+test.serial('berth status shows whether berthd serves the CNI socket', async (t) => {
+  const w = world('status');
+  let berthd: Berthd | undefined;
+  t.teardown(async () => {
+    await berthd?.stop();
+    w.cleanup();
+  });
+  const runDir = w.env.BERTH_RUN_DIR!;
+  const api = join(runDir, 'berthd.sock');
+  const status = () => runProcess(process.execPath, [join(DIST_BIN, 'berth'), 'status', '-H', api], { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' });
+  const cniLine = (out: string) => out.split('\n').find((l) => l.startsWith('CNI:'));
+
+  berthd = await startBerthd(w);
+  const served = await status();
+  t.is(served.code, 0, served.stderr);
+  t.is(cniLine(served.stdout), `CNI:            ${join(runDir, 'cni.sock')} (the plugins' fast path)`);
+  await berthd.stop();
+
+  berthd = await startBerthd(w, ['--no-cni']);
+  const notServed = await status();
+  t.is(notServed.code, 0, notServed.stderr);
+  t.is(cniLine(notServed.stdout), 'CNI:            not served (the plugins run in-process)');
+  await berthd.stop();
+  berthd = undefined;
+
+  // berthd down: status says it cannot reach berthd (exit 69), and claims nothing about the socket.
+  const down = await status();
+  t.is(down.code, 69);
+  t.regex(down.stderr, /Cannot reach berthd at .*berthd\.sock: is it running\?/);
+  t.is(cniLine(down.stdout), undefined);
 });

@@ -155,7 +155,7 @@ test("every subcommand's help lists the options its parser accepts", async (t) =
       ['policy', 'sync'],
       ['-H, --host', '--data-dir', '--run-dir'],
     ],
-    [['install'], ['--cni-bin-dir', '--node']],
+    [['install'], ['--cni-bin-dir', '--systemd-dir', '--node']],
   ];
   await Promise.all(
     expect.map(async ([command, options]) => {

@@ -5,7 +5,7 @@
  * both ways a node runs it: through berthd (the installed shim hands the request to berthd's
  * CNI socket) and through the fallback (no berthd: the shim runs the in-process Node plugin).
  *
- *   npm run bench:cni [-- --pods N --rounds R]
+ *   npm run bench:cni [-- --pods N --rounds R --batches B]
  *
  * With `--nat`: berth-nat (+ berth-ipam) with one port mapping per pod against the
  * reference chain bridge + portmap (+ host-local) with the same mapping.
@@ -22,9 +22,11 @@
  * collector happened to be (one run read 107, 122 and 95 MiB); a leak stays after it settles.
  *
  * Method (bench/method/): the reference, the reference again (the null pair) and each berth
- * path are interleaved in rounds; each round runs every pod's ADD then DEL, one at a time and
- * then 8 in parallel, per side. The figures are the medians of the per-round ratios
- * berth / reference with bootstrap 95 % intervals; `--rss-pods` sets the pods per RSS round.
+ * path are interleaved in rounds, each side with its own pods' namespaces. One at a time, a
+ * round interleaves the sides pod by pod (every side's ADD of pod i, in rotating order; then
+ * the DELs likewise); 8 in parallel, a round runs each side's batch of ADDs then DELs
+ * `--batches` times (2 by default), in mirrored order. The figures are the medians of the per-round ratios berth / reference with
+ * the rounds' spread and a bootstrap 95 % interval; `--rss-pods` sets the pods per RSS round.
  *
  * Runs inside a private network namespace (scripts/bench-cni.sh or bench/run.ts does the
  * unshare). Prints the comparisons and writes them with `--out FILE`.
@@ -37,7 +39,7 @@ import { parseArgs } from 'node:util';
 import { RESULT_OPTIONS, finish } from './method/bench-cli.js';
 import { compare, type Comparison, type Target } from './method/comparison.js';
 import type { Distribution, Figure } from './method/result.js';
-import { interleave, series, type Rounds } from './method/rounds.js';
+import { NULL_SIDE, roundOrder, series, type Rounds } from './method/rounds.js';
 import { median, percentile } from './method/stats.js';
 import { closeFd, openNetlink, openNetnsFd } from '../dataplane/linux/index.js';
 
@@ -46,6 +48,7 @@ const { values } = parseArgs({
   options: {
     pods: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '8' },
+    batches: { type: 'string', default: '2' },
     nat: { type: 'boolean', default: false },
     transparent: { type: 'boolean', default: false },
     dhcp: { type: 'boolean', default: false },
@@ -58,6 +61,12 @@ const { values } = parseArgs({
 const started = Date.now();
 const PODS = Number(values.pods);
 const ROUNDS = Number(values.rounds);
+/** Batches per side in a round 8 in parallel: an even number, in mirrored pairs. */
+const BATCHES = Number(values.batches);
+if (!(BATCHES >= 2 && BATCHES % 2 === 0)) {
+  console.error(`--batches must be an even number of at least 2, not ${values.batches}`);
+  process.exit(2);
+}
 const RSS_PODS = Number(values['rss-pods']);
 
 /** The project's libcni client, built by scripts/setup.sh from test/tools/cniclient; no other is used. */
@@ -270,12 +279,20 @@ async function settledRssMiB(): Promise<number> {
   return Math.min(...readings);
 }
 
-const namespaces: string[] = [];
-for (let i = 0; i < PODS; i++) {
-  const name = `bench-${process.pid}-${i}`;
-  spawnSync('ip', ['netns', 'add', name]);
-  namespaces.push(name);
-}
+/**
+ * The pods' namespaces, a set of PODS for each side (the null pair has its own): one at a time,
+ * the sides' ADDs are interleaved pod by pod, so every side has its pods attached at once.
+ */
+const SIDE_NAMES = [...impls.map((i) => i.name), NULL_SIDE];
+const namespacesOf = new Map<string, string[]>();
+const allNamespaces: string[] = [];
+SIDE_NAMES.forEach((side, s) => {
+  const set = Array.from({ length: PODS }, (_, i) => `bench-${process.pid}-${s}-${i}`);
+  for (const name of set) spawnSync('ip', ['netns', 'add', name]);
+  namespacesOf.set(side, set);
+  allNamespaces.push(...set);
+});
+const namespaces = namespacesOf.get(impls[0]!.name)!;
 
 const confFiles = new Map<Impl, string>();
 impls.forEach((impl, i) => {
@@ -286,7 +303,8 @@ impls.forEach((impl, i) => {
 
 function run(op: string, impl: Impl, ns: string): Promise<number> {
   const confFile = confFiles.get(impl)!;
-  const caps = impl.caps?.(namespaces.indexOf(ns));
+  // Numbered over every side's pods: the reference and its null pair publish distinct ports.
+  const caps = impl.caps?.(allNamespaces.indexOf(ns));
   const runDir = impl.path === 'berthd' ? FAST_RUN : FALLBACK_RUN;
   const env = { ...baseEnv, BERTH_RUN_DIR: runDir, CNI_CACHE: join(work, 'cache'), ...(caps ? { CNI_CAPS: JSON.stringify(caps) } : {}) };
   return new Promise((res, rej) => {
@@ -302,9 +320,9 @@ function run(op: string, impl: Impl, ns: string): Promise<number> {
   });
 }
 
-async function phase(op: string, impl: Impl, concurrency: number): Promise<{ lat: number[]; wall: number }> {
+async function phase(op: string, impl: Impl, concurrency: number, pods: readonly string[] = namespaces): Promise<{ lat: number[]; wall: number }> {
   const lat: number[] = [];
-  const queue = [...namespaces];
+  const queue = [...pods];
   const start = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -314,21 +332,58 @@ async function phase(op: string, impl: Impl, concurrency: number): Promise<{ lat
   return { lat, wall: Number(process.hrtime.bigint() - start) / 1e9 };
 }
 
-/** One side's figures in one round: every pod's ADD then DEL at the given concurrency. */
-function measureSide(impl: Impl, concurrency: number, samples?: Map<string, number[]>): () => Promise<Record<string, number>> {
-  return async () => {
-    // One untimed ADD and DEL first: the side's binaries and files are then as warm as they
-    // were for whichever side ran just before it.
-    await run('add', impl, namespaces[0]!);
-    await run('del', impl, namespaces[0]!);
-    const a = await phase('add', impl, concurrency);
-    const d = await phase('del', impl, concurrency);
-    if (samples) {
-      samples.set(`ADD|${impl.name}`, [...(samples.get(`ADD|${impl.name}`) ?? []), ...a.lat]);
-      samples.set(`DEL|${impl.name}`, [...(samples.get(`DEL|${impl.name}`) ?? []), ...d.lat]);
+/** A side of the comparison: an implementation, or the reference again as the null pair. */
+interface BenchSide {
+  readonly name: string;
+  readonly impl: Impl;
+  readonly pods: readonly string[];
+}
+const sideOf = (name: string, impl: Impl): BenchSide => ({ name, impl, pods: namespacesOf.get(name)! });
+
+/**
+ * One round one at a time, interleaved pod by pod: each pod's ADD on every side (in the order
+ * roundOrder gives that step), then each pod's DEL likewise. Each side's p50 then comes from
+ * the same seconds as the others': this shared two-CPU machine has spells in which the same
+ * ADD takes half or twice as long, and a side measured as a block of its own (one side's pods,
+ * then the next side's) caught a different spell than its neighbours (null pairs of 0.45 and
+ * 1.6 in one run).
+ */
+async function sequentialRound(sides: readonly BenchSide[], r: number, samples: Map<string, number[]>): Promise<Record<string, Record<string, number>>> {
+  const lat = new Map<string, number[]>();
+  for (const [k, op] of (['add', 'del'] as const).entries())
+    for (let i = 0; i < PODS; i++)
+      for (const side of roundOrder(sides, (2 * r + k) * PODS + i)) {
+        const ms = await run(op, side.impl, side.pods[i]!);
+        const key = `${op.toUpperCase()}|${side.name}`;
+        lat.set(key, [...(lat.get(key) ?? []), ms]);
+        if (side.name !== NULL_SIDE) samples.set(key, [...(samples.get(key) ?? []), ms]);
+      }
+  return Object.fromEntries(sides.map((x) => [x.name, { addP50: median(lat.get(`ADD|${x.name}`)!), delP50: median(lat.get(`DEL|${x.name}`)!) }]));
+}
+
+/**
+ * One round in parallel: every side's pods ADDed then DELed `concurrency` at a time, side after
+ * side, BATCHES times in mirrored pairs (ABCD DCBA, rotated from pair to pair); the side's rate
+ * is its operations over its summed wall time, so a drift within the round weighs on all alike.
+ * A batch of 8 ends with its slowest operation: one batch per side per round gave null pairs
+ * of 0.67 to 1.35 round by round.
+ */
+async function parallelRound(sides: readonly BenchSide[], r: number, concurrency: number): Promise<Record<string, Record<string, number>>> {
+  const wall = new Map<string, { add: number; del: number; n: number }>(sides.map((x) => [x.name, { add: 0, del: 0, n: 0 }]));
+  for (let b = 0; b < BATCHES; b++)
+    for (const side of roundOrder(sides, BATCHES * r + b)) {
+      // One untimed ADD and DEL first: the side's binaries and files are then as warm as they
+      // were for whichever side ran just before it.
+      await run('add', side.impl, side.pods[0]!);
+      await run('del', side.impl, side.pods[0]!);
+      const a = await phase('add', side.impl, concurrency, side.pods);
+      const d = await phase('del', side.impl, concurrency, side.pods);
+      const w = wall.get(side.name)!;
+      w.add += a.wall;
+      w.del += d.wall;
+      w.n += side.pods.length;
     }
-    return { addP50: median(a.lat), delP50: median(d.lat), addPerSec: a.lat.length / a.wall, delPerSec: d.lat.length / d.wall };
-  };
+  return Object.fromEntries(sides.map((x) => [x.name, { addPerSec: wall.get(x.name)!.n / wall.get(x.name)!.add, delPerSec: wall.get(x.name)!.n / wall.get(x.name)!.del }]));
 }
 
 /** The comparisons of every berth side against the reference, for one concurrency's rounds. */
@@ -354,7 +409,7 @@ function comparisonsOf(rounds: Rounds, concurrency: number): (Comparison & { gro
         baseline: ref.name,
         candidate: b.name,
         baselineRounds: series(rounds, ref.name, m.key),
-        nullRounds: series(rounds, 'null', m.key),
+        nullRounds: series(rounds, NULL_SIDE, m.key),
         candidateRounds: series(rounds, b.name, m.key),
         // The fallback has no target: it is there to be seen beside the fast path.
         ...(b.path === 'fallback' || !m.target ? {} : { target: m.target }),
@@ -428,18 +483,16 @@ try {
       rssRounds.push(await settledRssMiB());
     }
   } else {
+    const [ref, ...berth] = impls as [Impl, ...Impl[]];
+    const sides = [sideOf(ref.name, ref), sideOf(NULL_SIDE, ref), ...berth.map((b) => sideOf(b.name, b))];
     for (const concurrency of [1, 8]) {
-      const [ref, ...berth] = impls as [Impl, ...Impl[]];
-      const side = (impl: Impl) => ({ name: impl.name, measure: measureSide(impl, concurrency, concurrency === 1 ? samples : undefined) });
-      // The null pair runs the reference's procedure again, without keeping its samples.
-      const baseline = { ...side(ref), nullMeasure: measureSide(ref, concurrency) };
-      const rounds = await interleave(baseline, berth.map(side), ROUNDS, (r, figs) =>
-        console.log(
-          `  concurrency ${concurrency}, round ${r + 1}/${ROUNDS}: ${Object.entries(figs)
-            .map(([n, f]) => `${n} ADD ${f.addP50!.toFixed(1)} ms`)
-            .join(', ')}`,
-        ),
-      );
+      const rounds: Rounds = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        const figures = concurrency === 1 ? await sequentialRound(sides, r, samples) : await parallelRound(sides, r, concurrency);
+        rounds.push(figures);
+        const shown = Object.entries(figures).map(([n, f]) => (concurrency === 1 ? `${n} ADD ${f.addP50!.toFixed(1)} ms` : `${n} ${f.addPerSec!.toFixed(1)} ADD/s`));
+        console.log(`  concurrency ${concurrency}, round ${r + 1}/${ROUNDS}: ${shown.join(', ')}`);
+      }
       roundsByConcurrency[concurrency] = rounds;
       comparisons.push(...comparisonsOf(rounds, concurrency));
     }
@@ -448,7 +501,7 @@ try {
 } finally {
   berthd.kill('SIGTERM');
   await new Promise((r) => berthd.once('exit', r));
-  for (const ns of namespaces) spawnSync('ip', ['netns', 'del', ns]);
+  for (const ns of allNamespaces) spawnSync('ip', ['netns', 'del', ns]);
   for (const p of dhcpProcs) p.kill('SIGTERM');
   if (values.dhcp) spawnSync('ip', ['netns', 'del', LAN]);
   rmSync(work, { recursive: true, force: true });
@@ -486,7 +539,7 @@ const ok = finish(
   {
     name: values.name ?? 'cni',
     title: `${what}, through cniclient (libcni)`,
-    settings: { pods: PODS, rounds: ROUNDS, ...(values.rss ? { rssPods: RSS_PODS } : {}) },
+    settings: { pods: PODS, rounds: ROUNDS, batches: BATCHES, ...(values.rss ? { rssPods: RSS_PODS } : {}) },
     comparisons,
     figures,
     distributions,

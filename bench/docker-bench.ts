@@ -11,7 +11,7 @@
  * does the unshare) with its own dockerd and berthd (test/netns/docker/harness.ts). Each run is
  * a round (bench/method/rounds.ts): the bridge, the bridge again (the null pair) and berth-nat,
  * in rotating order. The figure is the median of the per-round ratios berth-nat / bridge
- * (target: at most 1.2), with its bootstrap 95 % interval.
+ * (target: at most 1.2), with the rounds' spread and the bootstrap 95 % interval of the median.
  */
 import { parseArgs } from 'node:util';
 import { DockerEnv, IMAGE, dockerUnavailable } from '../test/netns/docker/harness.js';

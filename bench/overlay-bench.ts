@@ -15,7 +15,7 @@
  *    C  berth-overlay in routed mode (VNI 4243, 10.245.0.0/16), for information.
  *    A, B, B again (the null pair) and C are interleaved in rounds of rotating order
  *    (bench/method/rounds.ts); the figure is the median of the per-round ratios A/B with its
- *    bootstrap 95 % interval, and the goal (>= 0.95x).
+ *    rounds' spread and the bootstrap 95 % interval of the median, and the goal (>= 0.95x).
  * 2. Convergence of a node joining a cluster of 3 and of 10 hosts that have a pod each: the
  *    time from the joiner's first pod ADD returning until a pod on an existing host gets an
  *    answer from the new pod (ping every 10 ms, timestamps from ping -D). The joiner is one lab

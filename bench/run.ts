@@ -11,7 +11,7 @@
  * whatever its verdicts (scripts/test.sh runs it); it writes into a scratch folder unless
  * --out is given.
  * --against names an earlier run's results.json: each ratio of this run is checked against the
- * earlier 95 % interval (reproduction.md).
+ * earlier run's rounds, their smallest to largest ratio (reproduction.md).
  * Without --self-check, the exit status is 1 when a benchmark failed or a target was NOT met.
  */
 import { spawn } from 'node:child_process';
@@ -111,7 +111,7 @@ async function main(): Promise<number> {
   mkdirSync(join(dir, 'charts'), { recursive: true });
   const charts = chartsOf(results);
   for (const c of charts) writeFileSync(join(dir, c.file), c.svg);
-  // --against: an earlier results.json; each ratio of this run is checked against its interval.
+  // --against: an earlier results.json; each ratio of this run is checked against its rounds' spread.
   let reproduction: Reproduction[] | undefined;
   if (values.against) {
     const earlier = JSON.parse(readFileSync(resolve(values.against), 'utf8')) as { benchmarks: BenchResult[]; date: string };

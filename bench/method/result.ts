@@ -54,12 +54,12 @@ export function writeResult(file: string, result: BenchResult): void {
 
 const num = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
 
-/** One line per comparison: the figure, its interval, the null pair and the verdict. */
+/** One line per comparison: the figure, its rounds' spread and 95 % interval, the null pair and the verdict. */
 export function comparisonLine(c: Comparison): string {
   const goal = c.target ? ` [target ${targetText(c.target)}]` : '';
   return (
     `${c.metric}: ${c.candidate} ${num(c.candidateValue)} vs ${c.baseline} ${num(c.baselineValue)} ${c.unit}; ` +
-    `ratio ${c.ratio.median.toFixed(3)} [95% ${c.ratio.low.toFixed(3)}..${c.ratio.high.toFixed(3)}], ` +
+    `ratio ${c.ratio.median.toFixed(3)} [rounds ${c.ratio.low.toFixed(3)}..${c.ratio.high.toFixed(3)}; 95% ${c.ratio.ci95.low.toFixed(3)}..${c.ratio.ci95.high.toFixed(3)}], ` +
     `null ${c.null.median.toFixed(3)} [${c.null.low.toFixed(3)}..${c.null.high.toFixed(3)}]${goal}: ${c.verdict}`
   );
 }

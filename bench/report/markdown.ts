@@ -10,14 +10,20 @@ export function machineLine(m: Machine): string {
   return `kernel ${m.kernel}, ${m.cpus} CPUs (${m.cpuModel}), Node ${m.node}, reference plugins containernetworking-plugins ${m.referencePlugins}`;
 }
 
-/** The comparisons' table: ratio = berth / reference of the metric, its 95 % interval, the null pair. */
+/**
+ * The comparisons' table: ratio = berth / reference of the metric with the rounds' spread and
+ * the 95 % interval of its median, the null pair with its spread.
+ */
 export function comparisonTable(results: readonly BenchResult[]): string {
-  const rows = ['| benchmark | metric | berth | reference | ratio [95 % interval] | null pair [95 %] | target | verdict |', '|---|---|---|---|---|---|---|---|'];
+  const rows = [
+    '| benchmark | metric | berth | reference | ratio [rounds min..max] | 95 % interval of the ratio | null pair [rounds min..max] | target | verdict |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of results)
     for (const c of r.comparisons)
       rows.push(
         `| ${r.name} | ${cell(c.metric)} (${c.better} is better) | ${cell(c.candidate)}: ${num(c.candidateValue)} ${c.unit} | ${cell(c.baseline)}: ${num(c.baselineValue)} ${c.unit} | ` +
-          `${c.ratio.median.toFixed(3)} [${c.ratio.low.toFixed(3)}..${c.ratio.high.toFixed(3)}] | ${c.null.median.toFixed(3)} [${c.null.low.toFixed(3)}..${c.null.high.toFixed(3)}] | ` +
+          `${c.ratio.median.toFixed(3)} [${c.ratio.low.toFixed(3)}..${c.ratio.high.toFixed(3)}] | ${c.ratio.ci95.low.toFixed(3)}..${c.ratio.ci95.high.toFixed(3)} | ${c.null.median.toFixed(3)} [${c.null.low.toFixed(3)}..${c.null.high.toFixed(3)}] | ` +
           `${cell(targetText(c.target))} | ${c.verdict} |`,
       );
   return rows.join('\n');
@@ -44,7 +50,7 @@ export function resultsPage(opts: {
     '',
     `Reproduce: \`${opts.command}\``,
     '',
-    'Each ratio is berth / reference of the metric, the median of per-round ratios (sides interleaved in rounds), with a bootstrap 95 % interval.',
+    'Each ratio is berth / reference of the metric, the median of per-round ratios (sides interleaved in rounds), with the smallest and largest round and the bootstrap 95 % interval of the median.',
     'The null pair is the reference measured twice in the same rounds: when its ratio is further than 10 % from 1, the verdict is "too noisy to tell".',
     '',
     comparisonTable(opts.results),

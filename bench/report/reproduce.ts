@@ -1,6 +1,7 @@
 /**
  * Whether a run reproduces an earlier one: each comparison's ratio against the earlier run's
- * 95 % interval for the same benchmark, metric and candidate, and each null pair within 10 % of 1.
+ * spread (its smallest and largest round; why not the 95 % interval of the median: see
+ * RatioSummary) for the same benchmark, metric and candidate, and each null pair within 10 % of 1.
  */
 import { quietEnough } from '../method/comparison.js';
 import type { BenchResult } from '../method/result.js';
@@ -44,13 +45,13 @@ export function reproductionSummary(rows: readonly Reproduction[]): string {
   const headline = rows.filter((x) => x.headline);
   const count = (xs: readonly Reproduction[], p: (x: Reproduction) => boolean) => `${xs.filter(p).length} of ${xs.length}`;
   return (
-    `Headline ratios (those with a target) inside the earlier run's 95 % interval: ${count(headline, (x) => x.within)}; ` +
+    `Headline ratios (those with a target) inside the earlier run's rounds (min..max): ${count(headline, (x) => x.within)}; ` +
     `all ratios: ${count(rows, (x) => x.within)}; null pairs of this run within 10 % of 1: ${count(rows, (x) => x.nullQuiet)}.`
   );
 }
 
 export function reproductionTable(rows: readonly Reproduction[]): string {
-  const lines = ['| benchmark | metric | candidate | headline | earlier ratio [95 %] | this run | within | null pair now |', '|---|---|---|---|---|---|---|---|'];
+  const lines = ['| benchmark | metric | candidate | headline | earlier ratio [rounds min..max] | this run | within | null pair now |', '|---|---|---|---|---|---|---|---|'];
   for (const x of rows)
     lines.push(
       `| ${x.benchmark} | ${x.metric} | ${x.candidate} | ${x.headline ? 'yes' : ''} | ${x.earlier.median.toFixed(3)} [${x.earlier.low.toFixed(3)}..${x.earlier.high.toFixed(3)}] | ${x.now.toFixed(3)} | ${x.within ? 'yes' : 'no'} | ${x.nullNow.toFixed(3)}${x.nullQuiet ? '' : ' (too noisy)'} |`,

@@ -34,17 +34,20 @@ test('the seeded generator repeats itself and stays in [0, 1)', (t) => {
   t.true(Math.abs(xs.reduce((s, x) => s + x, 0) / xs.length - 0.5) < 0.05);
 });
 
-test('median of per-round ratios with its bootstrap interval, on fixed rounds', (t) => {
+test('median of per-round ratios with its spread and bootstrap interval, on fixed rounds', (t) => {
   const ratios = [0.9, 1.1, 1.0, 1.05, 0.95, 1.02, 0.98];
   const s = summarizeRatios(ratios);
   t.is(s.median, 1.0);
   t.deepEqual(s.rounds, ratios);
-  // The interval holds the median and lies within the rounds' range.
-  t.true(s.low <= s.median && s.median <= s.high);
-  t.true(s.low >= 0.9 && s.high <= 1.1);
-  t.true(s.low < s.high);
+  // The spread is the rounds' range.
+  t.is(s.low, 0.9);
+  t.is(s.high, 1.1);
+  // The 95 % interval holds the median and lies within the rounds' range.
+  t.true(s.ci95.low <= s.median && s.median <= s.ci95.high);
+  t.true(s.ci95.low >= 0.9 && s.ci95.high <= 1.1);
+  t.true(s.ci95.low < s.ci95.high);
   // Same rounds, same interval: recorded figures can be recomputed.
-  t.deepEqual(bootstrapMedianInterval(ratios), { low: s.low, high: s.high });
+  t.deepEqual(bootstrapMedianInterval(ratios), s.ci95);
   // All rounds equal: a point.
   t.deepEqual(bootstrapMedianInterval([2, 2, 2]), { low: 2, high: 2 });
 });
@@ -181,6 +184,6 @@ test('a second run is checked against the first run intervals', (t) => {
   t.false(same!.headline);
   t.is(
     reproductionSummary([headline!, same!, off!]),
-    "Headline ratios (those with a target) inside the earlier run's 95 % interval: 1 of 1; all ratios: 2 of 3; null pairs of this run within 10 % of 1: 2 of 3.",
+    "Headline ratios (those with a target) inside the earlier run's rounds (min..max): 1 of 1; all ratios: 2 of 3; null pairs of this run within 10 % of 1: 2 of 3.",
   );
 });

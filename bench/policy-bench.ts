@@ -121,7 +121,7 @@ function benchCompile(): { compiler: PolicyCompiler } {
 
 // --- 2. one policy change ------------------------------------------------------------------
 function benchChange(compiler: PolicyCompiler): void {
-  // As berthd keeps it (PolicyEnforcer's longLived): the copy not in use is written at install.
+  // As berthd keeps it (its PolicyEnforcer's warmStandby): the copy not in use is written at install.
   const dataplane = new NftPolicyDataplane(openNftables(), { warmStandby: true });
   let t = performance.now();
   dataplane.apply(compiler.compile());

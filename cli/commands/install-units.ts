@@ -7,9 +7,10 @@
  * shims' fallback.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { InvalidConfigError, IoError } from '../../core/errors.js';
+import { installFile } from './install-file.js';
 
 /** The oldest Node.js major berth runs on (package.json `engines`). */
 export const MIN_NODE_MAJOR = 22;
@@ -101,14 +102,7 @@ export function installUnits(opts: { systemdDir: string; root: string; nodePath?
     }
     if (name === 'berthd.service') text = renderBerthdService(text, { node, root: opts.root });
     const dest = join(opts.systemdDir, name);
-    const tmp = `${dest}.berth-tmp-${process.pid}`;
-    try {
-      writeFileSync(tmp, text, { mode: 0o644 });
-      chmodSync(tmp, 0o644);
-      renameSync(tmp, dest);
-    } catch (err) {
-      throw new IoError(`Cannot install ${dest}: ${(err as Error).message}`, { operation: `install ${dest}` }, { cause: err });
-    }
+    installFile(dest, text, 0o644);
     written.push(dest);
   }
   return written;

@@ -7,12 +7,13 @@
  * environment (no `node` on PATH) and from any folder it is copied to; re-run the install
  * after moving berth or Node.
  */
-import { accessSync, chmodSync, constants, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidConfigError, IoError } from '../../core/errors.js';
 import { CNI_PLUGIN_NAMES } from '../../drivers/catalog.js';
 import { withShimSettings } from '../../cni/shim-settings.js';
+import { installFile } from './install-file.js';
 import { checkNode } from './install-units.js';
 
 /** The package root: dist/bin/berth → ../.. */
@@ -34,15 +35,7 @@ export function installPlugins(opts: { cniBinDir: string; nodePath?: string; roo
     readBuilt(launcher);
     const shim = withShimSettings(template, { plugin: name, socket: opts.socket ?? '/run/berth/cni.sock', node, launcher });
     const dest = join(opts.cniBinDir, name);
-    const tmp = `${dest}.berth-tmp-${process.pid}`;
-    try {
-      writeFileSync(tmp, shim, { mode: 0o755 });
-      chmodSync(tmp, 0o755);
-      // rename, not overwrite: a runtime may be executing the old file right now.
-      renameSync(tmp, dest);
-    } catch (err) {
-      throw new IoError(`Cannot install ${dest}: ${(err as Error).message}`, { operation: `install ${dest}` }, { cause: err });
-    }
+    installFile(dest, shim, 0o755);
     installed.push(dest);
   }
   return installed;

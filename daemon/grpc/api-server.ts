@@ -19,7 +19,7 @@ import { policyHandlers } from './policy-handlers.js';
 import { firewallMessage, natMessage, networkMessage, type CreateNetworkMessage, type NetworkMessage, type StatusMessage } from './messages.js';
 import { ERROR_CODE_KEY, loadBerthService } from './proto.js';
 import type { ClusterStatus } from '../cluster/cluster-agent.js';
-import type { PassageReport } from '../../dataplane/linux/ports.js';
+import type { KeeperReport } from '../firewall/passage-keeper.js';
 
 /** Facts for Status that only the daemon's composition knows. */
 export interface StatusFacts {
@@ -34,7 +34,7 @@ export interface StatusFacts {
   readonly reconcile: ReconcileReport;
   readonly ipamPools: DockerIpam['pools'];
   /** Other owners' forward drops and berth's accepts in them, re-checked now. */
-  readonly firewall: () => PassageReport & { readonly error?: string };
+  readonly firewall: () => KeeperReport;
   /** The cluster as this node sees it; absent without --etcd-endpoints. */
   readonly cluster?: () => Promise<ClusterStatus>;
 }

@@ -5,7 +5,7 @@
 import type { ClusterStatus } from '../cluster/cluster-agent.js';
 import type { NatDescription } from '../../drivers/nat/index.js';
 import type { NetworkView } from '../network-service.js';
-import type { PassageReport } from '../../dataplane/linux/ports.js';
+import type { KeeperReport } from '../firewall/passage-keeper.js';
 
 export interface SubnetMessage {
   subnet: string;
@@ -76,7 +76,7 @@ export interface FirewallPassageMessage {
   present: boolean;
 }
 
-export function firewallMessage(r: PassageReport & { readonly error?: string }): Pick<StatusMessage, 'firewallDevices' | 'firewallPassages' | 'firewallError'> {
+export function firewallMessage(r: KeeperReport): Pick<StatusMessage, 'firewallDevices' | 'firewallPassages' | 'firewallError'> {
   return {
     firewallError: r.error ?? '',
     firewallDevices: [...r.devices],

@@ -67,7 +67,8 @@ export class PolicyAgent {
   constructor(opts: PolicyAgentOptions) {
     this.#opts = opts;
     // From the API, a recorded pod whose Pod object has not arrived yet has no labels: keep it closed.
-    this.#enforcer = new PolicyEnforcer({ runDir: opts.runDir, nftables: opts.nftables, openKnownPodsOnly: !!opts.source, longLived: true });
+    // berthd syncs again and again: the standby copy is paid for at the start, not at the first change.
+    this.#enforcer = new PolicyEnforcer({ runDir: opts.runDir, nftables: opts.nftables, openKnownPodsOnly: !!opts.source, warmStandby: true });
     opts.metrics?.gauge('berth_policy_objects', 'Policy objects the agent enforces, by kind.', async () => {
       const counts = { Namespace: 0, Pod: 0, NetworkPolicy: 0 };
       for (const o of await this.#objects()) counts[o.kind]++;

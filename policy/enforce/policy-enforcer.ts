@@ -20,11 +20,10 @@ import type { Unsubscribe } from '../../store/store.js';
 import { PolicyCompiler } from '../compile/policy-compiler.js';
 import type { PolicyIR } from '../compile/ir.js';
 import { policyObjectRef, type PolicyObject } from '../model/policy-object.js';
-import { NftPolicyDataplane } from '../nft/nft-policy-dataplane.js';
-import type { NftRenderOptions } from '../nft/render-nft.js';
+import { NftPolicyDataplane, type PolicyDataplaneOptions } from '../nft/nft-policy-dataplane.js';
 import { withWorkloads } from './workload-pods.js';
 
-export interface EnforcerOptions extends NftRenderOptions {
+export interface EnforcerOptions extends PolicyDataplaneOptions {
   /** berth's run directory (/run/berth): the records, the sync lock, the marker. */
   readonly runDir: string;
   readonly nftables: () => Nftables;
@@ -34,8 +33,6 @@ export interface EnforcerOptions extends NftRenderOptions {
    * would be programmed without them). Such a pod stays closed until its object arrives.
    */
   readonly openKnownPodsOnly?: boolean;
-  /** A process that syncs again and again (berthd): pays a whole copy at the start, not at the first change. */
-  readonly longLived?: boolean;
 }
 
 export interface SyncReport {
@@ -109,7 +106,7 @@ export class PolicyEnforcer {
       const known = this.#opts.openKnownPodsOnly ? new Set(objects.flatMap((o) => (o.kind === 'Pod' ? [`${o.pod.namespace}/${o.pod.name}`] : []))) : undefined;
       const ready = known ? workloads.filter((w) => known.has(`${w.namespace}/${w.name}`)) : workloads;
       const opening = ready.filter((w) => !this.#opened.has(openKey(w)));
-      const dataplane = (this.#dataplane ??= new NftPolicyDataplane(this.#nftables(), { ...this.#opts, warmStandby: this.#opts.longLived ?? false }));
+      const dataplane = (this.#dataplane ??= new NftPolicyDataplane(this.#nftables(), this.#opts));
       // A first apply may find no table (cleared, or never made): pods still waiting to be opened are closed in it.
       const waiting = known && !dataplane.applied ? workloads.filter((w) => !known.has(`${w.namespace}/${w.name}`)) : [];
       const report = dataplane.apply(ir, {

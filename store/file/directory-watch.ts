@@ -89,13 +89,19 @@ export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
     return events;
   };
 
-  const lookAtAll = (): WatchEvent[] => {
+  /** A whole scan, noting the directory's stamp and the time for the periodic look to skip by. */
+  const scanWhole = (): ReadonlyMap<string, Entry> => {
     // Read before the scan: a change while it runs moves the stamp, and the next look rescans.
     const stamp = directoryStamp(dir);
     scannedAt = undefined;
     lastWholeScan = Date.now();
     const now = scan();
     if (stamp && Date.now() - stamp.changedMs > RACY_MS) scannedAt = stamp.text;
+    return now;
+  };
+
+  const lookAtAll = (): WatchEvent[] => {
+    const now = scanWhole();
     const events: WatchEvent[] = [];
     for (const [key, entry] of now) {
       if (known.get(key)?.revision !== entry.revision) {
@@ -158,11 +164,8 @@ export function watchDirectory(options: DirectoryWatchOptions): Unsubscribe {
   };
 
   // inotify first, then the first scan: a change made in between is seen by one or the other.
-  // The stamp is read before the scan, as lookAtAll does.
   ensureWatcher();
-  const first = directoryStamp(dir);
-  known = new Map(scan());
-  if (first && Date.now() - first.changedMs > RACY_MS) scannedAt = first.text;
+  known = new Map(scanWhole());
   const timer = setInterval(() => rescan(true), options.intervalMs);
   timer.unref();
 

@@ -7,7 +7,7 @@
  *
  * Addresses: 10.175.0.0/16, only inside this run's namespaces.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,22 @@ async function startBerthd(w: World, extra: string[] = []): Promise<Berthd> {
       await exited;
     },
   };
+}
+
+/**
+ * A world with `count` pods and berthd serving it; berthd is stopped, and the pods and the
+ * world removed, when the test ends.
+ */
+async function servedWorld(t: ExecutionContext, name: string, podPrefix: string, count: number): Promise<{ w: World; p: ReturnType<typeof pods>; berthd: Berthd }> {
+  const w = world(name);
+  const p = pods(podPrefix, count);
+  t.teardown(() => {
+    p.cleanup();
+    w.cleanup();
+  });
+  const berthd = await startBerthd(w);
+  t.teardown(() => berthd.stop());
+  return { w, p, berthd };
 }
 
 /** One raw frame exchange on the CNI socket, as the shim does it; the decoded answer. */
@@ -255,14 +271,7 @@ test.serial('a copied shim works from another folder, through berthd and without
 });
 
 test.serial('bad frames, truncated frames and a non-root peer each get a CNI error, and berthd keeps serving', async (t) => {
-  const w = world('frames');
-  const p = pods('bframe', 1);
-  t.teardown(async () => {
-    p.cleanup();
-    w.cleanup();
-  });
-  const berthd = await startBerthd(w);
-  t.teardown(() => berthd.stop());
+  const { w, p, berthd } = await servedWorld(t, 'frames', 'bframe', 1);
   const socket = join(w.env.BERTH_RUN_DIR!, 'cni.sock');
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) / (1 << 24);
@@ -320,14 +329,7 @@ test.serial('bad frames, truncated frames and a non-root peer each get a CNI err
 });
 
 test.serial("through berthd, an IPAM plugin that is not berth's is still run from CNI_PATH (host-local), and its error comes back as its own", async (t) => {
-  const w = world('deleg');
-  const p = pods('bdeleg', 1);
-  t.teardown(async () => {
-    p.cleanup();
-    w.cleanup();
-  });
-  const berthd = await startBerthd(w);
-  t.teardown(() => berthd.stop());
+  const { w, p, berthd } = await servedWorld(t, 'deleg', 'bdeleg', 1);
   const dataDir = join(w.dir, 'host-local');
   const conf = conflist('deleg', [{ type: 'berth-bridge', bridge: 'bt-deleg', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.175.5.0/24' }]], dataDir } }]);
   const c = client(w);
@@ -346,14 +348,7 @@ test.serial("through berthd, an IPAM plugin that is not berth's is still run fro
 });
 
 test.serial('berthd holds no more file descriptors after 20 ADD/DEL cycles than after the first', async (t) => {
-  const w = world('fds');
-  const p = pods('bfds', 1);
-  t.teardown(async () => {
-    p.cleanup();
-    w.cleanup();
-  });
-  const berthd = await startBerthd(w);
-  t.teardown(() => berthd.stop());
+  const { w, p, berthd } = await servedWorld(t, 'fds', 'bfds', 1);
   const conf = conflist('fds', [berthBridge(w, 'fds', '10.175.6.0/24', { bridge: 'bt-fds' })]);
   const c = client(w);
   const pod = p.pods[0]!;
@@ -451,14 +446,7 @@ test.serial('a berthd that closes the connection before taking the request (3 MB
 });
 
 test.serial("GC through berthd releases a stale attachment's address and veth, and keeps the valid ones", async (t) => {
-  const w = world('gcfast');
-  const p = pods('bgcf', 3);
-  t.teardown(() => {
-    p.cleanup();
-    w.cleanup();
-  });
-  const berthd = await startBerthd(w);
-  t.teardown(() => berthd.stop());
+  const { w, p } = await servedWorld(t, 'gcfast', 'bgcf', 3);
   const conf = conflist('gcfast', [berthBridge(w, 'gcfast', '10.175.9.0/24', { bridge: 'bt-gcfast' })]);
   const c = client(w);
   const [keep1, keep2, stale] = p.pods as [Pod, Pod, Pod];
@@ -492,14 +480,7 @@ test.serial("GC through berthd releases a stale attachment's address and veth, a
 });
 
 test.serial('an ADD and a DEL of the same container sent at once through two shims end in one order or the other, never half', async (t) => {
-  const w = world('order');
-  const p = pods('bord', 9);
-  t.teardown(() => {
-    p.cleanup();
-    w.cleanup();
-  });
-  const berthd = await startBerthd(w);
-  t.teardown(() => berthd.stop());
+  const { w, p, berthd } = await servedWorld(t, 'order', 'bord', 9);
   const conf = conflist('order', [berthBridge(w, 'order', '10.175.10.0/24', { bridge: 'bt-order' })]);
   const shim = berthdOnlyShim(w);
   const stdin = JSON.stringify(pluginConf(conf, 'order'));

@@ -9,7 +9,7 @@ import { InvalidObjectError, KernelError } from '../../../core/errors.js';
 import { openNftables } from '../../../dataplane/linux/index.js';
 import type { PolicyCompiler } from '../../../policy/compile/policy-compiler.js';
 import { parsePolicyObjects } from '../../../policy/model/policy-object.js';
-import { NftPolicyDataplane } from '../../../policy/nft/nft-policy-dataplane.js';
+import { NftPolicyDataplane, type PolicyDataplaneOptions } from '../../../policy/nft/nft-policy-dataplane.js';
 import { countObjects } from '../../../policy/nft/nft-state.js';
 import { CASES, netpol } from '../../fixtures/policy/conformance-cases.js';
 import { loadCase } from '../../fixtures/policy/conformance-inputs.js';
@@ -51,8 +51,8 @@ function objectNames(): string[] {
   return items.flatMap((i) => (i.chain?.name ?? i.set?.name ?? i.map?.name ?? []) as string[]).sort();
 }
 
-function setup(t: { teardown: (fn: () => void) => void }): { compiler: PolicyCompiler; dataplane: NftPolicyDataplane } {
-  const dataplane = new NftPolicyDataplane(openNftables(), { table: TABLE });
+function setup(t: { teardown: (fn: () => void) => void }, options: PolicyDataplaneOptions = {}): { compiler: PolicyCompiler; dataplane: NftPolicyDataplane } {
+  const dataplane = new NftPolicyDataplane(openNftables(), { table: TABLE, ...options });
   t.teardown(() => dataplane.clear());
   const compiler = loadCase(
     CASES.find((c) => c.name === 'ip-block-except-additive')!,
@@ -103,12 +103,7 @@ test.serial('a change rewrites the copy not in force and switches to it; the cop
 });
 
 test.serial('with warmStandby (berthd), the install also writes the copy not in force, and the first change is a diff of it', (t) => {
-  const dataplane = new NftPolicyDataplane(openNftables(), { table: TABLE, warmStandby: true });
-  t.teardown(() => dataplane.clear());
-  const compiler = loadCase(
-    CASES.find((c) => c.name === 'ip-block-except-additive')!,
-    modelWorld(),
-  );
+  const { compiler, dataplane } = setup(t, { warmStandby: true });
   // Enough policies that one more is a small part of the table.
   const many = Array.from({ length: 15 }, (_, i) => netpol('y', `port-${1000 + i}`, { podSelector: {}, ingress: [{ ports: [{ port: 1000 + i }] }] }));
   for (const o of parsePolicyObjects(many)) if (o.kind === 'NetworkPolicy') compiler.setPolicy(o.policy);

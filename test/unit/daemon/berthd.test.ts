@@ -48,16 +48,21 @@ function registry(): DriverRegistry {
   return r;
 }
 
-function post(socketPath: string, path: string): Promise<unknown> {
+/** One HTTP request on a unix socket: its status and body. */
+function httpOn(socketPath: string, method: 'GET' | 'POST', path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'POST' }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve(JSON.parse(text)));
+    const req = request({ socketPath, path, method }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
     req.on('error', reject);
     req.end();
   });
+}
+
+async function post(socketPath: string, path: string): Promise<unknown> {
+  return JSON.parse((await httpOn(socketPath, 'POST', path)).body);
 }
 
 test('startDaemon: plugin sockets per driver and for IPAM, the API and metrics; stop removes the sockets and the lock', async (t) => {
@@ -81,17 +86,7 @@ test('startDaemon: plugin sockets per driver and for IPAM, the API and metrics; 
   for (const s of [...daemon.pluginSockets, c.apiSocket, join(c.runDir, 'berthd.lock')]) t.false(existsSync(s), s);
 });
 
-function get(socketPath: string, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'GET' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (socketPath: string, path: string) => httpOn(socketPath, 'GET', path);
 
 test("/healthz re-checks the firewall passage: ok while it works, 503 naming the problem when berth's accept cannot be restored; status shows the failure", async (t) => {
   const c = config(t);

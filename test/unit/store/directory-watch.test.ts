@@ -1,6 +1,6 @@
 // The file store's watch scans a directory of keys; a quiet directory must cost a stat of the
 // directory per period, not a stat per key (berthd holds thousands of keys).
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,12 +17,19 @@ async function quietDirectory(n: number): Promise<string> {
   return dir;
 }
 
-function counted(dir: string, intervalMs: number, events: WatchEvent[]) {
+/**
+ * A quiet directory of `n` files under a watch (a 20 ms period) that counts its scans; both
+ * undone when the test ends.
+ */
+async function watchedQuietDirectory(t: ExecutionContext, n: number) {
+  const dir = await quietDirectory(n);
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const events: WatchEvent[] = [];
   let scans = 0;
   let revision = 0;
   const unwatch = watchDirectory({
     dir,
-    intervalMs,
+    intervalMs: 20,
     onEvent: (e) => events.push(e),
     scan: () => {
       scans++;
@@ -31,30 +38,23 @@ function counted(dir: string, intervalMs: number, events: WatchEvent[]) {
       return new Map<string, Entry>([['k', { key: 'k', value: revision, revision }]]);
     },
   });
-  return { unwatch, scans: () => scans };
+  t.teardown(unwatch);
+  return { dir, events, scans: () => scans };
 }
 
 test('directory watch: a quiet directory is not scanned again by the periodic look', async (t) => {
-  const dir = await quietDirectory(50);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const events: WatchEvent[] = [];
-  const w = counted(dir, 20, events);
-  t.teardown(w.unwatch);
+  const { events, scans } = await watchedQuietDirectory(t, 50);
   await sleep(400);
-  t.is(w.scans(), 1, 'only the first scan ran');
+  t.is(scans(), 1, 'only the first scan ran');
   t.deepEqual(events, []);
 });
 
 test('directory watch: a file added to a quiet directory is found by the next look', async (t) => {
-  const dir = await quietDirectory(5);
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const events: WatchEvent[] = [];
-  const w = counted(dir, 20, events);
-  t.teardown(w.unwatch);
+  const { dir, events, scans } = await watchedQuietDirectory(t, 5);
   writeFileSync(join(dir, 'new'), 'x');
   const deadline = Date.now() + 3000;
   while (events.length === 0 && Date.now() < deadline) await sleep(10);
-  t.true(w.scans() >= 2, 'the change caused a scan');
+  t.true(scans() >= 2, 'the change caused a scan');
   t.is(events[0]?.key, 'k');
 });
 

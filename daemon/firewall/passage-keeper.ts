@@ -6,6 +6,7 @@
  * A re-check that finds everything in place writes nothing.
  */
 import { asBerthError } from '../../core/errors.js';
+import { placeName } from '../../dataplane/linux/firewall/forward-blockers.js';
 import type { ForwardPassage, Passage, PassageReport } from '../../dataplane/linux/ports.js';
 import type { Log } from '../log.js';
 import { watchDockerEngine, type EngineWatch } from './docker-engine-watch.js';
@@ -104,7 +105,7 @@ export class PassageKeeper {
     const fresh = this.#error === undefined && Date.now() - this.#checkedAt < (this.#o.healthFreshMs ?? 2000);
     const r = fresh ? this.last() : this.check('health check');
     if (r.error === undefined) return undefined;
-    const chains = r.passages.map((p) => `${p.owner}'s ${p.place.family} ${p.place.table} ${p.place.chain}`);
+    const chains = r.passages.map((p) => `${p.owner}'s ${placeName(p.place)}`);
     return `firewall passage re-check failed${chains.length ? ` (berth's accept in ${chains.join(', ')} may be missing)` : ''}: ${r.error}`;
   }
 
@@ -117,5 +118,5 @@ export class PassageKeeper {
 }
 
 function describe(p: Passage): Record<string, unknown> {
-  return { owner: p.owner, chain: `${p.place.family} ${p.place.table} ${p.place.chain}`, backend: p.place.backend, reason: p.reason };
+  return { owner: p.owner, chain: placeName(p.place), backend: p.place.backend, reason: p.reason };
 }

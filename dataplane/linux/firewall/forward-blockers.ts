@@ -33,6 +33,11 @@ export interface PassagePlace {
   readonly chain: string;
 }
 
+/** A place as nftables names it: `ip filter FORWARD`. */
+export function placeName(p: PassagePlace): string {
+  return `${p.family} ${p.table} ${p.chain}`;
+}
+
 /** A foreign forward-hook chain that drops what it does not accept, and where berth answers it. */
 export interface ForwardBlocker {
   readonly owner: FirewallOwner;
@@ -152,5 +157,5 @@ function legacyWildcard(name: string): string {
 export function describeBlocker(b: ForwardBlocker): string {
   const who = { docker: 'Docker', ufw: 'ufw', iptables: 'iptables', nftables: 'an nftables ruleset' }[b.owner];
   const via = b.chain.backend === 'iptables-legacy' ? ' (iptables-legacy)' : '';
-  return `${who}'s ${b.chain.family} ${b.chain.table} ${b.chain.chain}${via} drops forwarded traffic it does not accept (policy drop)`;
+  return `${who}'s ${placeName(b.chain)}${via} drops forwarded traffic it does not accept (policy drop)`;
 }

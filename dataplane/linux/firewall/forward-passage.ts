@@ -14,7 +14,7 @@ import { NotFoundError } from '../../../core/errors.js';
 import type { IpPrefix } from '../../../core/ip.js';
 import type { NftCommand, NftFamily } from '../../nft-commands.js';
 import type { ForwardPassage, Nftables, PassageOptions, PassageReport } from '../ports.js';
-import { describeBlocker, nftablesBlockers, isBerthTable, type ForwardBlocker, type PassagePlace } from './forward-blockers.js';
+import { describeBlocker, nftablesBlockers, isBerthTable, placeName, type ForwardBlocker, type PassagePlace } from './forward-blockers.js';
 import { deleteLegacyRules, insertLegacyRule, legacyBlockers, legacyRulePresent } from './iptables-legacy.js';
 import {
   PASSAGE_PRIORITY,
@@ -110,7 +110,7 @@ export class NftForwardPassage implements ForwardPassage {
       for (const b of blockers) {
         // berth's rule counts wherever it sits in the chain: an admin's later `-I` puts rules above it on purpose.
         if (b.place.backend === 'nftables') {
-          const listing = this.#list(`chain ${b.place.family} ${b.place.table} ${b.place.chain}`);
+          const listing = this.#list(`chain ${placeName(b.place)}`);
           const has = foreignRuleHandles(listing).length > 0;
           if (!has) cmds.push(...placeForeignRule(b.place, listing));
           present.set(b, has);

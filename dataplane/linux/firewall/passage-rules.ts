@@ -20,7 +20,7 @@
 import * as nft from '../../nft-commands.js';
 import type { NftCommand, NftExpr, NftTableRef } from '../../nft-commands.js';
 import type { PassagePlace } from './forward-blockers.js';
-import { nftPlacement } from './placement.js';
+import { isBerthComment, nftPlacement } from './placement.js';
 
 export const PASSAGE_TABLE = 'berth-passage';
 /**
@@ -155,7 +155,7 @@ export function foreignRuleHandles(chainListing: readonly object[]): number[] {
   const handles: number[] = [];
   for (const item of chainListing as { rule?: { handle?: number; comment?: string } }[]) {
     const r = item.rule;
-    if (r && typeof r.comment === 'string' && r.comment.startsWith('berth:') && typeof r.handle === 'number') handles.push(r.handle);
+    if (r && isBerthComment(r.comment) && typeof r.handle === 'number') handles.push(r.handle);
   }
   return handles;
 }

@@ -52,6 +52,11 @@ function catchAllStart(kinds: readonly RuleKind[]): number {
   return start;
 }
 
+/** Whether a rule's comment marks it as berth's own (every rule berth puts in another owner's chain has one). */
+export function isBerthComment(comment: unknown): boolean {
+  return typeof comment === 'string' && comment.startsWith('berth:');
+}
+
 /**
  * Where berth's rule goes in a foreign nftables chain, from `nft -j list chain ...`: before the
  * rule with handle `before`, or at the end.
@@ -62,7 +67,7 @@ export function nftPlacement(chainListing: readonly object[]): { before: number 
     const r = item.rule;
     if (!r || typeof r.handle !== 'number' || !Array.isArray(r.expr)) continue;
     // A berth rule already there is not the admin's: it does not decide where a new one goes.
-    if (typeof r.comment === 'string' && r.comment.startsWith('berth:')) continue;
+    if (isBerthComment(r.comment)) continue;
     rules.push({ handle: r.handle, expr: r.expr as Record<string, unknown>[] });
   }
   const start = catchAllStart(rules.map((r) => nftRuleKind(r.expr)));

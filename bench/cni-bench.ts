@@ -166,6 +166,8 @@ const bridgeImpls: Impl[] = [
   })),
 ];
 
+/** Whether the pods' interfaces are macvlans on an uplink (berth-transparent and its references). */
+const MACVLAN = Boolean(values.transparent || values.dhcp);
 /** The macvlan drivers' uplink: one end of a veth pair in this namespace. */
 const UPLINK = 'bench-up';
 const transparentImpls: Impl[] = [
@@ -187,7 +189,7 @@ const transparentImpls: Impl[] = [
     },
   })),
 ];
-if (values.transparent || values.dhcp) {
+if (MACVLAN) {
   spawnSync('ip', ['link', 'add', UPLINK, 'type', 'veth', 'peer', 'name', `${UPLINK}-p`], { stdio: 'inherit' });
   spawnSync('ip', ['link', 'set', UPLINK, 'up'], { stdio: 'inherit' });
 }
@@ -383,7 +385,7 @@ async function parallelRound(sides: readonly BenchSide[], r: number, concurrency
       w.del += d.wall;
       w.n += side.pods.length;
     }
-  return Object.fromEntries(sides.map((x) => [x.name, { addPerSec: wall.get(x.name)!.n / wall.get(x.name)!.add, delPerSec: wall.get(x.name)!.n / wall.get(x.name)!.del }]));
+  return Object.fromEntries([...wall].map(([name, w]) => [name, { addPerSec: w.n / w.add, delPerSec: w.n / w.del }]));
 }
 
 /** The comparisons of every berth side against the reference, for one concurrency's rounds. */
@@ -425,7 +427,6 @@ function comparisonsOf(rounds: Rounds, concurrency: number): (Comparison & { gro
  * the uplink).
  */
 function deleteFloorMs(): number {
-  const macvlan = Boolean(values.transparent || values.dhcp);
   const host = openNetlink();
   const times: number[] = [];
   try {
@@ -434,7 +435,7 @@ function deleteFloorMs(): number {
         const path = `/run/netns/${ns}`;
         const fd = openNetnsFd(path);
         try {
-          if (macvlan) {
+          if (MACVLAN) {
             host.addLink({ name: 'floor0', kind: 'macvlan', parent: host.getLink(UPLINK)!.index, mode: 'bridge' });
             host.setLink(host.getLink('floor0')!.index, { netnsFd: fd });
           } else {
@@ -509,7 +510,7 @@ try {
 
 const figures: Figure[] = [];
 if (delFloorMs !== undefined) {
-  const kind = values.transparent || values.dhcp ? 'a macvlan' : 'a veth pair';
+  const kind = MACVLAN ? 'a macvlan' : 'a veth pair';
   figures.push({ name: `DEL floor: the kernel deleting ${kind} through netlink, p50 (paid by every DEL)`, value: delFloorMs, unit: 'ms', verdict: 'information' });
 }
 if (values.rss) {

@@ -1,5 +1,5 @@
 /**
- * The settings block inside the native plugin shim (cni/shim/shim.c): a marker line and a
+ * The settings block inside the native plugin shim (cni/shim/main.go): a marker line and a
  * JSON document padded with spaces to a fixed length, written in place into a copy of the
  * shim's binary. The shim reads it at start; nothing else configures it, so the file keeps
  * working wherever it is copied.

@@ -66,13 +66,13 @@ need_apt=()
 # docker.io and busybox-static: the berthd end-to-end tests run a real Docker engine (inside
 # the test run's private namespaces; the package's own service is not started here) with an
 # image made from the static busybox. `file` tells the tests the busybox is the static one;
-# openssl makes the certificates of the Kubernetes source's HTTPS test; gcc and libc6-dev
-# build the CNI plugin shim (cni/shim/shim.c), linked statically; etcd-server is the cluster
+# openssl makes the certificates of the Kubernetes source's HTTPS test; golang-go builds the
+# CNI plugin shim (cni/shim) and the test tools; etcd-server is the cluster
 # store the etcd tests start for themselves, etcd-client (etcdctl) what the multi-host tests
 # and the README's walkthrough read it with; curl reads berthd's metrics over its unix socket.
 # iperf3 measures pod-to-pod throughput in the overlay benchmark (scripts/bench-overlay.sh).
 # dnsmasq-base is the DHCP server the DHCP client's tests lease from.
-for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl gcc libc6-dev etcd-server etcd-client curl iperf3 dnsmasq-base; do
+for pkg in nftables iproute2 iputils-ping util-linux containernetworking-plugins golang-go golang-github-appc-cni-dev ca-certificates docker.io busybox-static file openssl etcd-server etcd-client curl iperf3 dnsmasq-base; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

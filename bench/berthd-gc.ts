@@ -23,17 +23,18 @@ export async function collectGarbage(port = INSPECTOR_PORT): Promise<number> {
     socket.addEventListener('open', () => resolve(), { once: true });
     socket.addEventListener('error', () => reject(new Error(`cannot reach berthd's inspector at ${url}`)), { once: true });
   });
-  const answers = new Map<number, (result: unknown) => void>();
+  // One call at a time: the answer to wait for, and what ends it if the inspector goes away.
+  let pending: { resolve: (result: unknown) => void; reject: (err: Error) => void } | undefined;
   socket.addEventListener('message', (event) => {
     const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
-    if (message.id !== undefined) answers.get(message.id)?.(message.result);
+    if (message.id !== undefined) pending?.resolve(message.result);
   });
+  socket.addEventListener('close', () => pending?.reject(new Error(`berthd's inspector at ${url} closed the connection`)));
   let nextId = 1;
   const call = (method: string, params: object = {}): Promise<unknown> =>
-    new Promise((resolve) => {
-      const id = nextId++;
-      answers.set(id, resolve);
-      socket.send(JSON.stringify({ id, method, params }));
+    new Promise((resolve, reject) => {
+      pending = { resolve, reject };
+      socket.send(JSON.stringify({ id: nextId++, method, params }));
     });
   try {
     await call('HeapProfiler.collectGarbage');

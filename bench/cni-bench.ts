@@ -37,6 +37,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { RESULT_OPTIONS, finish } from './method/bench-cli.js';
 import { compare, type Comparison, type Target } from './method/comparison.js';
@@ -258,13 +259,9 @@ const berthd = spawn(
   ],
   { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: baseEnv.PATH! } },
 );
-// berthd's warnings pass through; the inspector's notices of each collection do not.
-berthd.stderr!.on('data', (chunk: Buffer) => {
-  const shown = chunk
-    .toString()
-    .split('\n')
-    .filter((line) => line && !/^(Debugger (listening|attached|ending)|For help, see)/.test(line));
-  if (shown.length) process.stderr.write(shown.join('\n') + '\n');
+// berthd's warnings pass through, line by line; the inspector's notices of each collection do not.
+createInterface({ input: berthd.stderr! }).on('line', (line) => {
+  if (!/^(Debugger (listening|attached|ending)|For help, see)/.test(line)) process.stderr.write(line + '\n');
 });
 for (let i = 0; i < 200 && !existsSync(join(FAST_RUN, 'cni.sock')); i++) await new Promise((r) => setTimeout(r, 50));
 if (!existsSync(join(FAST_RUN, 'cni.sock'))) {

@@ -23,6 +23,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -148,8 +149,7 @@ func throughBerthd(fd int, s settings, stdin []byte, socket, command string) (in
 	if err != nil {
 		return cniError(stdin, codeTryAgain, err.Error(), "cannot encode the request for berthd"), nil
 	}
-	frame := make([]byte, 4, 4+len(body))
-	putLength(frame, len(body))
+	frame := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(body)), uint32(len(body)))
 	sendErr := sendAll(fd, append(frame, body...))
 	if sendErr != nil {
 		// A berthd still there sees the frame end short and answers at once instead of waiting.
@@ -174,7 +174,7 @@ func throughBerthd(fd int, s settings, stdin []byte, socket, command string) (in
 		}
 		return noAnswer(err), nil
 	}
-	n := int(head[0])<<24 | int(head[1])<<16 | int(head[2])<<8 | int(head[3])
+	n := int(binary.BigEndian.Uint32(head[:]))
 	if n > maxFrame {
 		return cniError(stdin, codeTryAgain, "", "berthd at "+socket+" answered "+strconv.Itoa(n)+" bytes, more than "+strconv.Itoa(maxFrame)), nil
 	}
@@ -364,8 +364,4 @@ func writeAll(fd int, b []byte) {
 		}
 		b = b[n:]
 	}
-}
-
-func putLength(frame []byte, n int) {
-	frame[0], frame[1], frame[2], frame[3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
 }

@@ -8,12 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withShimSettings } from '../../../cni/shim-settings.js';
-import { DIST_BIN } from '../../support/netns.js';
-
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-}
+import { DIST_BIN, runPlugin } from '../../support/netns.js';
+import { until } from '../../support/store-contract.js';
 
 /** A shim whose "Node binary" is /bin/sh and whose fallback is `script`; no berthd listens. */
 function shimWith(t: { teardown(fn: () => void): void }, script: string): { path: string; dir: string } {
@@ -27,20 +23,6 @@ function shimWith(t: { teardown(fn: () => void): void }, script: string): { path
   return { path, dir };
 }
 
-function run(path: string, env: Record<string, string>, stdin: string): { done: Promise<Ran>; pid: number } {
-  const proc = spawn(path, [], { env: { PATH: '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
-  let stdout = '';
-  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stdin.end(stdin);
-  const done = new Promise<Ran>((resolve) => proc.once('close', (code) => resolve({ code, stdout })));
-  return { done, pid: proc.pid! };
-}
-
-const until = async (what: () => boolean, ms = 5000): Promise<boolean> => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (what()) return true;
-  return what();
-};
-
 /** Alive, and not a zombie waiting for its reaper. */
 function alive(pid: number): boolean {
   try {
@@ -52,7 +34,7 @@ function alive(pid: number): boolean {
 
 test('VERSION is answered by the shim itself, in the caller`s version when it is one of ours', async (t) => {
   const { path } = shimWith(t, 'exit 99\n');
-  const r = await run(path, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.4.0"}').done;
+  const r = await runPlugin(path, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.4.0"}');
   t.is(r.code, 0);
   const v = JSON.parse(r.stdout) as { cniVersion: string; supportedVersions: string[] };
   t.is(v.cniVersion, '0.4.0');
@@ -62,7 +44,7 @@ test('VERSION is answered by the shim itself, in the caller`s version when it is
 test('without berthd the fallback gets the same stdin and environment, and its output and exit status are the plugin`s', async (t) => {
   const { path, dir } = shimWith(t, 'cat > "$OUT_DIR/stdin"; echo "$CNI_COMMAND"; exit 7\n');
   const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'berth-bridge', big: 'x'.repeat(200_000) });
-  const r = await run(path, { CNI_COMMAND: 'ADD', OUT_DIR: dir }, stdin).done;
+  const r = await runPlugin(path, { CNI_COMMAND: 'ADD', OUT_DIR: dir }, stdin);
   t.is(r.code, 7);
   t.is(r.stdout, 'ADD\n');
   t.is(readFileSync(join(dir, 'stdin'), 'utf8'), stdin);
@@ -70,7 +52,7 @@ test('without berthd the fallback gets the same stdin and environment, and its o
 
 test('a fallback killed by a signal is a CNI error 11 naming it', async (t) => {
   const { path } = shimWith(t, 'kill -9 $$\n');
-  const r = await run(path, { CNI_COMMAND: 'DEL' }, '{"cniVersion":"1.0.0"}').done;
+  const r = await runPlugin(path, { CNI_COMMAND: 'DEL' }, '{"cniVersion":"1.0.0"}');
   t.is(r.code, 1);
   const e = JSON.parse(r.stdout) as { cniVersion: string; code: number; msg: string };
   t.is(e.cniVersion, '1.0.0');
@@ -80,13 +62,17 @@ test('a fallback killed by a signal is a CNI error 11 naming it', async (t) => {
 
 test('a runtime that kills the shim (its timeout) kills the fallback with it', async (t) => {
   const { path, dir } = shimWith(t, 'echo $$ > "$OUT_DIR/pid.tmp"; mv "$OUT_DIR/pid.tmp" "$OUT_DIR/pid"; exec sleep 60\n');
-  const shim = run(path, { CNI_COMMAND: 'ADD', OUT_DIR: dir }, '{}');
+  // Its stdout is not piped here: a surviving fallback would hold the pipe open.
+  const shim = spawn(path, [], { env: { PATH: '/usr/bin:/bin', CNI_COMMAND: 'ADD', OUT_DIR: dir }, stdio: ['pipe', 'ignore', 'inherit'] });
+  shim.stdin.end('{}');
   const pidFile = join(dir, 'pid');
-  t.true(await until(() => existsSync(pidFile)), 'the fallback started');
+  await until(() => existsSync(pidFile));
+  t.true(existsSync(pidFile), 'the fallback started');
   const fallback = Number(readFileSync(pidFile, 'utf8'));
   t.true(alive(fallback));
-  process.kill(shim.pid, 'SIGKILL');
-  // Not `shim.done`: a surviving fallback would hold the shim's stdout open.
-  t.true(await until(() => !alive(shim.pid)), 'the shim is gone');
-  t.true(await until(() => !alive(fallback)), 'the fallback died with the shim');
+  shim.kill('SIGKILL');
+  await until(() => !alive(shim.pid!));
+  t.false(alive(shim.pid!), 'the shim is gone');
+  await until(() => !alive(fallback));
+  t.false(alive(fallback), 'the fallback died with the shim');
 });
